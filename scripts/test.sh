@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Command 2: set up (idempotent, fast when already done), then run every test tier, lint and types.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+.venv/bin/ruff check .
+.venv/bin/mypy model_server rigs blender_addon
+.venv/bin/python -m pytest "$@"
