@@ -109,3 +109,19 @@ def label(code: str) -> str:
 def zone_of(code: str) -> Zone:
     """Return the zone (``"M"``, ``"U"`` or ``"B"``) of an AU code."""
     return AU_BY_CODE[code].zone
+
+
+# --- The control object (DESIGN.md §4): what the rig's control object carries besides the AU props. ---
+
+#: Custom property per emotion on the control object (0..1, keyframable): how much the face is coloured
+#: by that emotion. The zone rules add ``strength * prototype`` to the AU values that drive shape keys.
+EMOTION_PROPS: dict[str, str] = {e: f"emotion_{e.lower()}" for e in EMOTIONS if e != "NEUTRAL"}
+#: Keyframable weight (0..1) of expression vs speech in the blend zone (0 = speech only, 1 = expression
+#: only, default 0.5).
+BLEND_WEIGHT_PROP = "zone_blend_weight"
+BLEND_WEIGHT_DEFAULT = 0.5
+#: Cap (0..1) on what audio prosody may add to an upper-face AU on top of the chosen emotion.
+PROSODY_CAP_PROP = "zone_prosody_cap"
+PROSODY_CAP_DEFAULT = 0.35
+#: Custom property that marks an object as an AU Talking Head control object (value: contract version).
+CONTROL_MARKER_PROP = "au_talking_head_control"
