@@ -1,0 +1,191 @@
+"""The pure half of batch rendering: inputs, names, atomic publishing, validity checks, CLI arguments."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from blender_addon import batch_cli, batch_jobs, batch_server
+from blender_addon.batch_jobs import BatchError
+
+# ffmpeg/ffprobe are installed by scripts/install.sh: their absence is a failure, not a skip.
+assert shutil.which("ffmpeg") and shutil.which("ffprobe"), "ffmpeg is missing: run scripts/install.sh"
+
+
+def _wav(path: Path, seconds: float = 0.3, rate: int = 16000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x01\x00" * int(seconds * rate))
+    return path
+
+
+def _mp4(path: Path, seconds: float = 0.5) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds), "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)], check=True)
+    return path
+
+
+def test_folder_and_files_become_items_named_from_stems(tmp_path: Path) -> None:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("b.wav", "a.flac", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    other = tmp_path / "other"
+    other.mkdir()
+    single = other / "a.wav"
+    single.write_bytes(b"x")
+    items = batch_jobs.collect_items([folder, single], tmp_path / "out")
+    assert [i.audio.name for i in items] == ["a.flac", "b.wav", "a.wav"]  # folder sorted, .txt skipped
+    assert [i.output.name for i in items] == ["a.mp4", "b.mp4", "a_2.mp4"]  # stable, unique names
+    assert all(i.output.parent == (tmp_path / "out").resolve() for i in items)
+
+
+def test_explicit_non_audio_file_is_kept_to_fail_on_its_own(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert [i.audio.name for i in batch_jobs.collect_items([notes], tmp_path)] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("make", ["missing", "empty_folder"])
+def test_missing_input_or_empty_folder_is_a_clear_error(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "nothing"
+    if make == "empty_folder":
+        target.mkdir()
+    with pytest.raises(BatchError, match="not found|no audio files"):
+        batch_jobs.collect_items([target], tmp_path / "out")
+
+
+def test_partial_file_is_hidden_beside_the_final_one(tmp_path: Path) -> None:
+    final = tmp_path / "hello.mp4"
+    partial = batch_jobs.partial_path(final)
+    assert partial.parent == final.parent and partial.name.startswith(".") and partial != final
+    partial.write_bytes(b"half")
+    (tmp_path / "keep.mp4").write_bytes(b"x")
+    assert batch_jobs.remove_stale_partials(tmp_path) == [partial]
+    assert not partial.exists() and (tmp_path / "keep.mp4").exists()
+
+
+def test_publish_moves_a_valid_video_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    final = tmp_path / "clip.mp4"
+    partial = _mp4(batch_jobs.partial_path(final))
+    batch_jobs.publish(partial, final)
+    assert final.exists() and not partial.exists()
+    assert batch_jobs.video_problem(final) == ""
+
+    final2 = tmp_path / "clip2.mp4"
+    broken = batch_jobs.partial_path(final2)
+    data = final.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])  # what a killed ffmpeg leaves behind
+    with pytest.raises(BatchError, match="no valid video"):
+        batch_jobs.publish(broken, final2)
+    assert not final2.exists() and not broken.exists()
+
+
+def test_video_problem_names_what_is_wrong(tmp_path: Path) -> None:
+    assert batch_jobs.video_problem(tmp_path / "none.mp4") == "missing"
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    assert batch_jobs.video_problem(tmp_path / "empty.mp4") == "empty file"
+    good = _mp4(tmp_path / "good.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(good.read_bytes()[:-200])
+    assert batch_jobs.video_problem(cut) != ""
+
+
+def test_mp4_boxes_tell_a_finished_file_from_a_cut_one(tmp_path: Path) -> None:
+    good = _mp4(tmp_path / "good.mp4")
+    boxes = batch_jobs.mp4_top_level_boxes(good)
+    assert boxes[0] == "ftyp" and "moov" in boxes
+    cut = tmp_path / "cut.mp4"
+    data = good.read_bytes()
+    moov_at = data.find(b"moov") - 4
+    cut.write_bytes(data[:moov_at] if moov_at > 100 else data[: len(data) // 2])
+    assert "moov" not in batch_jobs.mp4_top_level_boxes(cut)
+
+
+def test_check_audio_accepts_speech_and_rejects_text_with_a_clear_message(tmp_path: Path) -> None:
+    assert batch_jobs.check_audio(_wav(tmp_path / "ok.wav", 0.3)) == pytest.approx(0.3, abs=0.01)
+    text = tmp_path / "readme.wav"
+    text.write_text("this is not audio at all\n" * 20)
+    with pytest.raises(BatchError, match=r"readme\.wav.*speech recording"):
+        batch_jobs.check_audio(text)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(BatchError, match="empty file"):
+        batch_jobs.check_audio(empty)
+    video_only = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=5", "-t", "0.4",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video_only)], check=True)
+    with pytest.raises(BatchError, match="no audio stream"):
+        batch_jobs.check_audio(video_only)
+
+
+def test_small_helpers() -> None:
+    assert batch_jobs.parse_resolution("384x256") == (384, 256)
+    for bad in ("512", "0x10", "axb", "512x99999"):
+        with pytest.raises(ValueError, match="resolution"):
+            batch_jobs.parse_resolution(bad)
+    assert batch_jobs.frames_for_duration(7.47, 25) == 187  # ceil(186.75)
+    assert batch_jobs.frames_for_duration(2.0, 30) == 60  # exact: no extra frame
+    assert batch_jobs.frames_for_duration(0.0, 30) == 1
+    line = batch_jobs.progress_line(2, 5, "hi.wav", 30, 120, 6.0)
+    assert line.startswith("[2/5] hi.wav") and "30/120" in line and "25%" in line and "0.20 s/frame" in line
+
+
+def test_report_exit_code_and_summary(tmp_path: Path) -> None:
+    item = batch_jobs.BatchItem(tmp_path / "a.wav", tmp_path / "a.mp4")
+    bad = batch_jobs.BatchItem(tmp_path / "b.txt", tmp_path / "b.mp4")
+    ok = batch_jobs.BatchReport([batch_jobs.ItemResult(item, "rendered")])
+    assert ok.exit_code() == 0
+    mixed = batch_jobs.BatchReport([batch_jobs.ItemResult(item, "skipped"),
+                                    batch_jobs.ItemResult(bad, "failed", "no audio stream in b.txt")])
+    assert mixed.exit_code() == 1
+    assert "1 failed" in mixed.summary() and "no audio stream in b.txt" in mixed.summary()
+
+
+def _render_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    batch_cli.configure(parser)
+    return parser.parse_args(argv)
+
+
+def test_render_arguments_build_the_job(tmp_path: Path) -> None:
+    clip = _wav(tmp_path / "line one.wav")
+    args = _render_args([str(clip), "-o", str(tmp_path / "out"), "--fps", "25", "--emotion", "HAPPINESS",
+                         "--strength", "0.4", "--resolution", "320x240", "--force"])
+    options = batch_cli.options_from_args(args)
+    assert options.items[0].output.name == "line one.mp4"
+    assert (options.fps, options.emotion, options.strength, options.resolution, options.force) == \
+        (25.0, "HAPPINESS", 0.4, (320, 240), True)
+    assert options.blend is None and options.server_url is None
+
+
+@pytest.mark.parametrize("argv", [["--strength", "2"], ["--resolution", "big"], ["--emotion", "JOY"],
+                                  ["--fps", "0"]])
+def test_bad_render_arguments_are_refused(tmp_path: Path, argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        _render_args(["a.wav", "-o", str(tmp_path), *argv])
+
+
+def test_render_command_reports_a_missing_input_and_blend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from model_server.cli import main
+
+    assert main(["render", str(tmp_path / "nope.wav"), "-o", str(tmp_path)]) == 2
+    assert "input not found" in capsys.readouterr().err
+    clip = _wav(tmp_path / "a.wav")
+    assert main(["render", str(clip), "-o", str(tmp_path), "--blend", str(tmp_path / "x.blend")]) == 2
+    assert "--blend: no such file" in capsys.readouterr().err
+
+
+def test_unreachable_server_is_reported(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{batch_server.free_port()}"
+    assert not batch_server.is_reachable(url)
+    with pytest.raises(batch_server.ServerError, match="does not answer"), batch_server.JobServer(url):
+        pass
