@@ -59,7 +59,7 @@ def test_missing_input_or_empty_folder_is_a_clear_error(tmp_path: Path, make: st
     target = tmp_path / "nothing"
     if make == "empty_folder":
         target.mkdir()
-    with pytest.raises(BatchError, match="not found|no audio files"):
+    with pytest.raises(BatchError, match=r"not found|no audio files"):
         batch_jobs.collect_items([target], tmp_path / "out")
 
 
@@ -174,7 +174,8 @@ def test_bad_render_arguments_are_refused(tmp_path: Path, argv: list[str]) -> No
         _render_args(["a.wav", "-o", str(tmp_path), *argv])
 
 
-def test_render_command_reports_a_missing_input_and_blend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_render_command_reports_a_missing_input_and_blend(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
     from model_server.cli import main
 
     assert main(["render", str(tmp_path / "nope.wav"), "-o", str(tmp_path)]) == 2
