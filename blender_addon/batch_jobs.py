@@ -194,6 +194,7 @@ def probe(path: Path) -> MediaInfo | None:
                           "-of", "json", str(path)], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unreadable"
+        reason = reason.replace(f"{path}: ", "")
         raise BatchError(f"not a readable media file: {path.name} ({reason})")
     data = json.loads(proc.stdout or "{}")
     streams = data.get("streams", [])

@@ -76,12 +76,14 @@ def server_python() -> str:
 class JobServer:
     """Context manager giving a model server URL for a job.
 
-    ``url`` given: it must answer. Not given: the default local server is reused when it answers,
-    otherwise a server is started on a free loopback port and stopped on exit.
+    ``url`` given: it must answer. Not given: the default local server is reused when it answers (and
+    ``reuse_default``), otherwise a server is started on a free loopback port and stopped on exit.
     """
 
-    def __init__(self, url: str | None = None, start_timeout_s: float = 120.0) -> None:
+    def __init__(self, url: str | None = None, start_timeout_s: float = 120.0,
+                 reuse_default: bool = True) -> None:
         self.requested = url
+        self.reuse_default = reuse_default
         self.url = url or DEFAULT_URL
         self.start_timeout_s = start_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
@@ -92,7 +94,7 @@ class JobServer:
                 raise ServerError(f"the model server at {self.requested} does not answer: start it with "
                                   "'au-talking-head serve', or leave out --server to start one for the job")
             return self
-        if is_reachable(DEFAULT_URL):
+        if self.reuse_default and is_reachable(DEFAULT_URL):
             log.info("using the model server at %s", DEFAULT_URL)
             return self
         self.start()

@@ -1,0 +1,176 @@
+"""Batch rendering with the real bpy, the installed extension and a real model server process.
+
+The machinery tests render tiny videos (64x64, 10 fps, Cycles with 1 sample on the CPU): what they
+check is the job (names, sound, atomic output, resume, failures), not the look.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import soundfile
+
+from tests.blender.conftest import ROOT
+
+DEMO_CLIP = ROOT / "assets" / "demo_speech.wav"
+
+
+@pytest.fixture(scope="module")
+def server_url(installed_addon: ModuleType) -> Iterator[str]:
+    """A real model server process of our own for this module's jobs."""
+    server = installed_addon.batch_server.JobServer(reuse_default=False)
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two short speech clips cut from the bundled one, in a folder, plus a text file posing as audio."""
+    folder = tmp_path_factory.mktemp("clips")
+    audio, rate = soundfile.read(DEMO_CLIP, dtype="float32")
+    soundfile.write(folder / "first line.wav", audio[: int(0.8 * rate)], rate)
+    soundfile.write(folder / "second.flac", audio[int(2.1 * rate): int(2.7 * rate)], rate)
+    bad = tmp_path_factory.mktemp("bad") / "notes.wav"
+    bad.write_text("meeting notes, not a recording\n" * 40)
+    return {"folder": folder, "first": folder / "first line.wav", "second": folder / "second.flac",
+            "bad": bad}
+
+
+def _options(addon: ModuleType, items: list, server_url: str, **kw: object):  # type: ignore[no-untyped-def]
+    jobs = addon.batch_jobs
+    values = {"fps": 10.0, "resolution": (64, 64), "engine": "CYCLES", "samples": 1, "server_url": server_url}
+    values.update(kw)
+    return jobs.BatchOptions(items=items, **values)
+
+
+def _streams(path: Path) -> dict[str, float]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,duration", "-of",
+                          "csv=p=0", str(path)], capture_output=True, text=True, check=True).stdout
+    return {line.split(",")[0]: float(line.split(",")[1]) for line in out.split()}
+
+
+def test_folder_of_two_clips_gives_two_mp4s_with_sound(fresh: ModuleType, installed_addon: ModuleType,
+                                                     clips: dict[str, Path], server_url: str,
+                                                     tmp_path: Path) -> None:
+    jobs = installed_addon.batch_jobs
+    items = jobs.collect_items([clips["folder"]], tmp_path / "out")
+    report = installed_addon.bl_batch.run_job(_options(installed_addon, items, server_url))
+    assert [r.status for r in report.results] == ["rendered", "rendered"], report.summary()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["first line.mp4", "second.mp4"]
+    for name, seconds in (("first line.mp4", 0.8), ("second.mp4", 0.6)):
+        streams = _streams(tmp_path / "out" / name)
+        assert set(streams) == {"h264", "aac"}, streams
+        assert streams["h264"] == pytest.approx(seconds, abs=0.1 + 1e-6)
+        assert streams["aac"] == pytest.approx(seconds, abs=0.1)
+    # the rig was really animated from the audio: the generated AU curves exist in the last scene
+    rig = fresh.context.scene.au_talking_head.rig
+    assert rig is not None and rig.animation_data is not None
+
+
+def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed_addon: ModuleType,
+                                                  clips: dict[str, Path], server_url: str,
+                                                  tmp_path: Path) -> None:
+    jobs = installed_addon.batch_jobs
+    items = jobs.collect_items([clips["bad"], clips["second"]], tmp_path)
+    report = installed_addon.bl_batch.run_job(_options(installed_addon, items, server_url))
+    bad, good = report.results
+    assert (bad.status, good.status) == ("failed", "rendered")
+    assert "notes.wav" in bad.message and "speech recording" in bad.message
+    assert report.exit_code() == 1
+    assert not (tmp_path / "notes.mp4").exists() and (tmp_path / "second.mp4").exists()
+    assert not list(tmp_path.glob(".*")), "no temporary file may be left behind"
+
+
+def test_resume_skips_finished_videos_and_redoes_broken_ones(fresh: ModuleType, installed_addon: ModuleType,
+                                                            clips: dict[str, Path], server_url: str,
+                                                            tmp_path: Path) -> None:
+    jobs, batch = installed_addon.batch_jobs, installed_addon.bl_batch
+    items = jobs.collect_items([clips["first"], clips["second"]], tmp_path)
+    assert [r.status for r in batch.run_job(_options(installed_addon, items, server_url)).results] == \
+        ["rendered", "rendered"]
+    first, second = (item.output for item in items)
+    stamp = first.stat().st_mtime_ns
+    data = second.read_bytes()
+    second.write_bytes(data[: len(data) // 2])  # as if an older tool had been killed mid-write
+    report = batch.run_job(_options(installed_addon, items, server_url))
+    assert [r.status for r in report.results] == ["skipped", "rendered"]
+    assert first.stat().st_mtime_ns == stamp, "a finished video must not be rendered again"
+    assert jobs.video_problem(second) == ""
+    forced = batch.run_job(_options(installed_addon, items[:1], server_url, force=True))
+    assert forced.results[0].status == "rendered" and first.stat().st_mtime_ns != stamp
+
+
+def test_failed_render_keeps_the_old_video_and_leaves_no_file(fresh: ModuleType, installed_addon: ModuleType,
+                                                             clips: dict[str, Path], server_url: str,
+                                                             tmp_path: Path) -> None:
+    jobs, batch = installed_addon.batch_jobs, installed_addon.bl_batch
+    items = jobs.collect_items([clips["second"], clips["first"]], tmp_path)
+    old = items[0].output
+    assert batch.run_job(_options(installed_addon, items[:1], server_url)).results[0].status == "rendered"
+    before = old.read_bytes()
+    # H.264 refuses odd frame sizes: ffmpeg fails when the render starts writing.
+    report = batch.run_job(_options(installed_addon, items, server_url, force=True, resolution=(63, 63)))
+    assert [r.status for r in report.results] == ["failed", "failed"]
+    assert "divisible by 2" in report.results[0].message
+    assert old.read_bytes() == before, "a failed re-render must not touch the finished video"
+    assert not items[1].output.exists()
+    assert not list(tmp_path.glob(".*")), "no temporary file may be left behind"
+
+
+def test_entry_script_runs_the_job_as_blender_would(fresh: ModuleType, clips: dict[str, Path],
+                                                   server_url: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # What `blender -b --python blender_addon/bl_batch_entry.py -- ARGS` does, in this bpy process.
+    argv = ["blender", "-b", "--python", "bl_batch_entry.py", "--", str(clips["second"]), str(clips["bad"]),
+            "-o", str(tmp_path), "--fps", "10", "--resolution", "64x64", "--engine", "CYCLES",
+            "--samples", "1", "--server", server_url]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ROOT / "blender_addon" / "bl_batch_entry.py"), run_name="__main__")
+    assert exit_info.value.code == 1  # one input failed; the other was still rendered
+    assert (tmp_path / "second.mp4").exists() and not (tmp_path / "notes.mp4").exists()
+
+
+@pytest.mark.slow
+def test_killed_render_leaves_nothing_under_the_final_name_and_resumes(clips: dict[str, Path],
+                                                                      server_url: str,
+                                                                      tmp_path: Path) -> None:
+    """A real crash: the render process is killed with SIGKILL half way, then the job is run again."""
+    exe = shutil.which("au-talking-head", path=str(ROOT / ".venv" / "bin")) or "au-talking-head"
+    cmd = [exe, "render", str(DEMO_CLIP), "-o", str(tmp_path), "--fps", "10", "--resolution", "64x64",
+           "--engine", "CYCLES", "--samples", "1", "--server", server_url]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+    final = tmp_path / "demo_speech.mp4"
+    partial = tmp_path / ".demo_speech.partial.mp4"
+    deadline = time.monotonic() + 300
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until a few frames are in the temporary file
+        if "frame " in line and partial.exists() and partial.stat().st_size > 0:
+            frame = int(line.split("frame ")[1].split("/")[0])
+            if frame >= 20:
+                break
+        assert time.monotonic() < deadline, "render did not start"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not final.exists(), "a killed render must not leave a file under the final name"
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert final.exists() and not partial.exists()
+    streams = _streams(final)
+    assert set(streams) == {"h264", "aac"}
+    assert streams["h264"] == pytest.approx(soundfile.info(DEMO_CLIP).duration, abs=0.15)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert rerun.returncode == 0 and "already rendered" in rerun.stdout
