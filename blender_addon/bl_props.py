@@ -1,11 +1,25 @@
-"""Scene settings of the extension: ``scene.au_talking_head`` (DESIGN.md §8)."""
+"""Scene settings of the extension: ``scene.au_talking_head`` (DESIGN.md §8), and its preferences."""
 
 from __future__ import annotations
 
 import bpy
-from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from .rigs.au_contract import CONTROL_MARKER_PROP, EMOTIONS
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
+
+#: Enum items of the emotion choice: (identifier, label, description), identifiers = au_contract.EMOTIONS.
+EMOTION_ITEMS = [(e, e.title(), f"Colour the face with {e.lower()} (neutral: speech only)") for e in EMOTIONS]
+
+
+def is_control_object(obj: bpy.types.Object | None) -> bool:
+    """True if ``obj`` is an AU Talking Head control object (it carries the contract marker)."""
+    return obj is not None and CONTROL_MARKER_PROP in obj
+
+
+def _poll_rig(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
+    return is_control_object(obj)
 
 
 class AUTH_PG_settings(bpy.types.PropertyGroup):
@@ -14,6 +28,7 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
     rig: PointerProperty(  # type: ignore[valid-type]
         name="Rig",
         type=bpy.types.Object,
+        poll=_poll_rig,
         description="The control object whose AU properties animate the face",
     )
     server_url: StringProperty(  # type: ignore[valid-type]
@@ -29,12 +44,63 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
     frame_start: IntProperty(  # type: ignore[valid-type]
         name="Start Frame", default=1, description="Frame at which the speech starts"
     )
+    emotion: EnumProperty(  # type: ignore[valid-type]
+        name="Emotion", items=EMOTION_ITEMS, default="NEUTRAL",
+        description="Emotion colouring the face; keyframe its strength on the rig to change it over time",
+    )
     strength: FloatProperty(  # type: ignore[valid-type]
         name="Strength", default=1.0, min=0.0, max=1.0, description="Strength of the chosen emotion"
     )
+    blinks: BoolProperty(  # type: ignore[valid-type]
+        name="Blinks", default=True, description="Add natural blinks"
+    )
+    prosody: BoolProperty(  # type: ignore[valid-type]
+        name="Prosody", default=True, description="Raise the brows on stressed words (capped by the rig)"
+    )
+    smoothing: FloatProperty(  # type: ignore[valid-type]
+        name="Smoothing", default=0.5, min=0.0, max=1.0,
+        description="Temporal smoothing of the mouth (0: raw model output, 1: strongest)",
+    )
+    seed: IntProperty(  # type: ignore[valid-type]
+        name="Seed", default=0, min=0, description="Seed of the blinks and prosody (same seed, same result)"
+    )
+    tolerance: FloatProperty(  # type: ignore[valid-type]
+        name="Key Tolerance", default=0.01, min=0.0005, max=0.1, precision=4,
+        description="Largest difference between the keys written and the model's track (AU units)",
+    )
+    # Results of the last run (shown in the panel).
+    has_quality: BoolProperty(default=False, options={"HIDDEN"})  # type: ignore[valid-type]
+    quality_lag_ms: FloatProperty(name="Lag (ms)", default=0.0)  # type: ignore[valid-type]
+    quality_has_lag: BoolProperty(default=False, options={"HIDDEN"})  # type: ignore[valid-type]
+    quality_closures: IntProperty(name="Lip Closures", default=0)  # type: ignore[valid-type]
+    quality_jitter: FloatProperty(name="Jitter", default=0.0, precision=4)  # type: ignore[valid-type]
+    last_message: StringProperty(name="Last Result", default="")  # type: ignore[valid-type]
 
 
-CLASSES = (AUTH_PG_settings,)
+class AUTH_AP_preferences(bpy.types.AddonPreferences):
+    """Preferences: which Python runs the local model server."""
+
+    bl_idname = __package__
+
+    server_python: StringProperty(  # type: ignore[valid-type]
+        name="Server Python",
+        subtype="FILE_PATH",
+        description="Python interpreter that can run 'python -m model_server serve' (the project's "
+                    ".venv/bin/python). Empty: $AU_TALKING_HEAD_PYTHON, this Python, or au-talking-head "
+                    "on PATH",
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        self.layout.prop(self, "server_python")
+
+
+CLASSES = (AUTH_PG_settings, AUTH_AP_preferences)
+
+
+def preferences() -> AUTH_AP_preferences | None:
+    """The extension's preferences, or None if Blender has none for it (e.g. a half registration)."""
+    addon = bpy.context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
 
 
 def register_extra() -> None:

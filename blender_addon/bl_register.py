@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 #: Blender-facing modules in registration order (property groups before the classes that use them).
 MODULES: tuple[str, ...] = (
     "bl_props",
+    "bl_op_server",
+    "bl_op_generate",
+    "bl_op_bake",
     "bl_panel",
 )
 
