@@ -9,23 +9,18 @@ Python lacks them, the same job still works.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from . import server_launch
+
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8765"
-#: Environment variable naming the Python that can run ``-m model_server`` (e.g. the project's venv).
-PYTHON_ENV = "AU_TALKING_HEAD_PYTHON"
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,26 +46,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def server_python() -> str:
-    """The Python executable that can run ``-m model_server``.
-
-    Order: ``$AU_TALKING_HEAD_PYTHON``; this interpreter if it can import ``model_server`` (the project
-    venv); the checkout's ``.venv/bin/python`` next to this file (running from a source tree).
-
-    Raises:
-        ServerError: if none is found, saying how to point at one.
-    """
-    explicit = os.environ.get(PYTHON_ENV)
-    if explicit:
-        return explicit
-    if importlib.util.find_spec("model_server") is not None and importlib.util.find_spec("uvicorn"):
-        return sys.executable
+def checkout_python() -> str:
+    """The source checkout's ``.venv`` Python when this file runs from a checkout, else ``""``."""
     for candidate in (_ROOT / ".venv" / "bin" / "python", _ROOT / ".venv" / "Scripts" / "python.exe"):
-        if candidate.exists():
+        if candidate.exists() and (_ROOT / "model_server").is_dir():
             return str(candidate)
-    raise ServerError("no model server is running and none can be started from here: start one with "
-                      "'au-talking-head serve' and pass --server URL, or set "
-                      f"{PYTHON_ENV}=/path/to/project/.venv/bin/python")
+    return ""
 
 
 class JobServer:
@@ -81,12 +62,15 @@ class JobServer:
     """
 
     def __init__(self, url: str | None = None, start_timeout_s: float = 120.0,
-                 reuse_default: bool = True) -> None:
+                 reuse_default: bool = True, python: str | None = None) -> None:
         self.requested = url
         self.reuse_default = reuse_default
         self.url = url or DEFAULT_URL
         self.start_timeout_s = start_timeout_s
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: server_launch.ServerProcess | None = None
+        #: Python that runs the server (``server_launch`` order otherwise: $AU_TALKING_HEAD_PYTHON, this
+        #: Python, ``au-talking-head`` on PATH); a source checkout's .venv by default.
+        self.python = python if python is not None else checkout_python()
 
     def __enter__(self) -> JobServer:
         if self.requested is not None:
@@ -101,42 +85,27 @@ class JobServer:
         return self
 
     def start(self) -> None:
-        """Start ``python -m model_server serve`` on a free port and wait until it answers.
+        """Start a server on a free loopback port (``server_launch`` picks the program) and wait for it.
 
         Raises:
-            ServerError: if it exits or does not answer within ``start_timeout_s``.
+            ServerError: if no program can run the server, or it exits or stays silent while starting.
         """
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        cmd = [server_python(), "-m", "model_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        log.info("starting a model server for this job: %s", " ".join(cmd))
-        env = dict(os.environ)
-        if (_ROOT / "model_server").is_dir():  # a source checkout: make sure its packages are found
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
-        self.process = subprocess.Popen(cmd, cwd=str(_ROOT), env=env, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerError(f"the model server exited with code {self.process.returncode} while "
-                                  f"starting; run '{' '.join(cmd)}' to see why")
-            if is_reachable(self.url, timeout_s=0.5):
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise ServerError(f"the model server did not answer at {self.url} "
-                          f"within {self.start_timeout_s:.0f} s")
+        try:
+            command = server_launch.server_command(port, preferred_python=self.python)
+            self.process = server_launch.ServerProcess(command)
+            self.process.wait_ready(lambda: is_reachable(self.url, timeout_s=0.5), self.start_timeout_s)
+        except server_launch.LaunchError as exc:
+            self.process = None
+            raise ServerError(str(exc)) from None
+        log.info("model server for this job at %s (log %s)", self.url, self.process.log_path)
 
     def stop(self) -> None:
-        """Stop the server this object started (if any): terminate, then kill after 10 s."""
+        """Stop the server this object started (if any)."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:
+            proc.stop()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
