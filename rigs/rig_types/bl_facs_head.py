@@ -1,0 +1,89 @@
+"""Rig type ``facs_head``: the default CC0 head mesh with AU shape keys, zone groups, regions, landmarks.
+
+Publishes ``ctx.data["head"]`` (the pure ``HeadData``) and ``ctx.data["face"]`` (the mesh object).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+import numpy as np
+
+from ..default_head import HeadData, build_head_data
+from ..naming import FACE_OBJECT, LANDMARK_PROP, RIG_HASH_PROP
+from ..regions import REGION_ATTRIBUTE, REGION_NAMES
+
+#: Base colours (linear RGB) of the preview materials, by region code.
+REGION_COLOURS: dict[int, tuple[float, float, float]] = {
+    0: (0.62, 0.40, 0.30), 1: (0.55, 0.20, 0.20), 2: (0.85, 0.85, 0.82), 3: (0.12, 0.22, 0.35),
+    4: (0.10, 0.07, 0.05), 5: (0.85, 0.83, 0.75), 6: (0.55, 0.22, 0.25), 7: (0.25, 0.06, 0.07),
+    8: (0.03, 0.02, 0.02),
+}
+
+
+def _materials(mesh: Any) -> None:
+    for code in sorted(REGION_NAMES):
+        name = f"AUTH_{REGION_NAMES[code]}"
+        mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
+        mat.diffuse_color = (*REGION_COLOURS[code], 1.0)
+        mat.use_nodes = True
+        bsdf = mat.node_tree.nodes.get("Principled BSDF")
+        if bsdf is not None:
+            bsdf.inputs["Base Color"].default_value = (*REGION_COLOURS[code], 1.0)
+            bsdf.inputs["Roughness"].default_value = 0.15 if code in (2, 3) else 0.55
+        mesh.materials.append(mat)
+
+
+class Rig:
+    """The default FACS head."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.head: HeadData | None = None
+        self.obj: Any = None
+
+    def prepare(self, ctx: Any) -> None:
+        self.head = build_head_data()
+        ctx.data["head"] = self.head
+
+    def generate_objects(self, ctx: Any) -> None:
+        head = self.head
+        assert head is not None
+        mesh = bpy.data.meshes.new(FACE_OBJECT)
+        mesh.vertices.add(len(head.verts))
+        mesh.vertices.foreach_set("co", head.verts.ravel())
+        n_faces = len(head.faces)
+        mesh.loops.add(n_faces * 4)
+        mesh.loops.foreach_set("vertex_index", head.faces.ravel())
+        mesh.polygons.add(n_faces)
+        mesh.polygons.foreach_set("loop_start", np.arange(0, n_faces * 4, 4, dtype=np.int32))
+        mesh.polygons.foreach_set("use_smooth", np.ones(n_faces, dtype=bool))
+        mesh.update(calc_edges=True)
+        mesh.validate(clean_customdata=False)
+        attr = mesh.attributes.new(REGION_ATTRIBUTE, "INT", "FACE")
+        attr.data.foreach_set("value", head.regions.astype(np.int32))
+        _materials(mesh)
+        mesh.polygons.foreach_set("material_index", head.regions.astype(np.int32))
+        obj = bpy.data.objects.new(FACE_OBJECT, mesh)
+        ctx.collection.objects.link(obj)
+        for name, weights in head.zone_groups.items():
+            group = obj.vertex_groups.new(name=name)
+            for w in np.unique(np.round(weights, 4)):
+                if w <= 0.0:
+                    continue
+                idx = np.nonzero(np.round(weights, 4) == w)[0].tolist()
+                group.add(idx, float(w), "REPLACE")
+        obj[LANDMARK_PROP] = [int(i) for i in head.landmarks]
+        obj["head_size"] = head.head_size
+        obj[RIG_HASH_PROP] = head.content_hash()
+        self.obj = obj
+        ctx.data["face"] = obj
+
+    def generate_shape_keys(self, ctx: Any) -> None:
+        head, obj = self.head, self.obj
+        assert head is not None
+        obj.shape_key_add(name="Basis", from_mix=False)
+        for name, delta in head.shape_deltas.items():
+            kb = obj.shape_key_add(name=name, from_mix=False)
+            kb.points.foreach_set("co", (head.verts + delta).astype(np.float32).ravel())
+            kb.slider_min, kb.slider_max = 0.0, 1.0
