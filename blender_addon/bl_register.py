@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "bl_op_server",
     "bl_op_generate",
     "bl_op_bake",
+    "bl_op_rig",
     "bl_panel",
 )
 

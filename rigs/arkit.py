@@ -28,7 +28,8 @@ ARKIT_52: tuple[str, ...] = (
     "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft",
     "mouthStretchRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
     "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
+    "browOuterUpRight",
     "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
 )
 
@@ -110,7 +111,9 @@ def arkit_target_map(shape_keys: list[str]) -> TargetMap:
     for code in AU_CODES:
         hit = False
         for pattern, weight in AU_TO_ARKIT[code]:
-            for name in ([pattern.replace("{S}", s) for s in ("Left", "Right")] if "{S}" in pattern else [pattern]):
+            sides = ("Left", "Right") if "{S}" in pattern else ("",)
+            expanded = [pattern.replace("{S}", s) for s in sides]
+            for name in expanded:
                 if name in found:
                     out.targets.setdefault(found[name], {})[code] = weight
                     hit = True
@@ -154,7 +157,7 @@ def load_custom_map(path: Path) -> dict[str, dict[str, float]]:
 
 
 def custom_target_map(au_map: dict[str, dict[str, float]], shape_keys: list[str]) -> TargetMap:
-    """Invert a custom AU map onto the shape keys present; AUs absent from the map or the mesh are unmapped."""
+    """Invert a custom AU map onto the shape keys present; AUs absent from map or mesh are unmapped."""
     present = set(shape_keys)
     out = TargetMap()
     for code in AU_CODES:

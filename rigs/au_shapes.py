@@ -1,4 +1,4 @@
-"""AU shape keys of the default head: recipes over the CC0 face units, zone masks, the exact lip closure (pure).
+"""AU shape keys of the default head: recipes over CC0 face units, zone masks, exact lip closure (pure).
 
 Each AU is a documented linear recipe of the ARKit-named CC0 face units on hm08 (``RECIPES``), multiplied by
 its zone mask (``zones.zone_mask``). Sided AUs use the unit's Left/Right shapes; ARKit "Left" is the
@@ -95,10 +95,16 @@ def closure_field(src: HeadSource, posed: np.ndarray) -> np.ndarray:
     ring = src.lip_ring
     out = np.zeros_like(posed)
     corr: dict[str, np.ndarray] = {}
+    # The mid curve is piecewise linear over the coarser arc's x positions, so the vertices of the finer arc
+    # land exactly on the coarser arc's polyline (no chord gap between the two lip edges).
+    coarse = np.asarray(min(ring.upper, ring.lower, key=len))
+    xc = posed[coarse, 0]
+    order_c = np.argsort(xc, kind="stable")
+    mid_c = 0.5 * (_arc_yz(posed, ring.upper, xc) + _arc_yz(posed, ring.lower, xc))[order_c]
     for name, arc in (("upper", ring.upper), ("lower", ring.lower)):
         a = np.asarray(arc)
         x = posed[a, 0]
-        mid = 0.5 * (_arc_yz(posed, ring.upper, x) + _arc_yz(posed, ring.lower, x))
+        mid = np.stack([np.interp(x, xc[order_c], mid_c[:, k]) for k in (0, 1)], axis=1)
         corr[name] = mid - posed[a, 1:3]
         out[a, 1:3] = corr[name]
     body = src.body_mask
@@ -130,11 +136,11 @@ def au_deltas(src: HeadSource, zone_weights: dict[str, np.ndarray]) -> dict[str,
             press = (recipe_delta(src, "AU24", "L") + recipe_delta(src, "AU24", "R")) * mask
             full = press + closure_field(src, src.verts + press)
             sides = side_weights(src.verts[:, 0], SIDE_BLEND)
-            for name, side in zip(shape_key_names("AU24"), ("L", "R"), strict=True):
-                out[name] = full * sides[side][:, None]
+            for name, lr in zip(shape_key_names("AU24"), ("L", "R"), strict=True):
+                out[name] = full * sides[lr][:, None]
             continue
         names = shape_key_names(au.code)
-        sides_of = ("L", "R") if AU_BY_CODE[au.code].sided else (None,)
+        sides_of: tuple[str | None, ...] = ("L", "R") if AU_BY_CODE[au.code].sided else (None,)
         for name, side in zip(names, sides_of, strict=True):
             out[name] = recipe_delta(src, au.code, side) * mask
     return out

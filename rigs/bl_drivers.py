@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from .au_contract import (
-    ACTION_UNITS, BLEND_WEIGHT_DEFAULT, BLEND_WEIGHT_PROP, CONTRACT_VERSION, CONTROL_MARKER_PROP, EMOTION_PROPS,
-    PROSODY_CAP_DEFAULT, PROSODY_CAP_PROP,
+    ACTION_UNITS,
+    BLEND_WEIGHT_DEFAULT,
+    BLEND_WEIGHT_PROP,
+    CONTRACT_VERSION,
+    CONTROL_MARKER_PROP,
+    EMOTION_PROPS,
+    PROSODY_CAP_DEFAULT,
+    PROSODY_CAP_PROP,
 )
 from .zone_rules import DriverSpec
 

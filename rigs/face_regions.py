@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import regions as R
+from . import regions as R  # noqa: N812 (short region-code namespace)
 from .head_source import EYE_GROUPS, TEETH_GROUPS, TONGUE_GROUP, HeadSource
 from .landmarks import VERMILION_STEPS, lip_side_distance, outer_skin_vertices
 from .topology import graph_distance
@@ -55,6 +55,7 @@ def face_regions(src: HeadSource, landmarks: np.ndarray) -> np.ndarray:
         xs, ys = pts[order, 0], pts[order, 1]
         inside = body & ~inner_face & (centres[:, 0] >= xs[0]) & (centres[:, 0] <= xs[-1])
         brow_y = np.interp(centres[:, 0], xs, ys)
-        near = inside & (np.abs(centres[:, 1] - brow_y) < BROW_HALF_HEIGHT) & (centres[:, 2] > pts[:, 2].min() - 0.15)
+        near = (inside & (np.abs(centres[:, 1] - brow_y) < BROW_HALF_HEIGHT)
+                & (centres[:, 2] > pts[:, 2].min() - 0.15))
         out[near & (out == R.SKIN)] = R.BROW
     return out

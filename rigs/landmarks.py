@@ -116,7 +116,8 @@ def pick_landmarks(src: HeadSource) -> np.ndarray:
     tip = int(band[np.argmax(v[band, 2])])
     nasion = _nearest(mid[v[mid, 1] > v[tip, 1]], v, (0.0, eye_y))
     lm[27] = nasion
-    lm[28:30] = [_nearest(mid, v, (0.0, v[nasion, 1] + (v[tip, 1] - v[nasion, 1]) * t)) for t in (1 / 3, 2 / 3)]
+    bridge = [v[nasion, 1] + (v[tip, 1] - v[nasion, 1]) * t for t in (1 / 3, 2 / 3)]
+    lm[28:30] = [_nearest(mid, v, (0.0, y)) for y in bridge]
     lm[30] = tip
     upper_lip_top = float(v[lm[51], 1])
     sub = band[(v[band, 1] < v[tip, 1]) & (v[band, 1] > upper_lip_top) & (v[band, 2] > v[tip, 2] - 0.3)]

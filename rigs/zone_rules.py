@@ -29,7 +29,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .au_contract import (
-    AU_BY_CODE, BLEND_WEIGHT_PROP, CLOSURE_AUS, EMOTION_PROPS, EMOTION_PROTOTYPES, ONE_SIDED, PROSODY_CAP_PROP,
+    AU_BY_CODE,
+    BLEND_WEIGHT_PROP,
+    CLOSURE_AUS,
+    EMOTION_PROPS,
+    EMOTION_PROTOTYPES,
+    ONE_SIDED,
+    PROSODY_CAP_PROP,
 )
 
 #: Mouth AUs that open the lips or the jaw: their expression part is gated by the closure AUs.
@@ -82,23 +88,23 @@ def rule_expression(code: str, side: str | None, a: str = "a") -> tuple[str, set
     terms = emotion_terms(code, side)
     used: set[str] = {EMOTION_VARS[e] for e, _ in terms}
     e_sum = "+".join(f"{_num(k)}*{EMOTION_VARS[e]}" for e, k in terms)
-    E = f"min(1,{e_sum})" if terms else ""
-    S = "min(1," + "+".join(EMOTION_VARS.values()) + ")"
+    e_expr = f"min(1,{e_sum})" if terms else ""
+    s_expr = "min(1," + "+".join(EMOTION_VARS.values()) + ")"
     if zone == "M":
         if not terms:
             return a, used
         if code in OPENING_AUS:
             used |= set(CLOSURE_VARS.values())
             gate = "(1-max(" + ",".join(CLOSURE_VARS.values()) + "))"
-            return f"({a}+{E}*(1-{a})*{gate})", used
-        return f"({a}+{E}*(1-{a}))", used
+            return f"({a}+{e_expr}*(1-{a})*{gate})", used
+        return f"({a}+{e_expr}*(1-{a}))", used
     if zone == "U":
         if code in BLINK_AUS:
-            return (f"min(1,{a}+{E})" if terms else a), used
+            return (f"min(1,{a}+{e_expr})" if terms else a), used
         used |= set(EMOTION_VARS.values()) | {"p"}
-        return f"min(1,{E + '+' if terms else ''}min({a},p+(1-p)*(1-{S})))", used
+        return f"min(1,{e_expr + '+' if terms else ''}min({a},p+(1-p)*(1-{s_expr})))", used
     used |= set(EMOTION_VARS.values()) | {"w"}
-    return f"({a}+({E or '0'}-{a})*w*{S})", used
+    return f"({a}+({e_expr or '0'}-{a})*w*{s_expr})", used
 
 
 def shared_variables() -> dict[str, str]:
@@ -143,4 +149,4 @@ def weighted_driver(weights: dict[str, float], side: str | None) -> DriverSpec:
 def evaluate(spec: DriverSpec, props: dict[str, float]) -> float:
     """Evaluate a driver spec in Python (for tests and previews). props: property name -> value."""
     env = {name: float(props.get(prop, 0.0)) for name, prop in spec.variables}
-    return float(eval(spec.expression, {"__builtins__": {}, "min": min, "max": max}, env))  # noqa: S307
+    return float(eval(spec.expression, {"__builtins__": {}, "min": min, "max": max}, env))
