@@ -1,0 +1,172 @@
+"""Gaussians bound to the triangles of a deforming mesh (DESIGN.md §6).
+
+Each triangle ``(p0, p1, p2)`` gives a frame: ``x = (p1 - p0)/|p1 - p0|`` (edge direction),
+``z = normalise((p1 - p0) × (p2 - p0))`` (normal), ``y = z × x``; a centre ``c = (p0 + p1 + p2)/3``
+and a scale ``s = (|p1 - p0| + h)/2`` with ``h`` the triangle's height over that edge. A bound
+Gaussian stores its mean ``m_l``, rotation ``R_l`` and log scales ``σ_l`` in that frame; in world
+(mesh object) space ``m = c + s R m_l``, ``rotation = R R_l`` with ``R = [x y z]``, and
+``log scale = σ_l + log s``. Under any motion of the triangle that is a similarity (rigid motion and
+uniform scale) the Gaussian moves exactly with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import GaussianSet, SplatError, matrices_to_quats, quats_to_matrices
+
+_EPS = 1e-12
+
+
+@dataclass
+class Binding:
+    """Where each Gaussian sits relative to its triangle.
+
+    Attributes:
+        tri_verts: ``[N, 3]`` int32 mesh vertex indices ``(v0, v1, v2)`` of each Gaussian's triangle
+            (the order defines the frame).
+        local_means: ``[N, 3]`` float32 mean in the triangle frame, in units of the frame scale.
+        local_quats: ``[N, 4]`` float32 rotation ``(w, x, y, z)`` relative to the frame.
+        local_log_scales: ``[N, 3]`` float32 log scales minus ``log s``.
+    """
+
+    tri_verts: np.ndarray
+    local_means: np.ndarray
+    local_quats: np.ndarray
+    local_log_scales: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.tri_verts)
+        self.tri_verts = np.ascontiguousarray(self.tri_verts, np.int32).reshape(n, 3)
+        self.local_means = np.ascontiguousarray(self.local_means, np.float32).reshape(n, 3)
+        self.local_quats = np.ascontiguousarray(self.local_quats, np.float32).reshape(n, 4)
+        self.local_log_scales = np.ascontiguousarray(self.local_log_scales, np.float32).reshape(n, 3)
+
+    def __len__(self) -> int:
+        return len(self.tri_verts)
+
+    def check(self, vertex_count: int) -> None:
+        """Raise :class:`SplatError` when a triangle index is outside a mesh of ``vertex_count``."""
+        if len(self) and (self.tri_verts.min() < 0 or self.tri_verts.max() >= vertex_count):
+            raise SplatError(
+                f"the splat is bound to vertex {int(self.tri_verts.max())} but the mesh has {vertex_count} "
+                "vertices: the mesh topology changed since binding (a modifier that adds vertices?); "
+                "bind again with au_talking_head.bind_splat")
+
+
+def triangle_frames(verts: np.ndarray, tri_verts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames of triangles.
+
+    Args:
+        verts: ``[V, 3]`` vertex positions.
+        tri_verts: ``[N, 3]`` vertex indices.
+
+    Returns:
+        centres ``[N, 3]``, rotations ``[N, 3, 3]`` (columns x, y, z), scales ``[N]`` (float64).
+    """
+    v = np.asarray(verts, np.float64)
+    p0, p1, p2 = (v[tri_verts[:, i]] for i in range(3))
+    e = p1 - p0
+    elen = np.linalg.norm(e, axis=1)
+    nraw = np.cross(e, p2 - p0)
+    nlen = np.linalg.norm(nraw, axis=1)
+    x = e / np.maximum(elen, _EPS)[:, None]
+    z = nraw / np.maximum(nlen, _EPS)[:, None]
+    y = np.cross(z, x)
+    scales = 0.5 * (elen + nlen / np.maximum(elen, _EPS))
+    return (p0 + p1 + p2) / 3.0, np.stack([x, y, z], -1), np.maximum(scales, _EPS)
+
+
+def bind(gaussians: GaussianSet, verts: np.ndarray, tri_verts: np.ndarray) -> Binding:
+    """Express world (mesh-space) Gaussians in the frames of their triangles ``[N, 3]``."""
+    if len(tri_verts) != len(gaussians):
+        raise SplatError(f"{len(tri_verts)} triangles for {len(gaussians)} Gaussians")
+    c, rot, s = triangle_frames(verts, tri_verts)
+    rt = np.swapaxes(rot, 1, 2)
+    local_means = np.einsum("nij,nj->ni", rt, gaussians.means - c) / s[:, None]
+    local_rot = rt @ quats_to_matrices(gaussians.quats)
+    return Binding(tri_verts, local_means, matrices_to_quats(local_rot),
+                   gaussians.log_scales - np.log(s)[:, None])
+
+
+def bind_on_surface(verts: np.ndarray, tri_verts: np.ndarray, bary: np.ndarray, radii: np.ndarray,
+                    flatness: float = 0.15) -> Binding:
+    """Binding of flat discs lying on triangles (used by the splat twin).
+
+    Args:
+        verts: ``[V, 3]`` rest positions.
+        tri_verts: ``[N, 3]`` vertex indices of each disc's triangle.
+        bary: ``[N, 3]`` barycentric coordinates of each disc centre.
+        radii: ``[N]`` disc standard deviations in mesh units.
+        flatness: thickness along the normal relative to the radius.
+    """
+    v = np.asarray(verts, np.float64)
+    p = np.einsum("nk,nkj->nj", bary, v[tri_verts])
+    c, rot, s = triangle_frames(v, tri_verts)
+    local_means = np.einsum("nji,nj->ni", rot, p - c) / s[:, None]
+    r = np.asarray(radii, np.float64) / s
+    log_scales = np.log(np.stack([r, r, r * flatness], 1))
+    quats = np.tile(np.array([1.0, 0, 0, 0]), (len(tri_verts), 1))
+    return Binding(tri_verts, local_means, quats, log_scales)
+
+
+def apply(binding: Binding, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """World (mesh-space) means ``[N, 3]``, rotation matrices ``[N, 3, 3]`` and log scales ``[N, 3]``.
+
+    Args:
+        binding: the bound Gaussians.
+        verts: ``[V, 3]`` current (deformed) positions of the mesh the binding refers to.
+    """
+    binding.check(len(verts))
+    c, rot, s = triangle_frames(verts, binding.tri_verts)
+    means = c + s[:, None] * np.einsum("nij,nj->ni", rot, binding.local_means)
+    rotations = rot @ quats_to_matrices(binding.local_quats)
+    return means, rotations, binding.local_log_scales + np.log(s)[:, None]
+
+
+def apply_to_set(binding: Binding, verts: np.ndarray, template: GaussianSet) -> GaussianSet:
+    """``template`` (opacities, SH) moved onto the deformed mesh ``verts``."""
+    means, rotations, log_scales = apply(binding, verts)
+    return GaussianSet(means, matrices_to_quats(rotations), log_scales, template.opacities, template.sh)
+
+
+def nearest_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray,
+                      candidates: int = 16) -> np.ndarray:
+    """Index of the nearest triangle ``[N]`` of each point ``[N, 3]`` (pure numpy, approximate search).
+
+    Triangles are pre-selected by centroid distance (``candidates`` nearest centroids, chunked), then the
+    exact point-triangle distance picks among them. Inside Blender, the add-on uses a BVH tree instead.
+    """
+    pts = np.asarray(points, np.float64)
+    v = np.asarray(verts, np.float64)
+    cent = v[tris].mean(1)
+    k = min(candidates, len(tris))
+    out = np.empty(len(pts), np.int64)
+    for start in range(0, len(pts), 256):
+        chunk = pts[start:start + 256]
+        d2 = ((chunk[:, None, :] - cent[None]) ** 2).sum(-1)
+        cand = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        tri = v[tris[cand]]  # [n, k, 3, 3]
+        dist = _point_triangle_distance2(np.repeat(chunk[:, None], k, 1), tri)
+        out[start:start + 256] = cand[np.arange(len(chunk)), dist.argmin(1)]
+    return out
+
+
+def _point_triangle_distance2(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Squared distance of points ``[..., 3]`` to triangles ``[..., 3, 3]``."""
+    a, b, c = tri[..., 0, :], tri[..., 1, :], tri[..., 2, :]
+    n = np.cross(b - a, c - a)
+    nn = np.maximum((n * n).sum(-1), _EPS)
+    t = ((p - a) * n).sum(-1) / nn
+    q = p - t[..., None] * n
+    inside = np.ones(q.shape[:-1], bool)
+    for u, w in ((a, b), (b, c), (c, a)):
+        inside &= (np.cross(w - u, q - u) * n).sum(-1) >= 0
+    best = np.where(inside, ((p - q) ** 2).sum(-1), np.inf)
+    for u, w in ((a, b), (b, c), (c, a)):
+        e = w - u
+        s = np.clip(((p - u) * e).sum(-1) / np.maximum((e * e).sum(-1), _EPS), 0, 1)
+        best = np.minimum(best, ((p - u - s[..., None] * e) ** 2).sum(-1))
+    return best

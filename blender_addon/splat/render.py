@@ -1,0 +1,90 @@
+"""One entry point for a frame: Gaussians of several objects, their transforms, a camera, a backend.
+
+``render(instances, camera, background, backend)`` flattens every instance to world space
+(covariances through the object's full linear transform; SH evaluated for the view direction expressed
+in the object's own frame), then calls a rasterizer: ``"numpy"`` (always available), ``"torch"`` (when
+importable; CUDA when present) or ``"auto"`` (torch if importable, else numpy).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera import Camera
+from .model import GaussianSet, SplatError, covariances, sh_colours
+from .rules import BACKGROUND_DEPTH, RenderOutput
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "numpy", "torch")
+
+
+@dataclass
+class SplatInstance:
+    """Gaussians placed in the world.
+
+    Attributes:
+        gaussians: the Gaussians in their object's space.
+        matrix_world: ``[4, 4]`` object-to-world transform.
+    """
+
+    gaussians: GaussianSet
+    matrix_world: np.ndarray
+
+
+def torch_available() -> bool:
+    """Whether the torch backend can be used (torch importable)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def resolve_backend(backend: str) -> str:
+    """``"numpy"`` or ``"torch"`` for a requested backend; raises SplatError for an unusable request."""
+    if backend not in BACKENDS:
+        raise SplatError(f"unknown splat backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "torch" if torch_available() else "numpy"
+    if backend == "torch" and not torch_available():
+        raise SplatError("the torch backend was requested but torch is not importable: pick 'numpy'")
+    return backend
+
+
+def flatten(instances: list[SplatInstance], camera: Camera
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """World means ``[N, 3]``, covariances ``[N, 3, 3]``, colours ``[N, 3]``, opacities ``[N]``."""
+    means, covs, colours, opacs = [], [], [], []
+    for inst in instances:
+        g = inst.gaussians
+        if not len(g):
+            continue
+        m = np.asarray(inst.matrix_world, np.float64)
+        lin = m[:3, :3]
+        world = g.means.astype(np.float64) @ lin.T + m[:3, 3]
+        dirs = camera.view_directions(world) @ np.linalg.inv(lin).T
+        means.append(world)
+        covs.append(covariances(g.quats, g.log_scales, lin))
+        colours.append(sh_colours(g.sh, dirs))
+        opacs.append(g.opacities)
+    if not means:
+        return np.zeros((0, 3)), np.zeros((0, 3, 3)), np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
+    return np.concatenate(means), np.concatenate(covs), np.concatenate(colours), np.concatenate(opacs)
+
+
+def render(instances: list[SplatInstance], camera: Camera,
+           background: np.ndarray | tuple = (0.0, 0.0, 0.0), backend: str = "auto") -> RenderOutput:
+    """Render ``instances`` through ``camera`` over a display-referred ``background`` ``[3]``."""
+    means, covs, colours, opacs = flatten(instances, camera)
+    if not len(means):
+        h, w = camera.height, camera.width
+        return RenderOutput(np.broadcast_to(np.asarray(background, np.float32)[:3], (h, w, 3)).copy(),
+                            np.zeros((h, w), np.float32), np.full((h, w), BACKGROUND_DEPTH, np.float32))
+    if resolve_backend(backend) == "torch":
+        from . import raster_torch
+
+        return raster_torch.rasterize(means, covs, colours, opacs, camera, background)
+    from . import raster_numpy
+
+    return raster_numpy.rasterize(means, covs, colours, opacs, camera, background)

@@ -1,0 +1,118 @@
+"""Quaternions, covariances, SH, colour, cameras and triangle binding (pure maths)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blender_addon.splat import binding, colour, model
+from blender_addon.splat import camera as cam_mod
+
+
+def test_quaternions_round_trip_and_covariance() -> None:
+    rng = np.random.default_rng(0)
+    q = model.normalise_quats(rng.normal(size=(200, 4)))
+    q *= np.where(q[:, :1] < 0, -1, 1)
+    mats = model.quats_to_matrices(q)
+    assert np.allclose(mats @ np.swapaxes(mats, 1, 2), np.eye(3), atol=1e-12)
+    assert np.allclose(np.linalg.det(mats), 1.0)
+    assert np.allclose(model.matrices_to_quats(mats), q, atol=1e-9)
+    s = rng.normal(-2, 0.3, (200, 3))
+    cov = model.covariances(q, s)
+    explicit = mats[5] @ np.diag(np.exp(s[5]) ** 2) @ mats[5].T
+    assert np.allclose(cov[5], explicit)
+    # 90 degrees about z maps x to y.
+    rz = model.quats_to_matrices(np.array([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]]))[0]
+    assert np.allclose(rz @ [1, 0, 0], [0, 1, 0])
+
+
+def test_sh_degree_0_and_1_by_hand() -> None:
+    sh = np.zeros((1, 4, 3))
+    sh[0, 0] = [1.0, 0.0, -1.0]
+    sh[0, 3] = [0.5, 0.5, 0.5]  # the -C1 * x term
+    rgb = model.sh_colours(sh, np.array([[-2.0, 0, 0]]))  # looking along -x
+    want = 0.5 + model.C0 * np.array([1.0, 0.0, -1.0]) + model.C1 * 0.5
+    assert np.allclose(rgb[0], np.maximum(want, 0), atol=1e-6)
+    basis = model.sh_basis(np.random.default_rng(1).normal(size=(5, 3)), 3)
+    assert basis.shape == (5, 16)
+    with pytest.raises(model.SplatError):
+        model.sh_count(4)
+
+
+def test_srgb_transfer_round_trip() -> None:
+    x = np.linspace(0, 1, 101)
+    assert np.allclose(colour.linear_to_srgb(colour.srgb_to_linear(x)), x, atol=1e-5)
+    assert abs(float(colour.srgb_to_linear(np.array(0.5))) - 0.21404) < 1e-4
+    out = colour.display_to_scene_linear(np.array([[0.25, 0.25, 0.25]]), np.array([0.5]))
+    assert np.allclose(out, 0.5 * colour.srgb_to_linear(np.array(0.5)), atol=1e-6)
+
+
+def test_camera_intrinsics_follow_blender_rules() -> None:
+    eye = np.eye(4)
+    cam = cam_mod.from_blender(eye, lens_mm=50, sensor_width_mm=36, resolution_x=1920, resolution_y=1080)
+    assert np.isclose(cam.fx, 50 / 36 * 1920) and np.isclose(cam.fy, cam.fx)
+    assert (cam.cx, cam.cy) == (960, 540)
+    # Blender's camera looks down -Z with +Y up: a point ahead and above lands above the centre (y down).
+    p = cam.world_to_camera @ [0, 1, -10, 1]
+    assert p[2] == 10 and p[1] == -1
+    portrait = cam_mod.from_blender(eye, lens_mm=50, sensor_width_mm=36, resolution_x=1080, resolution_y=1920)
+    assert np.isclose(portrait.fy, 50 / 36 * 1920)  # AUTO fits the sensor width to the larger side
+    shifted = cam_mod.from_blender(eye, shift_x=0.1, shift_y=0.2, resolution_x=200, resolution_y=100)
+    assert np.isclose(shifted.cx, 100 - 20) and np.isclose(shifted.cy, 50 + 40)
+    half = cam_mod.from_blender(eye, resolution_x=200, resolution_y=100, resolution_percentage=50)
+    assert (half.width, half.height) == (100, 50)
+    ortho = cam_mod.from_blender(eye, ortho=True, ortho_scale=4.0, resolution_x=200, resolution_y=100)
+    assert np.isclose(ortho.fx, 50.0)  # 4 world units across 200 pixels
+    with pytest.raises(model.SplatError, match="empty"):
+        cam_mod.from_blender(eye, resolution_percentage=0)
+
+
+def _mesh():
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0.2, 0.9, 0.1], [1.1, 1.0, 0.3]], float)
+    tris = np.array([[0, 1, 2], [1, 3, 2]])
+    return verts, tris
+
+
+def test_bound_gaussians_follow_a_moving_triangle_exactly() -> None:
+    verts, tris = _mesh()
+    rng = np.random.default_rng(2)
+    n = 30
+    tri_of = tris[rng.integers(0, 2, n)]
+    g = model.GaussianSet(rng.normal(0.5, 0.2, (n, 3)), model.normalise_quats(rng.normal(size=(n, 4))),
+                          rng.normal(-3, 0.2, (n, 3)), np.full(n, 0.5), np.zeros((n, 1, 3)))
+    b = binding.bind(g, verts, tri_of)
+    means, rots, log_s = binding.apply(b, verts)
+    assert np.allclose(means, g.means, atol=1e-6)
+    assert np.allclose(rots, model.quats_to_matrices(g.quats), atol=1e-6)
+    assert np.allclose(log_s, g.log_scales, atol=1e-6)
+    # A similarity (rotation, uniform scale 1.7, translation) of the mesh moves the Gaussians with it.
+    r = model.quats_to_matrices(model.normalise_quats(np.array([[0.9, 0.2, -0.3, 0.1]])))[0]
+    moved = 1.7 * verts @ r.T + [3, -1, 2]
+    m2, r2, s2 = binding.apply(b, moved)
+    assert np.allclose(m2, 1.7 * g.means @ r.T + [3, -1, 2], atol=1e-5)
+    assert np.allclose(r2, r @ model.quats_to_matrices(g.quats), atol=1e-6)
+    assert np.allclose(s2, g.log_scales + np.log(1.7), atol=1e-6)
+
+
+def test_bind_on_surface_puts_discs_on_the_triangle() -> None:
+    verts, tris = _mesh()
+    bary = np.array([[1 / 3, 1 / 3, 1 / 3], [0.8, 0.1, 0.1]])
+    b = binding.bind_on_surface(verts, tris, bary, np.array([0.05, 0.05]))
+    means, rots, log_s = binding.apply(b, verts)
+    assert np.allclose(means, np.einsum("nk,nkj->nj", bary, verts[tris]), atol=1e-6)
+    normal = np.cross(verts[1] - verts[0], verts[2] - verts[0])
+    assert np.allclose(np.abs(rots[0][:, 2] @ normal / np.linalg.norm(normal)), 1.0)
+    assert np.allclose(np.exp(log_s[0]), [0.05, 0.05, 0.05 * 0.15], rtol=1e-5)
+    with pytest.raises(model.SplatError, match="bind again"):
+        binding.apply(b, verts[:2])
+
+
+def test_nearest_triangles_matches_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    verts = rng.normal(size=(60, 3))
+    tris = rng.integers(0, 60, (80, 3))
+    tris = tris[(tris[:, 0] != tris[:, 1]) & (tris[:, 1] != tris[:, 2]) & (tris[:, 0] != tris[:, 2])]
+    pts = rng.normal(size=(40, 3))
+    got = binding.nearest_triangles(pts, verts, tris, candidates=len(tris))
+    d = binding._point_triangle_distance2(pts[:, None].repeat(len(tris), 1), verts[tris][None].repeat(40, 0))
+    assert np.allclose(d[np.arange(40), got], d.min(1))
