@@ -26,6 +26,8 @@ from .worker import BackgroundJob, JobCancelledError
 log = logging.getLogger(__name__)
 
 _JOB: BackgroundJob | None = None
+#: The last failure's message (runtime only: a failure must not change the file).
+last_error = ""
 
 
 class ApplyError(RuntimeError):
@@ -118,15 +120,17 @@ class _GenerateBase:
         try:
             result = apply(context, prepared, self._filepath)
         except ApplyError as exc:
-            self.report({"ERROR"}, f"Nothing changed: {exc}")
-            return {"CANCELLED"}
+            return self._fail(context, exc)
+        global last_error
+        last_error = ""
         source = "cached tracks" if prepared.from_cache else f"server {prepared.server_s:.1f} s"
         self.report({"INFO"}, f"Generated {prepared.tracks.frame_count} frames ({source}, written in "
                               f"{time.perf_counter() - t0:.2f} s): {result.summary()}")
         return {"FINISHED"}
 
     def _fail(self, context: bpy.types.Context, exc: BaseException) -> set[str]:
-        context.scene.au_talking_head.last_message = f"Failed: {exc}"
+        global last_error
+        last_error = str(exc)
         self.report({"ERROR"}, f"Nothing changed: {exc}")
         return {"CANCELLED"}
 

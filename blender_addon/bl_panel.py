@@ -15,7 +15,7 @@ from . import bl_op_generate, bl_op_server
 #: (operator id, label, icon) of rig operators provided by the rig generator, drawn when registered.
 RIG_OPERATORS = (
     ("au_talking_head.generate_rig", "Generate Rig", "OUTLINER_OB_ARMATURE"),
-    ("au_talking_head.adapt_mesh", "Use Selected Mesh", "SHAPEKEY_DATA"),
+    ("au_talking_head.adapt_rig", "Adapt Selected Mesh", "SHAPEKEY_DATA"),
 )
 _STATUS_ICONS = {"RUNNING": "CHECKMARK", "STOPPED": "CANCEL", "STARTING": "SORTTIME", "UNKNOWN": "QUESTION"}
 
@@ -76,7 +76,8 @@ def draw_generation(layout: bpy.types.UILayout, settings: bpy.types.PropertyGrou
 
 
 def draw_quality(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
-    if not settings.has_quality and not settings.last_message:
+    error = bl_op_generate.last_error
+    if not settings.has_quality and not error:
         return
     box = layout.box()
     box.label(text="Last Run", icon="INFO")
@@ -86,8 +87,8 @@ def draw_quality(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) 
         col.label(text=f"Estimated lag: {lag}")
         col.label(text=f"Lip closures: {settings.quality_closures}")
         col.label(text=f"Jitter: {settings.quality_jitter:.3f}")
-    if settings.last_message.startswith("Failed"):
-        box.label(text=settings.last_message, icon="ERROR")
+    if error:
+        box.label(text=f"Failed: {error}", icon="ERROR")
 
 
 class VIEW3D_PT_au_talking_head(bpy.types.Panel):

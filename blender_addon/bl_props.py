@@ -58,8 +58,8 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
         name="Prosody", default=True, description="Raise the brows on stressed words (capped by the rig)"
     )
     smoothing: FloatProperty(  # type: ignore[valid-type]
-        name="Smoothing", default=0.5, min=0.0, max=1.0,
-        description="Temporal smoothing of the mouth (0: raw model output, 1: strongest)",
+        name="Smoothing", default=0.0, min=0.0, max=1.0,
+        description="Extra temporal smoothing of the mouth (0: none, 1: a 60 ms Gaussian)",
     )
     seed: IntProperty(  # type: ignore[valid-type]
         name="Seed", default=0, min=0, description="Seed of the blinks and prosody (same seed, same result)"

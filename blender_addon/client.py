@@ -65,7 +65,7 @@ class TrackRequest:
     seed: int = 0
     blinks: bool = True
     prosody: bool = True
-    smoothing: float = 0.5
+    smoothing: float = 0.0
 
     def query(self) -> str:
         """Return the URL query string of the request."""

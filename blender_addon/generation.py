@@ -59,7 +59,7 @@ class GenerateRequest:
     strength: float = 1.0
     blinks: bool = True
     prosody: bool = True
-    smoothing: float = 0.5
+    smoothing: float = 0.0
     seed: int = 0
     tolerance: float = keyreduce.DEFAULT_TOLERANCE
     timeout_s: float = 300.0
