@@ -81,12 +81,10 @@ def match_arkit(names: list[str]) -> dict[str, str]:
 
 def side_of(arkit_or_key: str) -> str | None:
     """``"L"``/``"R"`` for a name ending in Left/Right (or _L/_R), None otherwise."""
-    key = normalise(arkit_or_key)
-    if key.endswith("left"):
-        return "L"
-    if key.endswith("right"):
-        return "R"
-    return None
+    m = re.search(r"(left|right|[._\-\s]l|[._\-\s]r)$", arkit_or_key.lower())
+    if m is None:
+        return None
+    return "L" if m.group(1)[-1] in "lt" and not m.group(1).endswith("right") else "R"
 
 
 @dataclass

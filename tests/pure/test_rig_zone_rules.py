@@ -1,0 +1,90 @@
+"""Zone rules (DESIGN.md §4) as expressions, evaluated in Python."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from rigs.au_contract import (
+    ACTION_UNITS,
+    BLEND_WEIGHT_DEFAULT,
+    BLEND_WEIGHT_PROP,
+    EMOTION_PROPS,
+    PROSODY_CAP_DEFAULT,
+    PROSODY_CAP_PROP,
+)
+from rigs.zone_rules import MAX_EXPRESSION, evaluate, shape_key_driver, weighted_driver
+
+BASE = {BLEND_WEIGHT_PROP: BLEND_WEIGHT_DEFAULT, PROSODY_CAP_PROP: PROSODY_CAP_DEFAULT}
+
+
+def _drivers():
+    for au in ACTION_UNITS:
+        for side in (("L", "R") if au.sided else (None,)):
+            yield au.code, side, shape_key_driver(au.code, side)
+
+
+def test_every_expression_is_short_and_uses_only_min_max() -> None:
+    for _, _, spec in _drivers():
+        assert len(spec.expression) <= MAX_EXPRESSION
+        names = {n for n, _ in spec.variables}
+        stripped = spec.expression
+        for word in sorted(names | {"min", "max"}, key=len, reverse=True):
+            stripped = stripped.replace(word, "")
+        assert set(stripped) <= set("0123456789.+-*()/, "), spec.expression
+
+
+@pytest.mark.parametrize("a", [0.0, 0.3, 0.77, 1.0])
+def test_identity_without_emotion(a: float) -> None:
+    for code, _, spec in _drivers():
+        assert evaluate(spec, {**BASE, code: a}) == pytest.approx(a), code
+
+
+def test_closure_gates_surprise_jaw_drop() -> None:
+    spec = shape_key_driver("AU26", None)
+    surprised = {**BASE, EMOTION_PROPS["SURPRISE"]: 1.0}
+    assert evaluate(spec, surprised) == pytest.approx(0.5)
+    for closure in ("AU23", "AU24", "AU28"):
+        assert evaluate(spec, {**surprised, closure: 1.0}) == pytest.approx(0.0)
+    assert evaluate(spec, {**surprised, "AU24": 0.5}) == pytest.approx(0.25)
+
+
+def test_mouth_audio_priority() -> None:
+    spec = shape_key_driver("AU26", None)
+    v = evaluate(spec, {**BASE, EMOTION_PROPS["SURPRISE"]: 1.0, "AU26": 0.8})
+    assert v == pytest.approx(0.8 + 0.5 * 0.2)
+
+
+def test_upper_prosody_capped_under_emotion_blinks_not() -> None:
+    spec = shape_key_driver("AU01", None)
+    sad = {**BASE, EMOTION_PROPS["SADNESS"]: 1.0}
+    assert evaluate(spec, sad) == pytest.approx(0.7)
+    assert evaluate(spec, {**sad, "AU01": 1.0}) == pytest.approx(min(1.0, 0.7 + PROSODY_CAP_DEFAULT))
+    angry = {**BASE, EMOTION_PROPS["ANGER"]: 1.0, "AU02": 1.0}
+    assert evaluate(shape_key_driver("AU02", "L"), angry) == pytest.approx(PROSODY_CAP_DEFAULT)
+    assert evaluate(shape_key_driver("AU45", "L"), {**angry, "AU45": 1.0}) == pytest.approx(1.0)
+
+
+def test_blend_zone_mixes_with_weight_and_contempt_is_one_sided() -> None:
+    happy = {**BASE, EMOTION_PROPS["HAPPINESS"]: 1.0, "AU12": 0.2}
+    for w in (0.0, 0.5, 1.0):
+        got = evaluate(shape_key_driver("AU12", "L"), {**happy, BLEND_WEIGHT_PROP: w})
+        assert got == pytest.approx(0.2 + (0.8 - 0.2) * w)
+    contempt = {**BASE, EMOTION_PROPS["CONTEMPT"]: 1.0, BLEND_WEIGHT_PROP: 1.0}
+    assert evaluate(shape_key_driver("AU14", "L"), contempt) == pytest.approx(0.65)
+    assert evaluate(shape_key_driver("AU14", "R"), contempt) == pytest.approx(0.0)
+
+
+def test_values_stay_in_unit_range() -> None:
+    props = [{**BASE, **{p: v for p in EMOTION_PROPS.values()}, "AU26": a, "AU24": c}
+             for v, a, c in itertools.product((0.0, 1.0), (0.0, 1.0), (0.0, 1.0))]
+    for _, _, spec in _drivers():
+        for p in props:
+            assert -1e-9 <= evaluate(spec, p) <= 1.0 + 1e-9
+
+
+def test_weighted_driver_sums_and_clamps() -> None:
+    spec = weighted_driver({"AU26": 0.6, "AU27": 1.0}, None)
+    assert evaluate(spec, {**BASE, "AU26": 1.0}) == pytest.approx(0.6)
+    assert evaluate(spec, {**BASE, "AU26": 1.0, "AU27": 1.0}) == pytest.approx(1.0)
