@@ -27,7 +27,8 @@ def _materials(mesh: Any) -> None:
         name = f"AUTH_{REGION_NAMES[code]}"
         mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
         mat.diffuse_color = (*REGION_COLOURS[code], 1.0)
-        mat.use_nodes = True
+        if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
+            mat.use_nodes = True
         bsdf = mat.node_tree.nodes.get("Principled BSDF")
         if bsdf is not None:
             bsdf.inputs["Base Color"].default_value = (*REGION_COLOURS[code], 1.0)
