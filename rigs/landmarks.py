@@ -178,5 +178,5 @@ def write_basis_npz(path: Path, codes: list[str], neutral_lm: np.ndarray, basis:
     """Write the server's landmark basis file (keys ``BASIS_KEYS``; Blender axes, metres)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, au_codes=np.asarray(codes, dtype=str), neutral=neutral_lm.astype(np.float32),
-             basis=basis.astype(np.float32), head_size=np.float64(head_size), source=np.asarray(source))
+             basis=basis.astype(np.float32), head_size=np.float32(head_size), source=np.asarray(source))
     return path
