@@ -187,5 +187,5 @@ def _too_long(seconds: float, max_duration_s: float) -> AudioError:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().replace("\n", " ")
+    text = re.sub(r"Error opening <[^>]*>: ", "", str(exc)).strip().replace("\n", " ")
     return text[:160] if text else type(exc).__name__

@@ -15,7 +15,6 @@ The transport knows nothing of the model: it hands bytes and options to
 :func:`model_server.pipeline.predict_tracks`.
 """
 
-from __future__ import annotations
 
 import argparse
 import ipaddress
