@@ -98,6 +98,7 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     scene = bpy.context.scene
     ctl = make_rig(bpy)
     scene.au_talking_head.server_url = model_server.url
+    bpy.ops.ed.undo_push(message="rig")
     assert _generate(bpy, clip.path, frame_start=1) == {"FINISHED"}
     layers, curves = _ext("bl_layers"), _ext("bl_curves")
     corrections = layers.corrections_action(ctl)
@@ -106,6 +107,7 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     assert fc is not None and fc.group.name == "Upper · AU01 Inner Brow Raiser"
     for frame, value in ((10, 0.0), (20, 0.3), (30, 0.0)):
         fc.keyframe_points.insert(frame, value)
+    bpy.ops.ed.undo_push(message="hand edit")  # the user's edit is its own undo step
     scene.frame_set(20)
     generated_before = curves.find_fcurve(layers.generated_action(ctl), '["AU01"]').evaluate(20)
     assert ctl["AU01"] == pytest.approx(generated_before + 0.3, abs=1e-4)
@@ -114,7 +116,8 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     settings = scene.au_talking_head
     settings.emotion, settings.strength = "SURPRISE", 1.0
     settings.blinks = not settings.blinks  # also forces a new server call: the generated layer is rebuilt
-    assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
+    # called as a button press is: with an undo push (scripts' calls push none unless asked)
+    assert bpy.ops.au_talking_head.regenerate("EXEC_DEFAULT", True) == {"FINISHED"}
     assert layers.corrections_action(ctl) == corrections
     edited = curves.find_fcurve(corrections, '["AU01"]')
     keys = [(round(k.co[0]), round(k.co[1], 4)) for k in edited.keyframe_points]
@@ -125,13 +128,16 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     assert ctl["emotion_surprise"] == pytest.approx(1.0) and ctl["emotion_happiness"] == 0.0
     assert ctl["AU25"] == pytest.approx(mouth_before, abs=0.02), "speech stays; only the emotion changed"
     assert len([a for a in bpy.data.actions if "AU Generated" in a.name]) == 1, "old layer removed"
-    # one undo step per generation: undo brings back the previous emotion
-    bpy.ops.ed.undo_push(message="after regenerate")
+    # one undo step per generation: one undo brings back the previous layer, hand edit included
+    name = ctl.name
     bpy.ops.ed.undo()
-    ctl = bpy.data.objects[ctl.name]
+    ctl = bpy.data.objects[name]
+    corrections = layers.corrections_action(ctl)
+    assert len(curves.find_fcurve(corrections, '["AU01"]').keyframe_points) == 3
     scene = bpy.context.scene
     scene.frame_set(20)
     assert ctl["emotion_surprise"] == pytest.approx(0.0)
+    assert ctl["AU01"] == pytest.approx(generated_before + 0.3, abs=1e-4)
 
 
 def test_failures_leave_the_file_unchanged(fresh: ModuleType, model_server, clip: Clip,  # noqa: F811
