@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from .rigs.arkit import MappingError
 from .rigs.bl_adapt import AdaptError, adapt_mesh
@@ -25,12 +25,20 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
             return False
         return True
 
+    splat: BoolProperty(  # type: ignore[valid-type]
+        name="Splat Twin", default=True,
+        description="Also create the head's Gaussian-splat twin and render with the Gaussian Splat engine")
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
             control, face = generate_default_rig(context)
         except SourceDataError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        if self.splat:
+            from .bl_splat_data import add_splat_twin
+
+            add_splat_twin(context, face)
         self.report({"INFO"}, f"Generated '{face.name}' driven by '{control.name}'")
         return {"FINISHED"}
 

@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 #: Blender-facing modules in registration order (property groups before the classes that use them).
 MODULES: tuple[str, ...] = (
     "bl_props",
+    "bl_splat_engine",
     "bl_op_server",
     "bl_op_generate",
     "bl_op_bake",
     "bl_op_rig",
     "bl_panel",
+    "bl_splat_ops",
 )
 
 

@@ -184,3 +184,19 @@ def sh_colours(sh: np.ndarray, dirs: np.ndarray) -> np.ndarray:
     basis = sh_basis(d, sh_degree_of(sh.shape[1]))
     rgb = np.einsum("nk,nkc->nc", basis, sh.astype(np.float64)) + 0.5
     return np.maximum(rgb, 0.0).astype(np.float32)
+
+
+def transform_gaussians(gaussians: GaussianSet, matrix: np.ndarray) -> GaussianSet:
+    """``gaussians`` mapped through an affine ``[4, 4]`` (non-uniform scale and shear included).
+
+    Means are transformed; each covariance ``A Σ Aᵀ`` is re-factored into a rotation and scales by an
+    eigen-decomposition (rotations kept proper). SH coefficients are kept as they are.
+    """
+    m = np.asarray(matrix, np.float64)
+    means = gaussians.means.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
+    cov = covariances(gaussians.quats, gaussians.log_scales, m[:3, :3])
+    evals, evecs = np.linalg.eigh(cov)
+    flip = np.linalg.det(evecs) < 0
+    evecs[flip, :, 2] *= -1
+    log_scales = 0.5 * np.log(np.maximum(evals, 1e-30))
+    return GaussianSet(means, matrices_to_quats(evecs), log_scales, gaussians.opacities, gaussians.sh)

@@ -116,3 +116,33 @@ def test_nearest_triangles_matches_brute_force() -> None:
     got = binding.nearest_triangles(pts, verts, tris, candidates=len(tris))
     d = binding._point_triangle_distance2(pts[:, None].repeat(len(tris), 1), verts[tris][None].repeat(40, 0))
     assert np.allclose(d[np.arange(40), got], d.min(1))
+
+
+def test_transform_gaussians_keeps_covariances() -> None:
+    rng = np.random.default_rng(4)
+    g = model.GaussianSet(rng.normal(size=(20, 3)), rng.normal(size=(20, 4)), rng.normal(-2, 0.5, (20, 3)),
+                          np.full(20, 0.5), np.zeros((20, 1, 3)))
+    m = np.eye(4)
+    m[:3, :3] = rng.normal(size=(3, 3))
+    m[:3, 3] = [1, 2, 3]
+    out = model.transform_gaussians(g, m)
+    assert np.allclose(out.means, g.means @ m[:3, :3].T + m[:3, 3], atol=1e-5)
+    want = model.covariances(g.quats, g.log_scales, m[:3, :3])
+    assert np.allclose(model.covariances(out.quats, out.log_scales), want, rtol=1e-4, atol=1e-8)
+
+
+def test_splat_twin_samples_regions_with_their_colours() -> None:
+    from rigs import regions, splat_twin
+
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 1], [1, 0, 1], [2, 0, 0], [2, 0, 1]], float)
+    tris = np.array([[0, 1, 2], [1, 3, 2], [1, 4, 3], [4, 5, 3]])
+    codes = np.array([regions.SKIN, regions.SKIN, regions.LIPS, regions.LIPS])
+    a = splat_twin.sample_twin(verts, tris, codes, count=3000, seed=7)
+    b = splat_twin.sample_twin(verts, tris, codes, count=3000, seed=7)
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.bary, b.bary)
+    on_lips = np.isin(a.tri_index, [2, 3])
+    assert 0.7 < on_lips.mean() < 0.8  # lips are 3x denser: 3 / (1 + 3)
+    assert np.all(a.bary >= 0) and np.allclose(a.bary.sum(1), 1)
+    lips, skin = a.rgb[on_lips].mean(0), a.rgb[~on_lips].mean(0)
+    assert lips[0] / lips[1] > skin[0] / skin[1]  # lips are redder than skin
+    assert a.radii[on_lips].mean() < a.radii[~on_lips].mean()

@@ -1,0 +1,122 @@
+"""The Gaussian-splat twin of a head mesh: flat Gaussians sampled on its surface, coloured by region.
+
+No captured data is needed: each face's region code (``regions.REGION_ATTRIBUTE``: skin, lips, eye
+white, iris, brow, teeth, tongue, ...) picks a base colour, a soft key-plus-fill lighting is baked into
+the colour from the rest normals (so a still reads as a shaded head, not a flat silhouette), and a
+little seeded noise gives the skin some texture. Each Gaussian is a disc lying in its triangle's plane,
+sized from the local sample spacing so neighbours overlap into a closed surface; small detailed
+regions (lips, eyes, brows) get a higher sample density.
+
+Pure module (numpy only). The caller binds the samples to their triangles (``splat.binding``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import regions as rg
+
+#: Display-referred (sRGB) base colour per region code.
+REGION_COLOURS: dict[int, tuple[float, float, float]] = {
+    rg.SKIN: (0.86, 0.66, 0.55),
+    rg.LIPS: (0.74, 0.40, 0.40),
+    rg.EYE_WHITE: (0.93, 0.91, 0.88),
+    rg.IRIS: (0.28, 0.40, 0.55),
+    rg.BROW: (0.30, 0.21, 0.15),
+    rg.TEETH: (0.94, 0.92, 0.86),
+    rg.TONGUE: (0.78, 0.42, 0.44),
+    rg.MOUTH_INTERIOR: (0.40, 0.14, 0.14),
+    rg.EYELASH: (0.22, 0.16, 0.13),
+}
+#: Relative sample density per unit area (skin = 1).
+REGION_DENSITY: dict[int, float] = {rg.LIPS: 3.0, rg.EYE_WHITE: 3.0, rg.IRIS: 4.0, rg.BROW: 2.0,
+                                    rg.TEETH: 2.0, rg.TONGUE: 1.5, rg.EYELASH: 1.0}
+DEFAULT_COUNT = 60_000
+
+
+@dataclass
+class TwinSample:
+    """Gaussians sampled on a mesh.
+
+    Attributes:
+        tri_index: ``[N]`` int64 index into the ``tris`` array the sampler was given.
+        bary: ``[N, 3]`` float64 barycentric coordinates of each centre.
+        rgb: ``[N, 3]`` float32 display-referred colour (lighting baked in).
+        opacities: ``[N]`` float32.
+        radii: ``[N]`` float64 disc standard deviation in mesh units.
+    """
+
+    tri_index: np.ndarray
+    bary: np.ndarray
+    rgb: np.ndarray
+    opacities: np.ndarray
+    radii: np.ndarray
+
+
+def sample_twin(verts: np.ndarray, tris: np.ndarray, tri_regions: np.ndarray, count: int = DEFAULT_COUNT,
+                seed: int = 0, front: np.ndarray | None = None) -> TwinSample:
+    """Sample ``count`` Gaussians on a triangle mesh.
+
+    Args:
+        verts: ``[V, 3]`` rest positions (head space; +Z up).
+        tris: ``[T, 3]`` vertex indices.
+        tri_regions: ``[T]`` region code of each triangle (unknown codes render as skin).
+        count: number of Gaussians.
+        seed: random seed (same inputs and seed give the same twin).
+        front: optional ``[3]`` direction the face looks towards (default ``-Y``, Blender's front view),
+            used to place the key light.
+
+    Raises:
+        ValueError: on an empty mesh or a count below 1.
+    """
+    v = np.asarray(verts, np.float64)
+    t = np.asarray(tris, np.int64)
+    if len(t) == 0 or count < 1:
+        raise ValueError("the twin needs a mesh with triangles and a positive count")
+    codes = np.asarray(tri_regions, np.int64)
+    rng = np.random.default_rng(seed)
+    cross = np.cross(v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]])
+    area = 0.5 * np.linalg.norm(cross, axis=1)
+    density = np.array([REGION_DENSITY.get(int(c), 1.0) for c in codes])
+    weight = area * density
+    if weight.sum() <= 0:
+        raise ValueError("the mesh has zero area")
+    tri_index = rng.choice(len(t), size=count, p=weight / weight.sum())
+    r1, r2 = rng.random(count), rng.random(count)
+    s = np.sqrt(r1)
+    bary = np.stack([1 - s, s * (1 - r2), s * r2], 1)
+    # Local spacing: the area one sample covers where it lands.
+    spacing = np.sqrt(weight.sum() / (count * density[tri_index]))
+    radii = 0.9 * spacing
+    base = np.array([REGION_COLOURS.get(int(c), REGION_COLOURS[rg.SKIN]) for c in codes])[tri_index]
+    normals = _vertex_normals(v, t, cross)
+    n = np.einsum("nk,nkj->nj", bary, normals[t[tri_index]])
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    key = _light_dir(front)
+    lambert = np.clip(n @ key, 0.0, 1.0)
+    rim = np.clip(n @ np.array([0.0, 0.0, 1.0]), 0.0, 1.0)
+    shade = 0.50 + 0.50 * lambert + 0.06 * rim
+    noise = 1.0 + rng.normal(0.0, 0.025, (count, 1))
+    rgb = np.clip(base * shade[:, None] * noise, 0.0, 1.0).astype(np.float32)
+    opac = np.full(count, 0.97, np.float32)
+    return TwinSample(tri_index, bary, rgb, opac, radii)
+
+
+def _light_dir(front: np.ndarray | None) -> np.ndarray:
+    """Key light direction: towards the viewer, from the face's right and above (as ``KEY_LIGHT``)."""
+    f = np.array([0.0, -1.0, 0.0]) if front is None else np.asarray(front, np.float64)
+    f = f / np.linalg.norm(f)
+    side = np.cross(f, [0.0, 0.0, 1.0])
+    side = side / max(float(np.linalg.norm(side)), 1e-12)
+    key = 0.75 * f + 0.45 * side + 0.5 * np.array([0.0, 0.0, 1.0])
+    return key / np.linalg.norm(key)
+
+
+def _vertex_normals(v: np.ndarray, t: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals ``[V, 3]``."""
+    normals = np.zeros_like(v)
+    for i in range(3):
+        np.add.at(normals, t[:, i], cross)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
