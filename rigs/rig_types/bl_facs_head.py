@@ -10,7 +10,8 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..default_head import HeadData, build_head_data
+from ..default_head import HeadData
+from ..head_cache import default_head_data
 from ..naming import FACE_OBJECT, LANDMARK_PROP, RIG_HASH_PROP
 from ..regions import REGION_ATTRIBUTE, REGION_NAMES
 
@@ -44,7 +45,7 @@ class Rig:
         self.obj: Any = None
 
     def prepare(self, ctx: Any) -> None:
-        self.head = build_head_data()
+        self.head = default_head_data()
         ctx.data["head"] = self.head
 
     def generate_objects(self, ctx: Any) -> None:
