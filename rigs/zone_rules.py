@@ -11,8 +11,8 @@ With ``E`` = the emotion's contribution to this AU, ``min(1, sum_e k_e * emotion
 (how much any emotion is active) and ``C = max(c23, c24, c28)``:
 
 - **Mouth (M)**, audio priority: ``a + E*(1 - a)``: the expression only fills what speech leaves. For the
-  opening AUs (AU16, AU25, AU26, AU27) the expression part is gated by ``(1 - C)``: during a closure
-  (p, b, m) an emotion's jaw drop is switched off and the lips close even under surprise.
+  opening AUs (AU16, AU25, AU26, AU27) the expression part is gated by ``max(0, 1 - 2.5*C)``: during a
+  closure (p, b, m) an emotion's jaw drop is switched off and the lips close even under surprise.
 - **Upper (U)**, expression priority: ``min(1, E + min(a, p + (1 - p)*(1 - S)))``: with an emotion active,
   audio (prosody) adds at most ``p``; with no emotion the AU passes unchanged (hand edits keep full range).
   Blinks (AU43, AU45) are never capped: ``min(1, a + E)``.
@@ -42,6 +42,10 @@ from .au_contract import (
 OPENING_AUS: tuple[str, ...] = ("AU16", "AU25", "AU26", "AU27")
 #: Upper-face AUs that are never capped (blinks come from the blink layer, not prosody).
 BLINK_AUS: tuple[str, ...] = ("AU43", "AU45")
+#: Steepness of the closure gate: an emotion's mouth opening is fully switched off once the strongest
+#: closure AU reaches ``1 / CLOSURE_GAIN`` (0.4). The acoustic model's closure peaks sit around 0.6-1.0 on
+#: real bilabials, so a linear ``1 - C`` gate would leave a third of, say, surprise's jaw drop in a /b/.
+CLOSURE_GAIN = 2.5
 #: Blender's limit on a driver expression's length.
 MAX_EXPRESSION = 255
 
@@ -95,7 +99,7 @@ def rule_expression(code: str, side: str | None, a: str = "a") -> tuple[str, set
             return a, used
         if code in OPENING_AUS:
             used |= set(CLOSURE_VARS.values())
-            gate = "(1-max(" + ",".join(CLOSURE_VARS.values()) + "))"
+            gate = f"max(0,1-{_num(CLOSURE_GAIN)}*max(" + ",".join(CLOSURE_VARS.values()) + "))"
             return f"({a}+{e_expr}*(1-{a})*{gate})", used
         return f"({a}+{e_expr}*(1-{a}))", used
     if zone == "U":

@@ -47,7 +47,10 @@ def test_closure_gates_surprise_jaw_drop() -> None:
     assert evaluate(spec, surprised) == pytest.approx(0.5)
     for closure in ("AU23", "AU24", "AU28"):
         assert evaluate(spec, {**surprised, closure: 1.0}) == pytest.approx(0.0)
-    assert evaluate(spec, {**surprised, "AU24": 0.5}) == pytest.approx(0.25)
+    # The gate is steep: a closure at 0.4 (1 / CLOSURE_GAIN) already removes the whole emotion opening,
+    # a weak one (0.2) halves it.
+    assert evaluate(spec, {**surprised, "AU24": 0.4}) == pytest.approx(0.0)
+    assert evaluate(spec, {**surprised, "AU24": 0.2}) == pytest.approx(0.25)
 
 
 def test_mouth_audio_priority() -> None:
