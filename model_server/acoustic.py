@@ -1,0 +1,141 @@
+"""Model stage: the shipped acoustic model (ONNX) behind a small lazy onnxruntime wrapper.
+
+``AcousticModel.load()`` finds ``model_server/weights/acoustic.onnx`` (or a given path), picks the CUDA
+provider when onnxruntime offers it and the CPU provider otherwise, and ``predict`` turns 16 kHz mono
+audio into per-frame mouth/blend AUs at 100 Hz, already through the learned smoothing head.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_server.features import N_MELS, SAMPLE_RATE, log_mel, n_frames
+from rigs.au_contract import MODEL_AUS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "acoustic.onnx"
+TRAIN_COMMAND = "python -m model_server.training.train --recipe full"
+
+
+class ModelNotFoundError(RuntimeError):
+    """The ONNX weights are missing or unreadable."""
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            "onnxruntime is not installed: `pip install onnxruntime-gpu` (or `onnxruntime`) in the "
+            "server's environment") from exc
+    return onnxruntime
+
+
+class AcousticModel:
+    """Speech -> mouth/blend AUs (rigs.au_contract.MODEL_AUS order) at 100 frames/s.
+
+    Attributes:
+        channels: AU codes of the output columns, equal to ``MODEL_AUS``.
+        frame_rate_hz: output frame rate (100.0).
+        device: ``"cuda"`` or ``"cpu"``: the onnxruntime provider actually used.
+        version: model version string from the ONNX metadata.
+    """
+
+    def __init__(self, session: Any, meta: dict[str, str], device: str) -> None:
+        self._session = session
+        self.channels: tuple[str, ...] = tuple(meta.get("channels", "").split(","))
+        if self.channels != MODEL_AUS:
+            raise ModelNotFoundError(
+                f"the weights predict {self.channels}, but this version of the AU contract needs "
+                f"{MODEL_AUS}: retrain with `{TRAIN_COMMAND}`")
+        self.frame_rate_hz = float(meta.get("frame_rate_hz", "100.0"))
+        self.version: str = meta.get("version", "unknown")
+        self.device = device
+        self._n_mels = int(meta.get("n_mels", N_MELS))
+        self._meta = meta
+
+    def head_taps(self) -> np.ndarray:
+        """[n_aus, K] taps of the learned smoothing head (from the ONNX metadata)."""
+        return np.asarray(json.loads(self._meta["head_taps"]), np.float32)
+
+    @classmethod
+    def load(cls, path: Path | None = None, device: str = "auto") -> AcousticModel:
+        """Open the ONNX weights.
+
+        Args:
+            path: the .onnx file; default ``model_server/weights/acoustic.onnx``.
+            device: ``"auto"`` (CUDA when available), ``"cuda"`` or ``"cpu"``.
+
+        Raises:
+            ModelNotFoundError: if the file is missing/unreadable or onnxruntime is missing.
+            ValueError: for an unknown ``device``.
+        """
+        if device not in ("auto", "cuda", "cpu"):
+            raise ValueError(f"device must be 'auto', 'cuda' or 'cpu', got {device!r}")
+        path = Path(path) if path is not None else DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"acoustic model weights not found at {path}. They ship with the repository "
+                f"(git checkout model_server/weights/acoustic.onnx, or git lfs pull); to train them "
+                f"yourself run `{TRAIN_COMMAND}` (about 1.5 h on 2 CPU cores)")
+        ort = _onnxruntime()
+        available = ort.get_available_providers()
+        want_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in available
+        if device == "cuda" and not want_cuda:
+            log.warning("CUDA requested but onnxruntime has no CUDAExecutionProvider; using the CPU")
+        providers = ["CPUExecutionProvider"]
+        if want_cuda:
+            providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelNotFoundError(f"cannot load acoustic model {path}: {exc}. Re-fetch the file or "
+                                     f"retrain with `{TRAIN_COMMAND}`") from exc
+        used = session.get_providers()
+        meta = dict(session.get_modelmeta().custom_metadata_map)
+        return cls(session, meta, "cuda" if used and used[0] == "CUDAExecutionProvider" else "cpu")
+
+    def predict_features(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the network on log-mel frames.
+
+        Args:
+            mel: [T, n_mels] float32 from :func:`model_server.features.log_mel`.
+
+        Returns:
+            (aus [T, n_aus], raw [T, n_aus]) float32 in [0, 1]: after and before the smoothing head.
+        """
+        t = mel.shape[0]
+        if t == 0:
+            empty = np.zeros((0, len(self.channels)), np.float32)
+            return empty, empty.copy()
+        x = np.ascontiguousarray(mel, dtype=np.float32)[None]
+        aus, raw = self._session.run(["aus", "raw"], {"mel": x})
+        return np.clip(aus[0], 0.0, 1.0), np.clip(raw[0], 0.0, 1.0)
+
+    def predict(self, audio_16k: np.ndarray) -> np.ndarray:
+        """Mouth/blend AUs of mono 16 kHz speech.
+
+        Args:
+            audio_16k: [N] float32 mono samples at 16 kHz (any length, including 0).
+
+        Returns:
+            [ceil(N / 160), len(channels)] float32 in [0, 1] at 100 Hz, smoothed.
+
+        Raises:
+            ValueError: if the audio is not one-dimensional or has non-finite samples.
+        """
+        audio = np.asarray(audio_16k, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(f"predict expects mono {SAMPLE_RATE} Hz audio of shape [N], got {audio.shape}")
+        mel = log_mel(audio)
+        aus, _ = self.predict_features(mel)
+        assert aus.shape[0] == n_frames(len(audio))
+        return aus

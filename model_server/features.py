@@ -1,0 +1,78 @@
+"""Features stage: mono 16 kHz audio -> level-normalised log-mel frames at 100 frames/s.
+
+Frame ``k`` is centred on sample ``k * HOP_LENGTH`` (time ``k / 100`` s); a clip of ``N`` samples
+gives ``ceil(N / HOP_LENGTH)`` frames. The mel filterbank is librosa's (Slaney); the STFT is a
+single-precision real FFT (scipy.fft) over a Hann window: a few milliseconds per second of audio.
+
+Level normalisation makes the model indifferent to recording gain: the log-mel is shifted so that the
+loud end of the clip (95th percentile of the per-frame maximum) sits at 0 (but the reference never
+drops below ``MIN_REF_DB``, so silence is not amplified into noise), floored ``FLOOR_DB`` below it.
+Training (model_server.training) and inference call this same function.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft
+
+SAMPLE_RATE = 16000
+HOP_LENGTH = 160  # 100 frames/s
+N_FFT = 512
+N_MELS = 64
+FMIN_HZ = 40.0
+FMAX_HZ = 7600.0
+FLOOR_DB = 80.0
+#: Lowest reference level (mel power dB). Speech peaking at 0.7 full scale has a reference near +8 dB;
+#: the floor keeps digital silence (-100 dB) exactly at the bottom of the range, as in training.
+MIN_REF_DB = -20.0
+
+
+@lru_cache(maxsize=1)
+def _mel_basis() -> tuple[np.ndarray, np.ndarray]:
+    import librosa  # heavy import, only when features are first computed
+
+    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN_HZ, fmax=FMAX_HZ)
+    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
+    return basis.T.astype(np.float32), window  # [F, M], [N_FFT]
+
+
+def n_frames(n_samples: int) -> int:
+    """Number of feature frames for ``n_samples`` samples: ``ceil(n_samples / HOP_LENGTH)``."""
+    return -(-int(n_samples) // HOP_LENGTH)
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """Log-mel features of mono 16 kHz audio.
+
+    Args:
+        audio: [N] float mono samples at 16 kHz, nominally in [-1, 1]. Empty input is allowed.
+
+    Returns:
+        [T, N_MELS] float32 with ``T = ceil(N / 160)``; values in decibels / 20 relative to the clip's
+        loud frames, in ``[-FLOOR_DB / 20, ~1]``.
+
+    Raises:
+        ValueError: if ``audio`` is not one-dimensional or holds non-finite values.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"log_mel expects mono audio of shape [N], got shape {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("log_mel: audio contains NaN or infinite samples")
+    t = n_frames(len(audio))
+    if t == 0:
+        return np.zeros((0, N_MELS), np.float32)
+    basis, window = _mel_basis()
+    half = N_FFT // 2
+    padded = np.zeros((t - 1) * HOP_LENGTH + N_FFT, np.float32)
+    padded[half:half + len(audio)] = audio
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:t]  # [T, N_FFT]
+    spec = scipy.fft.rfft(frames * window, axis=1)  # [T, F] complex64 (numpy's FFT would be float64)
+    power = spec.real ** 2 + spec.imag ** 2
+    mel_db = 10.0 * np.log10(power @ basis + 1e-10)  # [T, M]
+    peak = mel_db.max(axis=1)
+    ref = max(float(np.percentile(peak, 95)), MIN_REF_DB)
+    out = np.maximum(mel_db - ref, -FLOOR_DB) / 20.0
+    return out.astype(np.float32)

@@ -1,0 +1,87 @@
+"""The acoustic network (PyTorch): log-mel frames -> raw mouth/blend AUs -> per-channel smoothing head.
+
+Architecture (non-causal temporal convolutional network, ~100 k multiply-adds per 10 ms frame):
+
+* input projection: Conv1d(n_mels -> C, k=3);
+* ``len(DILATIONS)`` residual blocks, each a depthwise dilated Conv1d (k=3) + BatchNorm + ReLU + pointwise
+  Conv1d (C -> C); dilations 1, 2, 4, 8 twice give a receptive field of +-310 ms, enough look-ahead for
+  anticipatory rounding and closure (coarticulation reaches ~150-250 ms ahead);
+* output projection Conv1d(C -> n_aus, k=1) + sigmoid = the raw AUs in [0, 1];
+* the smoothing head: one learned temporal filter per AU (a depthwise FIR over +-``HEAD_RADIUS``
+  frames, edge-replicated), channel-independent in the spirit of the CIT-AE encoder of EmoZone-Talker.
+  Its taps are a softmax of free parameters, so each filter is a convex average: the output stays in
+  [0, 1], a constant passes unchanged, and high-frequency jitter is always attenuated.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+DILATIONS: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
+HEAD_RADIUS = 4  # frames each side: a 90 ms filter support at 100 Hz
+
+
+class SmoothingHead(nn.Module):
+    """One learned convex temporal filter per channel: [B, C, T] -> [B, C, T]."""
+
+    def __init__(self, channels: int, radius: int = HEAD_RADIUS, init_sigma_frames: float = 1.2) -> None:
+        super().__init__()
+        self.radius = radius
+        offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+        logits = -0.5 * (offsets / init_sigma_frames) ** 2  # Gaussian start
+        self.logits = nn.Parameter(logits.repeat(channels, 1))  # [C, K]
+
+    def taps(self) -> torch.Tensor:
+        """[C, K] filter taps (each row sums to 1)."""
+        return torch.softmax(self.logits, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[1]
+        padded = nn.functional.pad(x, (self.radius, self.radius), mode="replicate")
+        return nn.functional.conv1d(padded, self.taps().unsqueeze(1), groups=channels)
+
+
+class _Block(nn.Module):
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation,
+                                   groups=channels)
+        self.norm = nn.BatchNorm1d(channels)
+        self.pointwise = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pointwise(torch.relu(self.norm(self.depthwise(x))))
+
+
+class AcousticNet(nn.Module):
+    """Log-mel -> AUs. ``forward`` returns ``(smoothed, raw)``, each [B, T, n_aus] in [0, 1].
+
+    Args:
+        n_mels: input feature bins. n_aus: output channels. channels: hidden width C.
+    """
+
+    def __init__(self, n_mels: int, n_aus: int, channels: int = 96,
+                 dilations: tuple[int, ...] = DILATIONS) -> None:
+        super().__init__()
+        self.inp = nn.Conv1d(n_mels, channels, 3, padding=1)
+        self.blocks = nn.Sequential(*[_Block(channels, d) for d in dilations])
+        self.out = nn.Conv1d(channels, n_aus, 1)
+        self.head = SmoothingHead(n_aus)
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """mel: [B, T, n_mels] -> (smoothed [B, T, n_aus], raw [B, T, n_aus])."""
+        x = self.blocks(torch.relu(self.inp(mel.transpose(1, 2))))
+        raw = torch.sigmoid(self.out(x))  # [B, n_aus, T]
+        return self.head(raw).transpose(1, 2), raw.transpose(1, 2)
+
+
+class ExportWrapper(nn.Module):
+    """ONNX entry point: ``mel`` [1, T, n_mels] -> ``aus`` [1, T, n_aus] and ``raw`` [1, T, n_aus]."""
+
+    def __init__(self, net: AcousticNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(mel)

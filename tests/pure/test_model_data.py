@@ -1,0 +1,80 @@
+"""Training data: engine timing parsers, segmentation, espeak-ng through ctypes, augmentation."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_server.features import SAMPLE_RATE
+from model_server.training.augment import augment, room_impulse_response, speed
+from model_server.training.festival_gen import read_segs, segments_from_ends
+from model_server.training.flite_gen import parse_psdur
+from model_server.training.generate import RESERVED_SPEAKERS, Clip, to_clip, write_clips
+from model_server.training.piper_gen import merge_alignments
+from model_server.training.timing import TimedSpeech
+
+
+def test_flite_and_festival_timings_parse(tmp_path: Path) -> None:
+    assert parse_psdur("pau:0.273 b:0.340 aa:0.457 hh:0.5\n") == [("_", 0.273), ("b", 0.34), ("ɑ", 0.457),
+                                                                  ("h", 0.5)]
+    segs = tmp_path / "x.segs"
+    segs.write_text("#\n0.2200 100 pau\n0.3127 100 b\n0.4322 100 aa\n")
+    pairs = read_segs(segs)
+    assert pairs == [("_", 0.22), ("b", 0.3127), ("ɑ", 0.4322)]
+    assert segments_from_ends(pairs, 1000, 500) == [("_", 0, 220), ("b", 220, 313), ("ɑ", 313, 432)]
+
+
+def test_piper_symbols_merge_into_phones() -> None:
+    merged = merge_alignments(["^", "ˈ", "a", "ː", " ", "b", ",", " ", "$"], [5, 1, 10, 2, 3, 7, 20, 1, 4])
+    assert merged == [("_", 5), ("aː", 16), ("b", 7), ("_", 25)]
+
+
+def test_segmentation_is_contiguous_and_silence_overrides() -> None:
+    audio = np.ones(1000, np.float32)
+    audio[600:900] = 0.0
+    speech = TimedSpeech.from_segments(audio, 1000, [("a", 100, 500), ("m", 500, 950)], silences=[(600, 900)])
+    assert speech.phones == ["_", "a", "m", "_", "m", "_"]  # gaps and known silences become pauses
+    np.testing.assert_allclose(speech.starts_s[1:], speech.ends_s[:-1])
+    assert speech.starts_s[0] == 0.0 and speech.ends_s[-1] == 1.0
+
+
+@pytest.mark.skipif(not Path("/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1").exists()
+                    and shutil.which("espeak-ng") is None, reason="espeak-ng is a Debian dependency")
+def test_espeak_ctypes_gives_timed_ipa_phones() -> None:
+    from model_server.training.espeak_gen import EspeakEngine, EspeakVoice
+
+    engine = EspeakEngine()
+    speech = engine.synthesize("Bob made a map.", EspeakVoice("en-us", "m1"))
+    assert speech.sample_rate == 22050
+    assert {"b", "m", "p"} <= set(speech.phones)
+    assert np.all(np.diff(speech.starts_s) > 0)
+    assert abs(speech.ends_s[-1] - speech.duration_s) < 1e-9
+    with pytest.raises(ValueError, match="no voice"):
+        engine.synthesize("x", EspeakVoice("xx-nonexistent"))
+    clip = to_clip(speech, random.Random(0), {"speaker": "espeak:m1"})
+    assert clip.phones[0] == "_" and clip.phones[-1] == "_"
+    assert abs(clip.ends_s[-1] - len(clip.audio) / SAMPLE_RATE) < 1e-9
+
+
+def test_reserved_speakers_are_refused(tmp_path: Path) -> None:
+    assert {"slt", "rms", "bdl", "clb"} <= RESERVED_SPEAKERS
+    clip = Clip(np.zeros(10, np.int16), ["_"], np.array([0.0]), np.array([0.1]), {"speaker": "flite:slt"})
+    with pytest.raises(RuntimeError, match="reserved"):
+        write_clips(tmp_path / "c.pkl", iter([clip]))
+
+
+def test_augmentation_keeps_labels_aligned() -> None:
+    rng = np.random.default_rng(0)
+    audio = (0.3 * np.sin(np.arange(SAMPLE_RATE) * 0.05)).astype(np.float32)
+    fast = speed(audio, 1.25)
+    assert abs(len(fast) - SAMPLE_RATE / 1.25) <= 2
+    rir = room_impulse_response(rng, 0.5)
+    assert rir[0] == 1.0 and np.argmax(np.abs(rir)) == 0  # direct path first: no label delay
+    for seed in range(5):
+        out, scale = augment(audio, np.random.default_rng(seed))
+        assert abs(len(out) - len(audio) * scale) <= 2
+        assert np.all(np.isfinite(out)) and np.abs(out).max() <= 1.0
