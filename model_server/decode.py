@@ -113,14 +113,17 @@ def decode_audio(data: bytes, max_duration_s: float = DEFAULT_MAX_DURATION_S) ->
         raise AudioError("non_finite", "The audio contains NaN or infinite sample values; the file is "
                          "corrupt or was written from broken data. Re-export it from the original.")
     duration_s = mono.size / rate
+    peak = float(np.max(np.abs(mono)))
+    if peak > 1e6:
+        raise AudioError("bad_samples", f"The audio's peak value is {peak:.3g}, far beyond full scale (1.0): "
+                         "the float data is corrupt or not audio. Re-export it normalised.")
     samples = _resample(mono, rate)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if not np.isfinite(peak):
+        raise AudioError("bad_samples", "The audio could not be resampled to finite values: the float data "
+                         "is corrupt. Re-export it as 16- or 24-bit PCM.")
     if peak > 1.0:
-        # Float files may exceed full scale; scale down rather than feed clipped audio to the model.
-        if peak > 1e6:
-            raise AudioError("bad_samples", f"The audio's peak value is {peak:.3g}, far beyond full scale "
-                             "(1.0): the float data is corrupt or not audio. Re-export it normalised.")
-        samples = samples / peak
+        samples = samples / peak  # float files may exceed full scale: scale down rather than clip
     return DecodedAudio(samples=samples.astype(np.float32, copy=False), sample_rate=TARGET_RATE,
                         source_rate=int(rate), source_channels=int(channels), source_format=str(fmt),
                         duration_s=float(duration_s))
