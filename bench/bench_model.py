@@ -19,16 +19,16 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import soundfile as sf
 
 
 def _speech(seconds: float) -> tuple[np.ndarray, int]:
     try:
+        import random
+
         from model_server.training.corpus import utterance
         from model_server.training.espeak_gen import EspeakEngine, EspeakVoice
-
-        import random
         engine, rng, chunks, total = EspeakEngine(), random.Random(0), [], 0
         while total < seconds * engine.sample_rate:
             s = engine.synthesize(utterance(rng, "en"), EspeakVoice("en-us", "m3"))

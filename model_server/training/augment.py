@@ -24,7 +24,7 @@ SNRS_DB: tuple[float, ...] = (30.0, 20.0, 10.0, 5.0)
 
 
 def speed(audio: np.ndarray, factor: float) -> np.ndarray:
-    """Play ``factor`` (a multiple of 0.01) times faster: pitch, formants, tempo scale. [N] -> [~N / factor]."""
+    """Play ``factor`` (a multiple of 0.01) times faster: pitch, formants, tempo. [N] -> [N / factor]."""
     up = 100
     down = round(up * factor)
     g = np.gcd(up, down)

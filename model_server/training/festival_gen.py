@@ -36,11 +36,12 @@ def read_segs(path: Path) -> list[tuple[str, float]]:
     return out
 
 
-def segments_from_ends(pairs: list[tuple[str, float]], sample_rate: int, n: int) -> list[tuple[str, int, int]]:
+def segments_from_ends(pairs: list[tuple[str, float]], sample_rate: int, n: int
+                       ) -> list[tuple[str, int, int]]:
     """``(phone, end_s)`` pairs -> ``(phone, start_sample, end_sample)`` segments."""
     segs, prev = [], 0
     for phone, end_s in pairs:
-        end = min(n, int(round(end_s * sample_rate)))
+        end = min(n, round(end_s * sample_rate))
         if end > prev:
             segs.append((phone, prev, end))
         prev = max(prev, end)

@@ -63,7 +63,7 @@ def piper_clips(n: int, seed: int, split: str) -> Iterator[Clip]:
         segs: list[tuple[str, int, int]] = []
         offset = 0
         sr = voice.config.sample_rate
-        delay = int(round(ALIGNMENT_DELAY_S * sr))
+        delay = round(ALIGNMENT_DELAY_S * sr)
         for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
             audio_parts.append(chunk.audio_float_array.astype(np.float32))
             if not chunk.phoneme_alignments:
