@@ -118,6 +118,21 @@ def _heldout_groups(model: AcousticModel, taps: np.ndarray, recipe_name: str, ca
     return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])))
 
 
+def _reserved_groups(model: AcousticModel, taps: np.ndarray, n: int) -> dict[str, Group]:
+    """Independent check on the reserved CMU voices (Flite slt, rms): generated in memory, never cached."""
+    from model_server.training.coarticulation import au_targets, bilabial_windows
+    from model_server.training.flite_gen import reserved_clips
+
+    groups: dict[str, Group] = defaultdict(Group)
+    for i, clip in enumerate(reserved_clips(n, seed=424242)):
+        aus, raw = model.predict_features(log_mel(clip.float_audio()))
+        target = au_targets(clip.phones, clip.starts_s, clip.ends_s, len(aus))
+        for key in ("reserved:all", f"reserved:{clip.meta['speaker']}"):
+            groups[key].add(aus, raw, target, taps, clip.phones, clip.starts_s, clip.ends_s, i,
+                            bilabial_windows(clip.phones, clip.starts_s, clip.ends_s))
+    return dict(sorted(groups.items()))
+
+
 def _alsa_groups(model: AcousticModel, taps: np.ndarray) -> dict[str, Group]:
     from model_server.training.align import align_words, load_16k
     from model_server.training.coarticulation import au_targets, bilabial_windows
@@ -156,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "training")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-alsa", action="store_true")
+    parser.add_argument("--reserved", type=int, default=40,
+                        help="clips of the reserved CMU voices (Flite slt/rms) to check on; 0 = off")
     parser.add_argument("--json", type=Path, default=None, help="also write all rows as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -169,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
                                                         augmented).items()}
         print_table(title, rows)
         report[title] = rows
+    if args.reserved > 0:
+        rows = {k: g.row() for k, g in _reserved_groups(model, taps, args.reserved).items()}
+        print_table("reserved CMU voices (Flite slt, rms; evaluation only, never trained or tuned on)", rows)
+        report["reserved"] = rows
     if not args.no_alsa and ALSA_DIR.is_dir():
         rows = {k: g.row() for k, g in _alsa_groups(model, taps).items()}
         print_table("ALSA channel-test clips (real voice, pocketsphinx-aligned targets)", rows)

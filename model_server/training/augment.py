@@ -99,6 +99,21 @@ def gain(audio: np.ndarray, db: float) -> np.ndarray:
     return np.clip(audio * 10 ** (db / 20), -1.0, 1.0).astype(np.float32)
 
 
+def background(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """A speech-free clip: noise, hum or reverberant noise bursts at a random level ([N] float32).
+
+    Trains the model to keep the mouth at rest on non-speech sound (the level normalisation of the
+    features makes any sound "loud", so only its spectral and temporal shape tells it from speech).
+    """
+    n = int(seconds * SAMPLE_RATE)
+    carrier = np.zeros(n, np.float32)
+    carrier[rng.integers(0, n, 8)] = 0.5  # a few clicks for the noise level reference
+    out = noise(carrier, rng, float(rng.uniform(-10, 10)))
+    if rng.random() < 0.3:
+        out = reverb(out, rng)
+    return gain(out / (np.max(np.abs(out)) + 1e-9) * 0.5, float(rng.uniform(-30, 6)))
+
+
 def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> tuple[np.ndarray, float]:
     """A random augmentation chain.
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model_server.features import log_mel, n_frames
-from model_server.training.augment import augment
+from model_server.training.augment import augment, background
 from model_server.training.coarticulation import au_targets
 from model_server.training.generate import Clip
 
@@ -63,12 +63,20 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
     return log_mel(audio), au_targets(clip.phones, clip.starts_s * scale, clip.ends_s * scale, t)
 
 
-def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True) -> FrameSet:
-    """Build a frame set: each clip once clean (if ``clean_copy``) plus ``copies`` augmented versions."""
+def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True,
+          background_share: float = 0.03) -> FrameSet:
+    """Build a frame set: each clip once clean (if ``clean_copy``) plus ``copies`` augmented versions,
+    plus ``background_share`` (of the clip count) speech-free noise clips whose target is rest."""
     rng = np.random.default_rng(seed)
     feats: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     meta: list[dict[str, str]] = []
+    for _ in range(round(background_share * len(clips) * (copies + int(clean_copy)))):
+        audio = background(rng, float(rng.uniform(1.0, 6.0)))
+        t = n_frames(len(audio))
+        feats.append(log_mel(audio).astype(np.float16))
+        targets.append(au_targets(["_"], np.zeros(1), np.array([len(audio) / 16000]), t).astype(np.float16))
+        meta.append({"source": "background", "speaker": "none", "language": "none", "split": "train"})
     for k, clip in enumerate(clips):
         versions: list[np.random.Generator | None] = [None] if clean_copy else []
         versions += [np.random.default_rng(rng.integers(1 << 62)) for _ in range(copies)]

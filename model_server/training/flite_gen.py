@@ -22,6 +22,8 @@ from model_server.training.phonetics import ARPABET_TO_IPA
 from model_server.training.timing import TimedSpeech
 
 VOICES = {"kal": "kal16", "awb": "awb"}
+#: CMU Arctic voices reserved for independent evaluation only (never training or tuning).
+RESERVED_VOICES = {"slt": "slt", "rms": "rms"}
 
 
 def parse_psdur(stdout: str) -> list[tuple[str, float]]:
@@ -40,15 +42,23 @@ def parse_psdur(stdout: str) -> list[tuple[str, float]]:
 
 def flite_clips(n: int, seed: int, split: str) -> Iterator[Clip]:
     """``n`` one-sentence English Flite clips of the ``split``'s speakers (train: kal, held-out: awb)."""
+    yield from _flite(n, seed, ["kal"] if split == "train" else ["awb"], VOICES, split)
+
+
+def reserved_clips(n: int, seed: int) -> Iterator[Clip]:
+    """Evaluation-only clips of the reserved CMU voices slt and rms (``split = "reserved"``)."""
+    yield from _flite(n, seed, sorted(RESERVED_VOICES), RESERVED_VOICES, "reserved")
+
+
+def _flite(n: int, seed: int, speakers: list[str], voices: dict[str, str], split: str) -> Iterator[Clip]:
     rng = random.Random(seed)
-    speakers = ["kal"] if split == "train" else ["awb"]
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         for _ in range(n):
             speaker, text = rng.choice(speakers), sentence(rng, "en", 4, 14)
             stretch = rng.uniform(0.8, 1.35)
             result = subprocess.run(
-                ["flite", "-voice", VOICES[speaker], "-psdur", "--setf", f"duration_stretch={stretch:.3f}",
+                ["flite", "-voice", voices[speaker], "-psdur", "--setf", f"duration_stretch={stretch:.3f}",
                  "-t", text, "-o", str(wav)], check=True, capture_output=True, text=True, timeout=120)
             audio, sr = sf.read(wav, dtype="float32")
             pairs = parse_psdur(result.stdout)
