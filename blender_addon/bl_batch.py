@@ -65,7 +65,7 @@ def build_default_scene(options: jobs.BatchOptions) -> None:
     scene.world = world
     _add_camera(scene, head)
     light = bpy.data.objects.new("AUTH Key Light", bpy.data.lights.new("AUTH Key Light", "AREA"))
-    light.data.energy = 300.0
+    light.data.energy = 60.0
     light.data.size = 1.0
     scene.collection.objects.link(light)
     cam = scene.camera
@@ -98,13 +98,17 @@ def engine_available(idname: str) -> bool:
 def face_mesh(scene: bpy.types.Scene) -> bpy.types.Object | None:
     """The head mesh of the scene: the mesh carrying the face-region attribute, else the largest mesh."""
     meshes = [o for o in scene.objects if o.type == "MESH"]
-    tagged = [o for o in meshes if regions.REGION_ATTRIBUTE in o.data.attributes]
+    tagged = [o for o in meshes if (a := o.data.attributes.get(regions.REGION_ATTRIBUTE)) is not None
+              and a.domain == "FACE"]
     pool = tagged or meshes
     return max(pool, key=lambda o: len(o.data.vertices), default=None)
 
 
 def region_points(obj: bpy.types.Object, codes: Sequence[int], evaluated: bool = True) -> list:
-    """World positions of the vertices of ``obj``'s faces whose region is in ``codes`` (all if untagged)."""
+    """World positions of the vertices of ``obj``'s faces whose region is in ``codes``.
+
+    All vertices when ``codes`` is empty or the mesh has no face-region attribute.
+    """
     if evaluated:
         depsgraph = bpy.context.evaluated_depsgraph_get()
         eval_obj = obj.evaluated_get(depsgraph)
@@ -113,7 +117,7 @@ def region_points(obj: bpy.types.Object, codes: Sequence[int], evaluated: bool =
         eval_obj, mesh = obj, obj.data
     try:
         attr = mesh.attributes.get(regions.REGION_ATTRIBUTE)
-        if attr is None or attr.domain != "FACE":
+        if attr is None or attr.domain != "FACE" or not codes:
             index = range(len(mesh.vertices))
         else:
             wanted = set(codes)
@@ -134,18 +138,22 @@ def _add_camera(scene: bpy.types.Scene, head: bpy.types.Object | None) -> None:
     cam.data.lens = 85.0
     cam.data.sensor_fit = "AUTO"
     cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
-    points = region_points(head, FACE_REGIONS, evaluated=False) if head else []
-    if not points:
+    features = region_points(head, FACE_REGIONS, evaluated=False) if head else []
+    if not features:
         cam.location = (0.0, -1.0, 0.0)
         return
-    lo = [min(p[k] for p in points) for k in range(3)]
-    hi = [max(p[k] for p in points) for k in range(3)]
-    centre = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
-    # Frame the face features with a margin (forehead to chin): half-height ~ 0.9 x their extent.
-    half = 0.9 * max(hi[0] - lo[0], hi[2] - lo[2])
+    everything = region_points(head, (), evaluated=False)
+    lo = [min(p[k] for p in features) for k in range(3)]
+    hi = [max(p[k] for p in features) for k in range(3)]
+    # The whole head from the crown to just below the chin (features: brows to lips), 8% margin.
+    top = max(p[2] for p in everything)
+    bottom = lo[2] - 0.3 * (hi[2] - lo[2])
+    width = max(p[0] for p in everything) - min(p[0] for p in everything)
+    half = 0.54 * max(top - bottom, width)
     half_fov = math.atan(cam.data.sensor_width / (2 * cam.data.lens))
     distance = half / math.tan(half_fov)
-    cam.location = (centre[0], lo[1] - distance, centre[2] - 0.1 * half)
+    front = min(p[1] for p in everything)
+    cam.location = ((lo[0] + hi[0]) / 2, front - distance, (top + bottom) / 2)
     cam.data.clip_start = distance * 0.05
     cam.data.clip_end = distance * 20
 

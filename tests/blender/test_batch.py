@@ -6,6 +6,7 @@ check is the job (names, sound, atomic output, resume, failures), not the look.
 
 from __future__ import annotations
 
+import importlib
 import os
 import runpy
 import shutil
@@ -25,10 +26,15 @@ from tests.blender.conftest import ROOT
 DEMO_CLIP = ROOT / "assets" / "demo_speech.wav"
 
 
+def sub(addon: ModuleType, name: str) -> ModuleType:
+    """A submodule of the installed extension (``bl_ext.user_default.au_talking_head.<name>``)."""
+    return importlib.import_module(f"{addon.__name__}.{name}")
+
+
 @pytest.fixture(scope="module")
 def server_url(installed_addon: ModuleType) -> Iterator[str]:
     """A real model server process of our own for this module's jobs."""
-    server = installed_addon.batch_server.JobServer(reuse_default=False)
+    server = sub(installed_addon, "batch_server").JobServer(reuse_default=False)
     server.start()
     yield server.url
     server.stop()
@@ -48,7 +54,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _options(addon: ModuleType, items: list, server_url: str, **kw: object):  # type: ignore[no-untyped-def]
-    jobs = addon.batch_jobs
+    jobs = sub(addon, "batch_jobs")
     values = {"fps": 10.0, "resolution": (64, 64), "engine": "CYCLES", "samples": 1, "server_url": server_url}
     values.update(kw)
     return jobs.BatchOptions(items=items, **values)
@@ -63,9 +69,9 @@ def _streams(path: Path) -> dict[str, float]:
 def test_folder_of_two_clips_gives_two_mp4s_with_sound(fresh: ModuleType, installed_addon: ModuleType,
                                                      clips: dict[str, Path], server_url: str,
                                                      tmp_path: Path) -> None:
-    jobs = installed_addon.batch_jobs
+    jobs = sub(installed_addon, "batch_jobs")
     items = jobs.collect_items([clips["folder"]], tmp_path / "out")
-    report = installed_addon.bl_batch.run_job(_options(installed_addon, items, server_url))
+    report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url))
     assert [r.status for r in report.results] == ["rendered", "rendered"], report.summary()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["first line.mp4", "second.mp4"]
     for name, seconds in (("first line.mp4", 0.8), ("second.mp4", 0.6)):
@@ -81,9 +87,9 @@ def test_folder_of_two_clips_gives_two_mp4s_with_sound(fresh: ModuleType, instal
 def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed_addon: ModuleType,
                                                   clips: dict[str, Path], server_url: str,
                                                   tmp_path: Path) -> None:
-    jobs = installed_addon.batch_jobs
+    jobs = sub(installed_addon, "batch_jobs")
     items = jobs.collect_items([clips["bad"], clips["second"]], tmp_path)
-    report = installed_addon.bl_batch.run_job(_options(installed_addon, items, server_url))
+    report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url))
     bad, good = report.results
     assert (bad.status, good.status) == ("failed", "rendered")
     assert "notes.wav" in bad.message and "speech recording" in bad.message
@@ -95,7 +101,7 @@ def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed
 def test_resume_skips_finished_videos_and_redoes_broken_ones(fresh: ModuleType, installed_addon: ModuleType,
                                                             clips: dict[str, Path], server_url: str,
                                                             tmp_path: Path) -> None:
-    jobs, batch = installed_addon.batch_jobs, installed_addon.bl_batch
+    jobs, batch = sub(installed_addon, "batch_jobs"), sub(installed_addon, "bl_batch")
     items = jobs.collect_items([clips["first"], clips["second"]], tmp_path)
     assert [r.status for r in batch.run_job(_options(installed_addon, items, server_url)).results] == \
         ["rendered", "rendered"]
@@ -114,7 +120,7 @@ def test_resume_skips_finished_videos_and_redoes_broken_ones(fresh: ModuleType, 
 def test_failed_render_keeps_the_old_video_and_leaves_no_file(fresh: ModuleType, installed_addon: ModuleType,
                                                              clips: dict[str, Path], server_url: str,
                                                              tmp_path: Path) -> None:
-    jobs, batch = installed_addon.batch_jobs, installed_addon.bl_batch
+    jobs, batch = sub(installed_addon, "batch_jobs"), sub(installed_addon, "bl_batch")
     items = jobs.collect_items([clips["second"], clips["first"]], tmp_path)
     old = items[0].output
     assert batch.run_job(_options(installed_addon, items[:1], server_url)).results[0].status == "rendered"

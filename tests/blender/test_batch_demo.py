@@ -7,6 +7,7 @@ the times of lip closures and open vowels come from the clip's own phone timings
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -44,7 +45,8 @@ def _gray_frames(path: Path, width: int, height: int) -> np.ndarray:
 @pytest.mark.slow
 def test_demo_video_has_h264_aac_of_the_clip_length_and_the_mouth_moves(
         fresh: ModuleType, installed_addon: ModuleType, tmp_path: Path) -> None:
-    demo_cli, bl_batch, jobs = installed_addon.demo_cli, installed_addon.bl_batch, installed_addon.batch_jobs
+    demo_cli, bl_batch, jobs, regions = (importlib.import_module(f"{installed_addon.__name__}.{name}")
+                                         for name in ("demo_cli", "bl_batch", "batch_jobs", "rigs.regions"))
     out = tmp_path / "demo.mp4"
     exe = shutil.which("au-talking-head", path=str(ROOT / ".venv" / "bin")) or "au-talking-head"
     started = time.monotonic()
@@ -68,7 +70,7 @@ def test_demo_video_has_h264_aac_of_the_clip_length_and_the_mouth_moves(
     scene = fresh.context.scene
     assert scene.render.engine == bl_batch.SPLAT_ENGINE, "the demo must use the Gaussian splat engine"
     scene.render.resolution_x, scene.render.resolution_y = width, height
-    x0, y0, x1, y1 = bl_batch.region_box_px(scene, [installed_addon.rigs.regions.LIPS])
+    x0, y0, x1, y1 = bl_batch.region_box_px(scene, [regions.LIPS])
     pad = (y1 - y0) // 2
     mouth = (slice(max(0, y0 - pad // 2), min(height, y1 + pad)),
              slice(max(0, x0 - pad), min(width, x1 + pad)))
