@@ -13,7 +13,7 @@ import os
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,7 +315,3 @@ def progress_line(index: int, total: int, name: str, frame: int, frames: int, el
     return (f"[{index}/{total}] {name}  frame {frame}/{frames}  {pct:3.0f}%  "
             f"{per:.2f} s/frame  ETA {eta:.0f} s")
 
-
-def names(items: Iterable[BatchItem]) -> list[str]:
-    """Output file names of ``items`` (for messages)."""
-    return [i.output.name for i in items]
