@@ -180,3 +180,45 @@ def test_killed_render_leaves_nothing_under_the_final_name_and_resumes(clips: di
     assert streams["h264"] == pytest.approx(soundfile.info(DEMO_CLIP).duration, abs=0.15)
     rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert rerun.returncode == 0 and "already rendered" in rerun.stdout
+
+
+def test_user_blend_is_rendered_with_its_own_settings(fresh: ModuleType, installed_addon: ModuleType,
+                                                      clips: dict[str, Path], server_url: str,
+                                                      tmp_path: Path) -> None:
+    bpy = fresh
+    assert bpy.ops.au_talking_head.generate_rig() == {"FINISHED"}
+    scene = bpy.context.scene
+    cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    scene.collection.objects.link(cam)
+    cam.location, cam.rotation_euler = (0.0, -3.0, 1.6), (1.5708, 0.0, 0.0)
+    scene.camera = cam
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 1
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 64, 50
+    blend = tmp_path / "my scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    items = sub(installed_addon, "batch_jobs").collect_items([clips["second"]], tmp_path / "out")
+    report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url,
+                                                               blend=blend, resolution=None, engine=None))
+    assert report.results[0].status == "rendered", report.summary()
+    dims = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                           "stream=width,height", "-of", "csv=p=0", str(items[0].output)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert dims == "48,32", "the .blend's own resolution (and percentage) must be kept"
+
+
+def test_blend_without_rig_fails_with_an_actionable_message(fresh: ModuleType, installed_addon: ModuleType,
+                                                            clips: dict[str, Path], server_url: str,
+                                                            tmp_path: Path) -> None:
+    bpy = fresh
+    cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    bpy.context.scene.collection.objects.link(cam)
+    bpy.context.scene.camera = cam
+    blend = tmp_path / "no_rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    items = sub(installed_addon, "batch_jobs").collect_items([clips["second"]], tmp_path)
+    options = _options(installed_addon, items, server_url, blend=blend)
+    report = sub(installed_addon, "bl_batch").run_job(options)
+    assert report.results[0].status == "failed"
+    assert "no rig" in report.results[0].message and "--blend" in report.results[0].message
+    assert not items[0].output.exists()
