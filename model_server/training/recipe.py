@@ -58,10 +58,10 @@ RECIPES: dict[str, Recipe] = {
     "quick": Recipe("quick", {"train": {"espeak": 500}, "val": {"espeak": 40}, "heldout": {"espeak": 60}},
                     copies=1, steps=700, eval_every=100),
     "full": Recipe("full", {
-        "train": {"espeak": 1500, "festival": 300, "flite": 400, "piper": 100},
+        "train": {"espeak": 2500, "festival": 400, "flite": 500, "piper": 150},
         "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10},
         "heldout": {"espeak": 240, "festival": 60, "flite": 60},
-    }, copies=2, steps=6000),
+    }, copies=2, steps=24000, channels=128, lr=2e-3, eval_every=500),
 }
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}

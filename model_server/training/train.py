@@ -10,7 +10,8 @@ Generated data is cached under ``.cache/training/<recipe>/`` (git-ignored) and r
 Loss: L1 + MSE on the smoothed output, weighted up on bilabial closure frames (the visible error that
 matters most) and on the lip/jaw channels; a velocity term (match the targets' first difference); a
 jitter term that penalises second differences larger than the targets'; an auxiliary L1 on the raw
-output; and a hinge on each smoothing filter's white-noise power gain so the head stays a real low-pass.
+output; a hinge pulling AU25 (Lips Part) to zero inside full bilabial closures; and a hinge on each
+smoothing filter's white-noise power gain so the head stays a real low-pass.
 """
 
 from __future__ import annotations
@@ -46,8 +47,14 @@ def loss_fn(smoothed, raw, target, head_taps):
     jitter = torch.relu(d2.abs() - d2t.abs()).mean()
     aux = (w * (raw - target).abs()).mean()
     gain = torch.relu((head_taps ** 2).sum(dim=1) - MAX_NOISE_GAIN).sum()
-    total = fit + 2.0 * vel + 4.0 * jitter + 0.3 * aux + 10.0 * gain
-    return total, {"fit": fit.item(), "vel": vel.item(), "jit": jitter.item(), "gain": gain.item()}
+    # Decisive closures: inside a full bilabial closure the lips must really meet (AU25 near 0), not
+    # hover at the 0.2-0.3 a hesitant regression would settle on.
+    closed = (closure > 0.95).float()
+    lips = smoothed[..., MODEL_AUS.index("AU25")]
+    decisive = (closed * torch.relu(lips - 0.05)).sum() / (closed.sum() + 1.0)
+    total = fit + 2.0 * vel + 4.0 * jitter + 0.3 * aux + 10.0 * gain + 3.0 * decisive
+    return total, {"fit": fit.item(), "vel": vel.item(), "jit": jitter.item(), "gain": gain.item(),
+                   "closure": decisive.item()}
 
 
 def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, seed: int,
@@ -89,7 +96,8 @@ def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, 
                 vloss, _ = loss_fn(vs, vr, torch.from_numpy(vy), net.head.taps())
             mae = (vs - torch.from_numpy(vy)).abs().mean().item()
             print(f"step {step}/{steps}  loss {loss.item():.4f}  fit {parts['fit']:.4f}  "
-                  f"jit {parts['jit']:.4f}  val {vloss.item():.4f}  val_mae {mae:.4f}  "
+                  f"jit {parts['jit']:.4f}  clos {parts['closure']:.4f}  val {vloss.item():.4f}  "
+                  f"val_mae {mae:.4f}  "
                   f"{time.time() - t0:.0f}s", flush=True)
             if vloss.item() < best:
                 best, best_state = vloss.item(), copy.deepcopy(net.state_dict())
