@@ -98,13 +98,14 @@ def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip
     return out
 
 
-def code_version() -> str:
-    """A short hash of the modules that shape features and targets (keys the frame caches)."""
+def code_version(recipe: Recipe) -> str:
+    """A short hash of the recipe's clip counts and of the modules that shape features and targets
+    (keys the frame caches, so a changed recipe or target model never reuses stale frames)."""
     from model_server import features
-    from model_server.training import augment, coarticulation, phonetics
+    from model_server.training import augment, coarticulation, dataset, phonetics
 
-    digest = hashlib.sha1()
-    for module in (features, augment, coarticulation, phonetics):
+    digest = hashlib.sha1(repr(sorted((k, sorted(v.items())) for k, v in recipe.clips.items())).encode())
+    for module in (features, augment, coarticulation, phonetics, dataset):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:10]
 
@@ -113,7 +114,7 @@ def build_sets(recipe: Recipe, cache: Path, seed: int) -> tuple[FrameSet, FrameS
     """Train and validation frame sets of ``recipe`` (built once per code version, cached as .npz)."""
     sets = []
     for split, copies in (("train", recipe.copies), ("val", 0)):
-        path = cache / f"frames_{split}_c{copies}_s{seed}_{code_version()}.npz"
+        path = cache / f"frames_{split}_c{copies}_s{seed}_{code_version(recipe)}.npz"
         if path.exists():
             sets.append(FrameSet.load(path))
             continue
