@@ -73,13 +73,19 @@ class BatchOptions:
 
 @dataclass
 class ItemResult:
-    """How one item ended: ``status`` is ``"rendered"``, ``"skipped"`` or ``"failed"``."""
+    """How one item ended: ``status`` is ``"rendered"``, ``"skipped"`` or ``"failed"``.
+
+    ``seconds`` is the whole item (scene, tracks, render, checks); ``render_s`` the frame rendering and
+    encoding alone; ``engine`` the render engine used.
+    """
 
     item: BatchItem
     status: str
     message: str = ""
     frames: int = 0
     seconds: float = 0.0
+    render_s: float = 0.0
+    engine: str = ""
 
 
 @dataclass

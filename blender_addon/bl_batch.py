@@ -303,16 +303,19 @@ def render_item(item: jobs.BatchItem, index: int, total: int, options: jobs.Batc
         written = set_video_output(scene, partial)
         progress = _Progress(index, total, item.audio.name, scene)
         bpy.app.handlers.render_post.append(progress)
+        render_started = time.monotonic()
         try:
             result = bpy.ops.render.render(animation=True, scene=scene.name)
         except RuntimeError as exc:
             raise jobs.BatchError(f"render failed: {exc}") from None
         finally:
             bpy.app.handlers.render_post.remove(progress)
+        render_s = time.monotonic() - render_started
         if "FINISHED" not in result:
             raise jobs.BatchError(f"render did not finish ({', '.join(result)})")
         jobs.publish(written, item.output)
-        return jobs.ItemResult(item, "rendered", frames=progress.done, seconds=time.monotonic() - started)
+        return jobs.ItemResult(item, "rendered", frames=progress.done, seconds=time.monotonic() - started,
+                               render_s=render_s, engine=scene.render.engine)
     except jobs.BatchError as exc:
         return jobs.ItemResult(item, "failed", str(exc), seconds=time.monotonic() - started)
     finally:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     info = probe(out)
     streams = f"{info.video_codec} {info.width}x{info.height} + {info.audio_codec}, {info.duration_s:.2f} s" \
         if info else "ffprobe not found"
-    per_frame = result.seconds / result.frames if result.frames else 0.0
-    print(f"demo: wrote {out} ({streams}); {result.frames} frames, {wall_s:.1f} s wall, "
-          f"{per_frame:.2f} s/frame for the item")
+    per_frame = result.render_s / result.frames if result.frames else 0.0
+    print(f"demo: wrote {out} ({streams}); {result.frames} frames; wall {wall_s:.1f} s, "
+          f"render {result.render_s:.1f} s = {per_frame:.3f} s/frame (engine {result.engine})")
     return 0
