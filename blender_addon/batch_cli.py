@@ -54,7 +54,8 @@ def _fps(text: str) -> float:
 
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     """The options ``render`` and ``demo`` share (look, server, engine)."""
-    parser.add_argument("--fps", type=_fps, default=30.0, help="frames per second (default 30)")
+    parser.add_argument("--fps", type=_fps, default=None,
+                        help="frames per second (default: the .blend's own; default scene 30)")
     parser.add_argument("--emotion", choices=EMOTIONS, default="NEUTRAL", help="emotion (default NEUTRAL)")
     parser.add_argument("--strength", type=_strength, default=1.0, help="emotion strength 0..1 (default 1)")
     parser.add_argument("--resolution", type=_resolution, default=None, metavar="WxH",

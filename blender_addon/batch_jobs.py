@@ -48,7 +48,8 @@ class BatchOptions:
         items: what to render, in order.
         blend: a .blend holding a rig (``scene.au_talking_head.rig``) and a camera; ``None`` builds the
             default scene (generated rig, camera, world) for each item.
-        fps: frames per second of the video (also the tracks' rate).
+        fps: frames per second of the video (also the tracks' rate); ``None`` keeps the .blend's own
+            (default scene: 30).
         emotion: one of ``rigs.au_contract.EMOTIONS``.
         strength: emotion strength in [0, 1].
         resolution: (width, height) in pixels; ``None`` keeps the .blend's own (default scene: 512x512).
@@ -61,7 +62,7 @@ class BatchOptions:
 
     items: list[BatchItem]
     blend: Path | None = None
-    fps: float = 30.0
+    fps: float | None = None
     emotion: str = "NEUTRAL"
     strength: float = 1.0
     resolution: tuple[int, int] | None = None

@@ -32,6 +32,7 @@ SPLAT_ENGINE = "AU_TALKING_HEAD_SPLAT"
 #: Engine of the default scene when the splat engine is not registered.
 FALLBACK_ENGINE = "CYCLES"
 DEFAULT_RESOLUTION = (512, 512)
+DEFAULT_FPS = 30
 #: Face regions the default camera frames (the face, not the whole head).
 FACE_REGIONS = (regions.LIPS, regions.EYE_WHITE, regions.IRIS, regions.BROW, regions.EYELASH)
 
@@ -73,6 +74,7 @@ def build_default_scene(options: jobs.BatchOptions) -> None:
     light.rotation_euler = cam.rotation_euler
     scene.render.resolution_x, scene.render.resolution_y = DEFAULT_RESOLUTION
     scene.render.resolution_percentage = 100
+    scene.render.fps, scene.render.fps_base = DEFAULT_FPS, 1.0
     scene.render.film_transparent = False
     scene.render.engine = SPLAT_ENGINE if engine_available(SPLAT_ENGINE) else FALLBACK_ENGINE
     if scene.render.engine == "CYCLES":
@@ -207,8 +209,9 @@ def prepare_scene(options: jobs.BatchOptions, server_url: str) -> bpy.types.Scen
     """
     scene = bpy.context.scene
     render = scene.render
-    fps_int = max(1, round(options.fps))
-    render.fps, render.fps_base = fps_int, fps_int / options.fps
+    if options.fps is not None:
+        fps_int = max(1, round(options.fps))
+        render.fps, render.fps_base = fps_int, fps_int / options.fps
     if options.resolution is not None:
         render.resolution_x, render.resolution_y = options.resolution
         render.resolution_percentage = 100

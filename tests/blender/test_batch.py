@@ -195,16 +195,18 @@ def test_user_blend_is_rendered_with_its_own_settings(fresh: ModuleType, install
     scene.render.engine = "CYCLES"
     scene.cycles.samples = 1
     scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 64, 50
+    scene.render.fps = 12
     blend = tmp_path / "my scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     items = sub(installed_addon, "batch_jobs").collect_items([clips["second"]], tmp_path / "out")
     report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url,
-                                                               blend=blend, resolution=None, engine=None))
+                                                               blend=blend, resolution=None, engine=None,
+                                                               fps=None))
     assert report.results[0].status == "rendered", report.summary()
     dims = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                           "stream=width,height", "-of", "csv=p=0", str(items[0].output)],
+                           "stream=width,height,r_frame_rate", "-of", "csv=p=0", str(items[0].output)],
                           capture_output=True, text=True, check=True).stdout.strip()
-    assert dims == "48,32", "the .blend's own resolution (and percentage) must be kept"
+    assert dims == "48,32,12/1", "the .blend's own resolution (and percentage) and fps must be kept"
 
 
 def test_blend_without_rig_fails_with_an_actionable_message(fresh: ModuleType, installed_addon: ModuleType,
