@@ -122,7 +122,7 @@ class AUTH_RE_splat(bpy.types.RenderEngine):
         _write(passes, "Depth", out.depth[..., None])
         _write(passes, "Alpha", out.alpha[..., None])
         self.end_result(result)
-        log.info("splat frame %d: %dx%d in %.3f s", scene.frame_current, w, h, time.perf_counter() - t0)
+        log.debug("splat frame %d: %dx%d in %.3f s", scene.frame_current, w, h, time.perf_counter() - t0)
 
     def update_render_passes(self, scene: Any = None, renderlayer: Any = None) -> None:
         self.register_pass(scene, renderlayer, "Combined", 4, "RGBA", "COLOR")
