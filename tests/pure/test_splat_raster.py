@@ -125,3 +125,25 @@ def test_empty_scene_is_background_and_unknown_backend_fails() -> None:
     assert out.rgb.shape == (4, 8, 3) and np.allclose(out.rgb, [0.5, 0.25, 0.0]) and (out.alpha == 0).all()
     with pytest.raises(model.SplatError, match="unknown splat backend"):
         render.resolve_backend("cuda-magic")
+
+
+def test_binning_boxes_hold_every_pixel_a_gaussian_counts_in() -> None:
+    """The tight (opacity-aware, per-axis) binning boxes never drop a pixel where alpha would count."""
+    rng = np.random.default_rng(7)
+    n = 400
+    angle = rng.uniform(0, np.pi, n)
+    sig = rng.uniform(0.3, 6.0, (n, 2))
+    cos, sin = np.cos(angle), np.sin(angle)
+    rot = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
+    cov = rot @ (sig[:, :, None] ** 2 * np.eye(2)) @ np.swapaxes(rot, 1, 2) + 0.3 * np.eye(2)
+    inv = np.linalg.inv(cov)
+    conics = np.stack([inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 1]], 1)
+    opac = rng.uniform(1 / 255, 1.0, n)
+    radii = np.ceil(3 * np.sqrt(np.linalg.eigvalsh(cov)[:, 1])).astype(np.int64)
+    rx, ry = raster_numpy.extents(conics, opac, radii)
+    assert (rx <= radii).all() and (ry <= radii).all() and (rx * ry).sum() < 0.8 * (radii ** 2).sum()
+    grid = np.stack(np.meshgrid(np.linspace(-40, 40, 321), np.linspace(-40, 40, 321)), -1).reshape(-1, 2)
+    for i in range(n):
+        power = -0.5 * np.einsum("pi,ij,pj->p", grid, inv[i], grid)
+        counts = (power >= -4.5) & (opac[i] * np.exp(power) >= 1 / 255)
+        assert (np.abs(grid[counts, 0]) <= rx[i]).all() and (np.abs(grid[counts, 1]) <= ry[i]).all(), i
