@@ -9,6 +9,7 @@ thousand times real time, far cheaper than pYIN.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,7 +22,7 @@ PITCH_WIN = 320  # 40 ms: two periods of a 50 Hz voice
 NFFT = 512  # >= PITCH_WIN + the longest lag: no circular wrap-around
 F0_MIN_HZ = 65.0
 F0_MAX_HZ = 420.0
-_CHUNK_FRAMES = 4096
+_CHUNK_FRAMES = 512  # frames per FFT batch: ~1 MB of buffers, stays in cache
 #: Voicing threshold on the normalised autocorrelation peak.
 VOICING_THRESHOLD = 0.45
 #: Absolute floor (dBFS) under which a frame is never speech.
@@ -46,15 +47,26 @@ class ProsodyTrack:
 
 
 def frame_energy_db(samples: np.ndarray, n_frames: int) -> np.ndarray:
-    """RMS level (dBFS) of 40 ms windows centred on ``t * 160`` samples: float32 [n_frames]."""
+    """RMS level (dBFS) of 40 ms windows centred on ``t * 160`` samples: float32 [n_frames].
+
+    A window is four consecutive 160-sample hops, so the energy is summed once per hop (float32 within
+    a hop, float64 across hops) and each window adds four hop sums: one pass over the audio.
+    """
+    if n_frames <= 0:
+        return np.zeros(0, np.float32)
     pad = WIN // 2
-    padded = np.zeros(n_frames * HOP + WIN, np.float64)
-    chunk = samples[: padded.size - pad]
+    hops_per_win = WIN // HOP
+    n_hops = n_frames + hops_per_win - 1
+    padded = np.zeros(n_hops * HOP, np.float32)
+    chunk = np.asarray(samples[: padded.size - pad], np.float32)
     padded[pad:pad + chunk.size] = chunk
-    csum = np.concatenate([[0.0], np.cumsum(padded * padded)])
-    starts = np.arange(n_frames) * HOP
-    power = (csum[starts + WIN] - csum[starts]) / WIN
-    return (10.0 * np.log10(np.maximum(power, 0.0) + 1e-12)).astype(np.float32)
+    rows = padded.reshape(n_hops, HOP)
+    hop_energy = np.einsum("ij,ij->i", rows, rows).astype(np.float64)  # [n_hops]
+    power = hop_energy[:n_frames].copy()
+    for k in range(1, hops_per_win):
+        power += hop_energy[k:k + n_frames]
+    power /= WIN
+    return (10.0 * np.log10(power + 1e-12)).astype(np.float32)
 
 
 def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000) -> ProsodyTrack:
@@ -70,48 +82,79 @@ def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000) -> Pro
     """
     if sample_rate != 16000:
         raise ValueError(f"prosody analysis expects 16 kHz audio, got {sample_rate} Hz")
-    import scipy.fft
-    import soxr
-
     energy = frame_energy_db(samples, n_frames)
-    floor = float(np.percentile(energy, 10)) if n_frames else -120.0
-    loud = float(np.percentile(energy, 95)) if n_frames else -120.0
+    floor, loud = (np.percentile(energy, [10, 95]).tolist() if n_frames else (-120.0, -120.0))
     threshold = max(SPEECH_FLOOR_DB, floor + 12.0, loud - 35.0)
     speech = energy > threshold
     f0 = np.zeros(n_frames, np.float32)
     clarity = np.zeros(n_frames, np.float32)
-    if speech.any():
-        x8 = np.asarray(soxr.resample(samples, sample_rate, PITCH_RATE, quality="LQ"), np.float32)
-        pad = PITCH_WIN // 2
-        padded = np.zeros(n_frames * PITCH_HOP + PITCH_WIN, np.float32)
-        part = x8[: padded.size - pad]
-        padded[pad:pad + part.size] = part
-        windows = np.lib.stride_tricks.sliding_window_view(padded, PITCH_WIN)[::PITCH_HOP][:n_frames]
-        window = np.hanning(PITCH_WIN).astype(np.float32)
-        lag_min = int(PITCH_RATE / F0_MAX_HZ)
-        lag_max = int(PITCH_RATE / F0_MIN_HZ)
-        # Autocorrelation of the window itself, to unbias the lag-dependent taper.
-        win_ac = np.fft.irfft(np.abs(np.fft.rfft(window, NFFT)) ** 2)[: lag_max + 2]
-        win_ac = np.maximum(win_ac / win_ac[0], 1e-3).astype(np.float32)
-        todo = np.flatnonzero(speech)  # pitch only where there is speech
+    todo = np.flatnonzero(speech)  # pitch only where there is speech
+    if todo.size:
+        windows = _pitch_windows(samples, n_frames, sample_rate)
         for start in range(0, todo.size, _CHUNK_FRAMES):
             idx = todo[start:start + _CHUNK_FRAMES]
-            frames = windows[idx]
-            frames = (frames - frames.mean(axis=1, keepdims=True)) * window
-            spec = scipy.fft.rfft(frames, NFFT, axis=1)
-            ac = scipy.fft.irfft(spec.real ** 2 + spec.imag ** 2, NFFT, axis=1)[:, : lag_max + 2]  # [C, L]
-            ac = ac / np.maximum(ac[:, :1], 1e-12) / win_ac[None, :]
-            rows = np.arange(ac.shape[0])
-            lag = np.argmax(ac[:, lag_min:lag_max + 1], axis=1) + lag_min
-            peak, left, right = ac[rows, lag], ac[rows, lag - 1], ac[rows, lag + 1]
-            denom = left - 2 * peak + right
-            safe = np.where(np.abs(denom) > 1e-9, denom, 1.0)
-            shift = np.where(np.abs(denom) > 1e-9, 0.5 * (left - right) / safe, 0.0)
-            f0[idx] = PITCH_RATE / (lag + np.clip(shift, -0.5, 0.5))
-            clarity[idx] = peak
+            f0[idx], clarity[idx] = _pitch(windows[idx])
     voiced = speech & (clarity > VOICING_THRESHOLD)
     f0 = np.where(voiced, f0, 0.0).astype(np.float32)
     return ProsodyTrack(energy_db=energy, speech=speech, voiced=voiced, f0_hz=f0)
+
+
+def _pitch_windows(samples: np.ndarray, n_frames: int, sample_rate: int) -> np.ndarray:
+    """A strided view [n_frames, PITCH_WIN] of the 8 kHz signal, window t centred on ``t / 100`` s."""
+    import soxr
+
+    x8 = np.asarray(soxr.resample(samples, sample_rate, PITCH_RATE, quality="LQ"), np.float32)
+    pad = PITCH_WIN // 2
+    padded = np.zeros(n_frames * PITCH_HOP + PITCH_WIN, np.float32)
+    part = x8[: padded.size - pad]
+    padded[pad:pad + part.size] = part
+    return np.lib.stride_tricks.sliding_window_view(padded, PITCH_WIN)[::PITCH_HOP][:n_frames]
+
+
+@lru_cache(maxsize=1)
+def _pitch_constants() -> tuple[np.ndarray, np.ndarray]:
+    """The Hann window [PITCH_WIN] and its normalised autocorrelation [lag_max + 2], float32."""
+    window = np.hanning(PITCH_WIN).astype(np.float32)
+    lag_max = int(PITCH_RATE / F0_MIN_HZ)
+    # Autocorrelation of the window itself, to unbias the lag-dependent taper.
+    win_ac = np.fft.irfft(np.abs(np.fft.rfft(window, NFFT)) ** 2)[: lag_max + 2]
+    win_ac = np.maximum(win_ac / win_ac[0], 1e-3).astype(np.float32)
+    window.flags.writeable = False
+    win_ac.flags.writeable = False
+    return window, win_ac
+
+
+def _pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised-autocorrelation pitch of 8 kHz frames.
+
+    Args:
+        frames: float32 [C, PITCH_WIN] raw (not yet windowed) frames.
+
+    Returns:
+        ``(f0_hz, clarity)``: float [C] each; clarity is the normalised autocorrelation peak.
+    """
+    import scipy.fft
+
+    window, win_ac = _pitch_constants()
+    lag_min = int(PITCH_RATE / F0_MAX_HZ)
+    lag_max = int(PITCH_RATE / F0_MIN_HZ)
+    # Window into a zeroed [C, NFFT] buffer (the FFT pads nothing and copies nothing), then take the
+    # power spectrum as complex (|X|^2 + 0j, exact) so the inverse FFT converts nothing.
+    buf = np.zeros((frames.shape[0], NFFT), np.float32)
+    head = buf[:, :PITCH_WIN]
+    np.subtract(frames, frames.mean(axis=1, keepdims=True), out=head)
+    head *= window
+    spec = scipy.fft.rfft(buf, axis=1, overwrite_x=True)  # [C, NFFT / 2 + 1] complex64
+    power = np.multiply(spec, spec.conj(), out=spec)
+    ac = scipy.fft.irfft(power, NFFT, axis=1, overwrite_x=True)[:, : lag_max + 2]  # [C, L]
+    ac = ac / (np.maximum(ac[:, :1], 1e-12) * win_ac[None, :])
+    rows = np.arange(ac.shape[0])
+    lag = np.argmax(ac[:, lag_min:lag_max + 1], axis=1) + lag_min
+    peak, left, right = ac[rows, lag], ac[rows, lag - 1], ac[rows, lag + 1]
+    denom = left - 2 * peak + right
+    ok = np.abs(denom) > 1e-9
+    shift = np.where(ok, 0.5 * (left - right) / np.where(ok, denom, 1.0), 0.0)
+    return PITCH_RATE / (lag + np.clip(shift, -0.5, 0.5)), peak
 
 
 def phrase_boundaries(speech: np.ndarray, min_pause_frames: int = 15) -> np.ndarray:

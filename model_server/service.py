@@ -220,24 +220,24 @@ def create_app(config: ServerConfig) -> Any:
                                    f"{info['model_error']}")
             started = time.perf_counter()
 
-            def job() -> str:
+            def job() -> bytes:
                 with slots.lock:
                     slots.running += 1
                 try:
                     result = pipeline.predict_tracks(body, options, model=state["model"])
                     result.meta["timing_ms"]["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
-                    return result.to_json()
+                    return result.to_json_bytes()
                 finally:
                     with slots.lock:
                         slots.running -= 1
 
             try:
-                text = await anyio.to_thread.run_sync(job, limiter=limiter)
+                payload = await anyio.to_thread.run_sync(job, limiter=limiter)
             except AudioError as exc:
                 raise ApiError(exc.status, exc.code, exc.message) from exc
             except pipeline.OptionsError as exc:
                 raise ApiError(400, exc.code, str(exc)) from exc
-            return Response(text, media_type="application/json")
+            return Response(payload, media_type="application/json")
         except ClientDisconnect:
             return Response(status_code=499)
         finally:

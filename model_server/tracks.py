@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rigs.au_contract import AU_CODES
+
+try:  # optional speed-up: the server installs it; the plain json module is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
 
 SCHEMA = "au-tracks/1"
 LANDMARK_LAYOUT = "ibug68"
@@ -102,12 +108,16 @@ class TrackSet:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the au-tracks/1 JSON object (plain Python types, values rounded for the wire)."""
+        return self._document(lambda values: values.tolist())
+
+    def _document(self, convert: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+        """The au-tracks/1 object with every array rounded (float64) and passed through ``convert``."""
         out: dict[str, Any] = {
             "schema": SCHEMA,
             "fps": float(self.fps),
             "frame_count": int(self.frame_count),
             "duration_s": round(float(self.duration_s), 6),
-            "channels": {code: np.round(self.channels[code].astype(np.float64), AU_DECIMALS).tolist()
+            "channels": {code: convert(np.round(self.channels[code].astype(np.float64), AU_DECIMALS))
                          for code in AU_CODES},
         }
         if self.landmarks is not None:
@@ -115,14 +125,38 @@ class TrackSet:
                 "layout": self.landmarks.layout,
                 "units": self.landmarks.units,
                 "head_size_m": float(self.landmarks.head_size_m),
-                "frames": np.round(self.landmarks.frames.astype(np.float64), LANDMARK_DECIMALS).tolist(),
+                "frames": convert(np.round(self.landmarks.frames.astype(np.float64), LANDMARK_DECIMALS)),
             }
         out["meta"] = self.meta
         return out
 
+    def to_json_bytes(self) -> bytes:
+        """Serialise to compact au-tracks/1 JSON, UTF-8 bytes (what the server sends).
+
+        Values are rounded to ``AU_DECIMALS`` (AUs) and ``LANDMARK_DECIMALS`` (landmark metres) and
+        written as the shortest decimal that reads back as the rounded double. orjson, when installed,
+        writes the arrays straight from numpy (about 50x faster than the standard library); the text
+        parses to the same values either way.
+
+        Raises:
+            TrackFormatError: if ``meta`` holds an object JSON cannot represent.
+        """
+        if _orjson is not None:
+            try:
+                return bytes(_orjson.dumps(self._document(np.ascontiguousarray),
+                                           option=_orjson.OPT_SERIALIZE_NUMPY))
+            except TypeError as exc:
+                raise TrackFormatError(f"track set is not JSON-serialisable: {exc}") from exc
+        return self.to_json().encode("utf-8")
+
     def to_json(self) -> str:
         """Serialise to compact au-tracks/1 JSON text."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False)
+        if _orjson is not None:
+            return self.to_json_bytes().decode("utf-8")
+        try:
+            return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TrackFormatError(f"track set is not JSON-serialisable: {exc}") from exc
 
     @classmethod
     def from_dict(cls, obj: Any) -> TrackSet:
