@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-from bpy.props import BoolProperty, IntProperty
+from bpy.props import BoolProperty, IntProperty, StringProperty
 
 from . import bl_curves, keyreduce
 from .bl_props import is_control_object
@@ -54,11 +54,15 @@ def sample_shape_keys(context: bpy.types.Context, mesh_obj: bpy.types.Object, fr
 
 
 def bake(context: bpy.types.Context, ctl: bpy.types.Object, frame_start: int, frame_end: int,
-         copy: bool = True, tolerance: float = keyreduce.DEFAULT_TOLERANCE) -> bpy.types.Object:
-    """Bake the face of ``ctl`` to shape-key keyframes; returns the object that holds them."""
-    src = face_mesh(ctl)
+         copy: bool = True, tolerance: float = keyreduce.DEFAULT_TOLERANCE,
+         mesh: bpy.types.Object | None = None) -> bpy.types.Object:
+    """Bake the face of ``ctl`` (or ``mesh``, another mesh it drives) to shape-key keyframes; returns the
+    object that holds them."""
+    src = mesh if mesh is not None else face_mesh(ctl)
     if src is None or src.type != "MESH" or src.data.shape_keys is None:
-        raise ValueError(f"the rig '{ctl.name}' has no face mesh with shape keys to bake")
+        what = f"'{mesh.name}' is not a mesh with shape keys" if mesh is not None else (
+            f"the rig '{ctl.name}' has no face mesh with shape keys")
+        raise ValueError(f"{what} to bake")
     frames = range(frame_start, frame_end + 1)
     names, values = sample_shape_keys(context, src, frames)
     if copy:
@@ -100,6 +104,8 @@ class AUTH_OT_bake(bpy.types.Operator):
                              description="First frame (-1: the scene's)")
     frame_end: IntProperty(name="End", default=-1,  # type: ignore[valid-type]
                            description="Last frame (-1: the scene's)")
+    target: StringProperty(name="Mesh", default="",  # type: ignore[valid-type]
+                           description="Mesh to bake, e.g. an adapted character (default: the face mesh)")
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -124,8 +130,15 @@ class AUTH_OT_bake(bpy.types.Operator):
         if missing:
             self.report({"ERROR"}, f"Nothing baked: the rig lacks {', '.join(missing[:4])}")
             return {"CANCELLED"}
+        mesh = None
+        if self.target:
+            mesh = bpy.data.objects.get(self.target)
+            if mesh is None:
+                self.report({"ERROR"}, f"Nothing baked: there is no object '{self.target}'")
+                return {"CANCELLED"}
         try:
-            target = bake(context, ctl, start, end, copy=self.copy, tolerance=scene.au_talking_head.tolerance)
+            target = bake(context, ctl, start, end, copy=self.copy, tolerance=scene.au_talking_head.tolerance,
+                          mesh=mesh)
         except ValueError as exc:
             self.report({"ERROR"}, f"Nothing baked: {exc}")
             return {"CANCELLED"}

@@ -6,6 +6,12 @@ non-ARKit unit: AU23 Lip Tightener -> 0.4 x ``mouthRollUpper`` + 0.4 x ``mouthRo
 -> ``mouthPress``; AU25 Lips Part -> 0.35 x ``mouthLowerDown`` + 0.2 x ``mouthUpperUp`` (ARKit's
 ``mouthClose`` only makes sense on top of ``jawOpen``, so its inverse is expressed with the lip shapes).
 
+Lip closure on a user's character: speech keeps some jaw drop on fast bilabials (AU26 ~0.4 while AU24 is
+~0.75), so driving ``jawOpen`` from AU26 alone leaves the lips apart on /p/ /b/ /m/. A character with
+``mouthClose`` gets it driven as ``jawOpen x closure gate`` (``character_rules.closure_driver``: the lips
+meet against the jaw, as ARKit intends); a character without one (or a custom map) gets its opening AUs
+(AU16, AU25, AU26, AU27) gated by the closure AUs instead (``TargetMap.gate_opening``), so the jaw shuts.
+
 A custom map is JSON, AU first: ``{"AU12": {"Smile_L": 1.0, "Smile_R": 1.0}, "AU26": "JawOpen",
 "AU45": ["Blink_L", "Blink_R"]}`` (a name, a list of names at weight 1, or names with weights), optionally
 wrapped as ``{"schema": "au-map/1", "map": {...}}``.
@@ -95,11 +101,16 @@ class TargetMap:
         targets: the user's shape-key name -> {AU code: weight}.
         unmapped: AU codes with no target on the mesh (reported to the user).
         unknown: names in a custom map that the mesh does not have.
+        closures: the user's lip-closing shape key (ARKit ``mouthClose``) -> the AU weights of the jaw it
+            closes against (``character_rules.closure_driver``).
+        gate_opening: whether the opening AUs of ``targets`` are gated by the closure AUs (no closing shape).
     """
 
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    closures: dict[str, dict[str, float]] = field(default_factory=dict)
+    gate_opening: bool = True
 
 
 def arkit_target_map(shape_keys: list[str]) -> TargetMap:
@@ -117,6 +128,10 @@ def arkit_target_map(shape_keys: list[str]) -> TargetMap:
                     hit = True
         if not hit:
             out.unmapped.append(code)
+    jaw = found.get("jawOpen")
+    if "mouthClose" in found and jaw is not None and jaw in out.targets:
+        out.closures[found["mouthClose"]] = dict(out.targets[jaw])
+        out.gate_opening = False
     return out
 
 

@@ -10,7 +10,8 @@ import bpy
 from .arkit import TargetMap, arkit_target_map, custom_target_map, load_custom_map, side_of
 from .au_contract import CONTROL_MARKER_PROP
 from .bl_drivers import add_control_props, add_driver
-from .naming import CONTROL_OBJECT, CONTROL_REF_PROP
+from .character_rules import closure_driver, gated_weighted_driver
+from .naming import CONTROL_OBJECT, CONTROL_REF_PROP, FACE_MESH_PROP
 from .zone_rules import weighted_driver
 
 
@@ -61,6 +62,13 @@ def adapt_mesh(context: Any, target: Any, mapping_path: str = "", control: Any =
                          + ("the custom map" if mapping_path else "an ARKit-52 name") + "; nothing to drive.")
     control = control if control is not None else ensure_control(context)
     for name, weights in tmap.targets.items():
-        add_driver(keys[name], "value", weighted_driver(weights, side_of(name)), control)
+        spec = gated_weighted_driver(weights, side_of(name)) if tmap.gate_opening else weighted_driver(
+            weights, side_of(name))
+        add_driver(keys[name], "value", spec, control)
+    for name, jaw_weights in tmap.closures.items():
+        add_driver(keys[name], "value", closure_driver(jaw_weights), control)
     target[CONTROL_REF_PROP] = control.name
+    face = control.get(FACE_MESH_PROP)
+    if not (isinstance(face, bpy.types.Object) and face.name in bpy.data.objects):
+        control[FACE_MESH_PROP] = target  # the mesh that ``bake`` (and the batch renderer) use by default
     return tmap

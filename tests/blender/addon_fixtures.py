@@ -15,7 +15,7 @@ import time
 import urllib.request
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -77,6 +77,7 @@ class Clip:
     m_intervals_s: list[tuple[float, float]]  # start, end of each /m/ (bilabial) phone
     bilabial_intervals_s: list[tuple[float, float]]  # /m/, /b/, /p/
     duration_s: float
+    phones: list[tuple[str, float, float]] = field(default_factory=list)  # (phone, start_s, end_s), all
 
 
 def espeak_clip(folder: Path, text: str = "mama made my map", name: str = "clip") -> Clip:
@@ -97,7 +98,7 @@ def espeak_clip(folder: Path, text: str = "mama made my map", name: str = "clip"
     spans = [(p, s + LEAD_SILENCE_S, e + LEAD_SILENCE_S)
              for p, s, e in zip(speech.phones, speech.starts_s, speech.ends_s, strict=True)]
     return Clip(path, [(s, e) for p, s, e in spans if p == "m"],
-                [(s, e) for p, s, e in spans if p in ("m", "b", "p")], len(audio) / sr)
+                [(s, e) for p, s, e in spans if p in ("m", "b", "p")], len(audio) / sr, spans)
 
 
 _ENGINE: dict[str, object] = {}
