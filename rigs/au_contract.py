@@ -83,15 +83,21 @@ EMOTIONS: tuple[str, ...] = (
 
 #: EMFACS prototypes (DESIGN.md §3) with intensities at strength 1.0. Contempt is one-sided: see
 #: ``ONE_SIDED``. Values are the AU intensity each emotion contributes, in [0, 1].
+#:
+#: Strength 1.0 is a full, unmistakable expression (what an animator expects from "happiness" at 1): the
+#: defining AUs sit at 0.9-1.0, the supporting ones lower (sadness's AU04 only knits the raised inner brows;
+#: fear's AU07/AU26 are traces). Blend-zone AUs (AU06, AU10, AU12, AU14, AU15) are further scaled by the blend
+#: weight (``BLEND_WEIGHT_DEFAULT``) on the rig. ``tests/pure/test_rig_emotions.py`` pins what each emotion
+#: must show on the default head in millimetres (e.g. happiness raises the mouth corners >= 7 mm).
 EMOTION_PROTOTYPES: dict[str, dict[str, float]] = {
     "NEUTRAL": {},
-    "HAPPINESS": {"AU06": 0.65, "AU12": 0.8},
-    "SADNESS": {"AU01": 0.7, "AU04": 0.45, "AU15": 0.6},
-    "SURPRISE": {"AU01": 0.8, "AU02": 0.8, "AU05": 0.7, "AU26": 0.5},
-    "FEAR": {"AU01": 0.7, "AU02": 0.5, "AU04": 0.45, "AU05": 0.8, "AU07": 0.3, "AU20": 0.6, "AU26": 0.3},
-    "ANGER": {"AU04": 0.8, "AU05": 0.5, "AU07": 0.6, "AU23": 0.6},
-    "DISGUST": {"AU09": 0.7, "AU10": 0.5, "AU15": 0.5, "AU16": 0.3},
-    "CONTEMPT": {"AU12": 0.55, "AU14": 0.65},
+    "HAPPINESS": {"AU06": 0.9, "AU12": 1.0},
+    "SADNESS": {"AU01": 0.9, "AU04": 0.4, "AU15": 1.0},
+    "SURPRISE": {"AU01": 0.9, "AU02": 0.9, "AU05": 0.8, "AU26": 0.6},
+    "FEAR": {"AU01": 0.8, "AU02": 0.6, "AU04": 0.5, "AU05": 0.9, "AU07": 0.3, "AU20": 0.7, "AU26": 0.35},
+    "ANGER": {"AU04": 1.0, "AU05": 0.5, "AU07": 0.7, "AU23": 0.7},
+    "DISGUST": {"AU09": 0.9, "AU10": 1.0, "AU15": 0.5, "AU16": 0.3},
+    "CONTEMPT": {"AU12": 0.7, "AU14": 0.9},
 }
 #: Emotions whose prototype applies to one side of the face only ("L" = the character's left).
 ONE_SIDED: dict[str, str] = {"CONTEMPT": "L"}
@@ -117,9 +123,13 @@ def zone_of(code: str) -> Zone:
 #: by that emotion. The zone rules add ``strength * prototype`` to the AU values that drive shape keys.
 EMOTION_PROPS: dict[str, str] = {e: f"emotion_{e.lower()}" for e in EMOTIONS if e != "NEUTRAL"}
 #: Keyframable weight (0..1) of expression vs speech in the blend zone (0 = speech only, 1 = expression
-#: only, default 0.5).
+#: only). Default 0.8: at 0.5 every emotion's smile, frown or sneer showed at half its prototype (a barely
+#: visible smile at strength 1); 0.8 lets the emotion dominate the cheeks and lip corners, as an animator
+#: expects, while speech keeps a fifth of its say there (its corner pulls for /i/, /w/ stay visible). The
+#: mouth zone keeps audio priority whatever this weight; the server's ``emotion.combine`` clips its own
+#: default (twice this) to 1.
 BLEND_WEIGHT_PROP = "zone_blend_weight"
-BLEND_WEIGHT_DEFAULT = 0.5
+BLEND_WEIGHT_DEFAULT = 0.8
 #: Cap (0..1) on what audio prosody may add to an upper-face AU on top of the chosen emotion.
 PROSODY_CAP_PROP = "zone_prosody_cap"
 PROSODY_CAP_DEFAULT = 0.35

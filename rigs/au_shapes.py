@@ -17,6 +17,22 @@ Mapping choices where public AU-to-ARKit tables disagree (DESIGN.md §3):
 - **AU26 Jaw Drop** -> 0.6 x ``jawOpen``; **AU27 Mouth Stretch** -> ``jawOpen`` + 0.3 x ``mouthStretch``.
 - **AU28 Lip Suck** -> ``mouthRollUpper`` + ``mouthRollLower``.
 - **AU43 Eyes Closed** and **AU45 Blink** -> ``eyeBlinkLeft/Right`` (same shape; they differ in timing).
+
+Amplitudes at 1.0 (FACS "maximum" intensity, measured on the landmarks by ``rigs.emotion_metrics``): the CC0
+units are conservative, so the upper-face and blend AUs that carry the emotions are scaled to what FACS
+describes at E intensity, each checked for tearing and interpenetration (``tests/pure/test_rig_emotions.py``):
+
+- **AU01** 1.8 x ``browInnerUp``: inner brows up ~7.5 mm (the unit alone gave 4 mm, barely visible).
+- **AU02** 1.4 x ``browOuterUp``: outer brows up ~9 mm.
+- **AU04** 1.2 x ``browDown``: brows down 4-6.5 mm and drawn together ~8 mm (knitting); 1.3 folded upper-lid
+  faces over under anger (with AU07).
+- **AU06** 1.4 x ``cheekSquint`` (masked to the cheek: ``TERM_MASK_ZONE``) + 0.8 x ``eyeSquint``: the cheek
+  rises and pushes the lower lid up, so the eye narrows (~2.4 mm); ``cheekSquint`` alone barely touches the
+  lid, and unmasked near the eye it folds faces at the lateral canthus. AU06 keeps its blend-zone *rule* (a
+  speech/expression mix) but is *masked* like an upper AU (``MASK_ZONE``: 1 - mouth weight), because the
+  lower lid it narrows lies in the upper zone; it never touches the lips.
+- **AU09** 1.5 x ``noseSneer``: nose wrinkle with the medial brow drop FACS lists for it.
+- **AU15** 1.3 x ``mouthFrown``: mouth corners down ~6.5 mm.
 """
 
 from __future__ import annotations
@@ -31,17 +47,17 @@ from .zones import side_weights, smoothstep, zone_mask
 
 #: AU -> [(unit name, coefficient)]; "{S}" is replaced by Left/Right for sided AUs.
 RECIPES: dict[str, list[tuple[str, float]]] = {
-    "AU01": [("browInnerUp", 1.0)],
-    "AU02": [("browOuterUp{S}", 1.0)],
-    "AU04": [("browDown{S}", 1.0)],
+    "AU01": [("browInnerUp", 1.8)],
+    "AU02": [("browOuterUp{S}", 1.4)],
+    "AU04": [("browDown{S}", 1.2)],
     "AU05": [("eyeWide{S}", 1.0)],
-    "AU06": [("cheekSquint{S}", 1.0)],
+    "AU06": [("cheekSquint{S}", 1.4), ("eyeSquint{S}", 0.8)],
     "AU07": [("eyeSquint{S}", 1.0)],
-    "AU09": [("noseSneer{S}", 1.0)],
+    "AU09": [("noseSneer{S}", 1.5)],
     "AU10": [("mouthUpperUp{S}", 1.0)],
     "AU12": [("mouthSmile{S}", 1.0)],
     "AU14": [("mouthDimple{S}", 1.0)],
-    "AU15": [("mouthFrown{S}", 1.0)],
+    "AU15": [("mouthFrown{S}", 1.3)],
     "AU16": [("mouthLowerDown{S}", 1.0)],
     "AU17": [("mouthShrugLower", 1.0)],
     "AU18": [("mouthPucker", 1.0)],
@@ -56,6 +72,14 @@ RECIPES: dict[str, list[tuple[str, float]]] = {
     "AU43": [("eyeBlink{S}", 1.0)],
     "AU45": [("eyeBlink{S}", 1.0)],
 }
+#: AUs masked like another zone than their rule zone (see the module docstring): AU06 acts on the lower lid.
+MASK_ZONE: dict[str, str] = {"AU06": "U"}
+#: Recipe terms additionally masked by another zone's mask: (AU, unit name) -> zone.
+TERM_MASK_ZONE: dict[tuple[str, str], str] = {("AU06", "cheekSquint{S}"): "B"}
+#: Blend-zone AUs that move the lips without opening or closing them: on the lip contact ring their upper and
+#: lower edges move together (the unit's differential part is removed with the linearised closure correction,
+#: faded over ``CLOSURE_RADIUS``), so an emotion's smile, dimple or frown never breaks an AU24 closure.
+COMMON_MODE_AUS: tuple[str, ...] = ("AU12", "AU14", "AU15")
 #: Width (dm) of the left/right crossover of split shape keys (AU24's closure field).
 SIDE_BLEND = 0.08
 #: Radius (dm) over which the closure correction of the lip edge fades into the lips.
@@ -68,12 +92,24 @@ def _unit(src: HeadSource, name: str) -> np.ndarray:
     return src.extra_units[name]
 
 
-def recipe_delta(src: HeadSource, code: str, side: str | None) -> np.ndarray:
-    """Unmasked displacement [V, 3] (dm) of one AU (one side for sided AUs) from ``RECIPES``."""
+def mask_zone(code: str) -> str:
+    """The zone whose mask (``zones.zone_mask``) an AU's shape keys are multiplied by: its own, or
+    ``MASK_ZONE``'s."""
+    return MASK_ZONE.get(code, AU_BY_CODE[code].zone)
+
+
+def recipe_delta(src: HeadSource, code: str, side: str | None,
+                 zone_weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Displacement [V, 3] (dm) of one AU (one side for sided AUs) from ``RECIPES``, before the AU's own zone
+    mask; with ``zone_weights`` the terms of ``TERM_MASK_ZONE`` get their extra mask."""
     word = {"L": "Left", "R": "Right", None: ""}[side]
     out = np.zeros_like(src.verts)
     for name, coeff in RECIPES[code]:
-        out += coeff * _unit(src, name.replace("{S}", word))
+        term = coeff * _unit(src, name.replace("{S}", word))
+        zone = TERM_MASK_ZONE.get((code, name))
+        if zone is not None and zone_weights is not None:
+            term = term * zone_mask(zone, zone_weights)[:, None]
+        out += term
     return out
 
 
@@ -130,8 +166,9 @@ def closure_field(src: HeadSource, posed: np.ndarray) -> np.ndarray:
 def au_deltas(src: HeadSource, zone_weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Masked displacement [V, 3] (dm, MakeHuman axes) of every AU shape key, by shape-key name."""
     out: dict[str, np.ndarray] = {}
+    rest_closure = closure_field(src, src.verts)
     for au in ACTION_UNITS:
-        mask = zone_mask(au.zone, zone_weights)[:, None]
+        mask = zone_mask(mask_zone(au.code), zone_weights)[:, None]
         if au.code == "AU24":
             press = (recipe_delta(src, "AU24", "L") + recipe_delta(src, "AU24", "R")) * mask
             full = press + closure_field(src, src.verts + press)
@@ -142,5 +179,8 @@ def au_deltas(src: HeadSource, zone_weights: dict[str, np.ndarray]) -> dict[str,
         names = shape_key_names(au.code)
         sides_of: tuple[str | None, ...] = ("L", "R") if AU_BY_CODE[au.code].sided else (None,)
         for name, side in zip(names, sides_of, strict=True):
-            out[name] = recipe_delta(src, au.code, side) * mask
+            delta = recipe_delta(src, au.code, side, zone_weights) * mask
+            if au.code in COMMON_MODE_AUS:
+                delta = delta + closure_field(src, src.verts + delta) - rest_closure
+            out[name] = delta
     return out

@@ -11,13 +11,20 @@ With ``E`` = the emotion's contribution to this AU, ``min(1, sum_e k_e * emotion
 (how much any emotion is active) and ``C = max(c23, c24, c28)``:
 
 - **Mouth (M)**, audio priority: ``a + E*(1 - a)``: the expression only fills what speech leaves. For the
-  opening AUs (AU16, AU25, AU26, AU27) the expression part is gated by ``max(0, 1 - 2.5*C)``: during a
-  closure (p, b, m) an emotion's jaw drop is switched off and the lips close even under surprise.
+  AUs that change the lip contact (``CLOSURE_GATED_AUS``: openings AU16, AU25, AU26, AU27, and fear's AU20,
+  anger's AU23) the expression part is gated by ``G = max(0, 1 - 2.5*C)``: during a closure (p, b, m) an
+  emotion's jaw drop or lip stretch is switched off and the lips close even under surprise or fear.
 - **Upper (U)**, expression priority: ``min(1, E + min(a, p + (1 - p)*(1 - S)))``: with an emotion active,
   audio (prosody) adds at most ``p``; with no emotion the AU passes unchanged (hand edits keep full range).
   Blinks (AU43, AU45) are never capped: ``min(1, a + E)``.
-- **Blend (B)**: ``a + (E - a)*w*S``: a mix of speech and expression weighted by ``w`` while an emotion is
-  active, plain speech otherwise.
+- **Blend (B)**: ``a + (E - a*S)*w`` = ``(1 - w*S)*a + w*E``: a mix of speech and expression weighted by ``w``
+  while an emotion is fully active, plain speech otherwise; linear in the emotion's strength (half strength,
+  half the smile; ``E <= S`` keeps it in [0, 1]). AU10 (the upper lip raiser, disgust) lifts the upper lip
+  off the lower one, so its expression part is gated too: ``a + (E*G - a*S)*w``. The other lip-moving blend
+  AUs (AU12, AU14, AU15) move both lip edges together (``au_shapes.COMMON_MODE_AUS``), so a smile or frown
+  keeps a closure.
+  ``w`` defaults to ``BLEND_WEIGHT_DEFAULT`` = 0.8 (see ``au_contract``): the emotion dominates the cheeks and
+  lip corners (a full smile at strength 1) while speech keeps a fifth of its say there.
 
 With no emotion active every rule is the identity (``value == a``), which makes the landmark basis exact.
 All expressions use only arithmetic, ``min`` and ``max``: Blender evaluates them as simple expressions,
@@ -38,8 +45,11 @@ from .au_contract import (
     PROSODY_CAP_PROP,
 )
 
-#: Mouth AUs that open the lips or the jaw: their expression part is gated by the closure AUs.
+#: Mouth AUs that open the lips or the jaw.
 OPENING_AUS: tuple[str, ...] = ("AU16", "AU25", "AU26", "AU27")
+#: AUs whose expression part is gated by the closure AUs: the openings, the stretcher and tightener (they
+#: pull the lip edges apart or across each other) and the blend-zone upper lip raiser.
+CLOSURE_GATED_AUS: tuple[str, ...] = (*OPENING_AUS, "AU10", "AU20", "AU23")
 #: Upper-face AUs that are never capped (blinks come from the blink layer, not prosody).
 BLINK_AUS: tuple[str, ...] = ("AU43", "AU45")
 #: Steepness of the closure gate: an emotion's mouth opening is fully switched off once the strongest
@@ -94,12 +104,14 @@ def rule_expression(code: str, side: str | None, a: str = "a") -> tuple[str, set
     e_sum = "+".join(f"{_num(k)}*{EMOTION_VARS[e]}" for e, k in terms)
     e_expr = f"min(1,{e_sum})" if terms else ""
     s_expr = "min(1," + "+".join(EMOTION_VARS.values()) + ")"
+    gate = f"max(0,1-{_num(CLOSURE_GAIN)}*max(" + ",".join(CLOSURE_VARS.values()) + "))"
+    gated = bool(terms) and code in CLOSURE_GATED_AUS
+    if gated:
+        used |= set(CLOSURE_VARS.values())
     if zone == "M":
         if not terms:
             return a, used
-        if code in OPENING_AUS:
-            used |= set(CLOSURE_VARS.values())
-            gate = f"max(0,1-{_num(CLOSURE_GAIN)}*max(" + ",".join(CLOSURE_VARS.values()) + "))"
+        if gated:
             return f"({a}+{e_expr}*(1-{a})*{gate})", used
         return f"({a}+{e_expr}*(1-{a}))", used
     if zone == "U":
@@ -108,7 +120,8 @@ def rule_expression(code: str, side: str | None, a: str = "a") -> tuple[str, set
         used |= set(EMOTION_VARS.values()) | {"p"}
         return f"min(1,{e_expr + '+' if terms else ''}min({a},p+(1-p)*(1-{s_expr})))", used
     used |= set(EMOTION_VARS.values()) | {"w"}
-    return f"({a}+({e_expr or '0'}-{a})*w*{s_expr})", used
+    e_part = f"{e_expr}*{gate}" if gated else (e_expr or "0")
+    return f"({a}+({e_part}-{a}*{s_expr})*w)", used
 
 
 def shared_variables() -> dict[str, str]:

@@ -11,6 +11,7 @@ from rigs.au_contract import (
     BLEND_WEIGHT_DEFAULT,
     BLEND_WEIGHT_PROP,
     EMOTION_PROPS,
+    EMOTION_PROTOTYPES,
     PROSODY_CAP_DEFAULT,
     PROSODY_CAP_PROP,
 )
@@ -43,39 +44,62 @@ def test_identity_without_emotion(a: float) -> None:
 
 def test_closure_gates_surprise_jaw_drop() -> None:
     spec = shape_key_driver("AU26", None)
+    jaw = EMOTION_PROTOTYPES["SURPRISE"]["AU26"]
     surprised = {**BASE, EMOTION_PROPS["SURPRISE"]: 1.0}
-    assert evaluate(spec, surprised) == pytest.approx(0.5)
+    assert evaluate(spec, surprised) == pytest.approx(jaw)
     for closure in ("AU23", "AU24", "AU28"):
         assert evaluate(spec, {**surprised, closure: 1.0}) == pytest.approx(0.0)
     # The gate is steep: a closure at 0.4 (1 / CLOSURE_GAIN) already removes the whole emotion opening,
     # a weak one (0.2) halves it.
     assert evaluate(spec, {**surprised, "AU24": 0.4}) == pytest.approx(0.0)
-    assert evaluate(spec, {**surprised, "AU24": 0.2}) == pytest.approx(0.25)
+    assert evaluate(spec, {**surprised, "AU24": 0.2}) == pytest.approx(0.5 * jaw)
+
+
+def test_closure_gates_every_lip_opening_expression() -> None:
+    for emotion, code, side in (("FEAR", "AU20", "L"), ("ANGER", "AU23", None), ("DISGUST", "AU10", "R"),
+                                ("DISGUST", "AU16", "L")):
+        spec = shape_key_driver(code, side)
+        props = {**BASE, EMOTION_PROPS[emotion]: 1.0}
+        assert evaluate(spec, props) > 0.2
+        assert evaluate(spec, {**props, "AU24": 1.0}) == pytest.approx(0.0), (emotion, code)
+    # a smile is not gated: its shape keeps the lips' contact (au_shapes.COMMON_MODE_AUS)
+    happy = {**BASE, EMOTION_PROPS["HAPPINESS"]: 1.0}
+    spec = shape_key_driver("AU12", "L")
+    assert evaluate(spec, {**happy, "AU24": 1.0}) == pytest.approx(evaluate(spec, happy))
 
 
 def test_mouth_audio_priority() -> None:
     spec = shape_key_driver("AU26", None)
     v = evaluate(spec, {**BASE, EMOTION_PROPS["SURPRISE"]: 1.0, "AU26": 0.8})
-    assert v == pytest.approx(0.8 + 0.5 * 0.2)
+    assert v == pytest.approx(0.8 + EMOTION_PROTOTYPES["SURPRISE"]["AU26"] * 0.2)
 
 
 def test_upper_prosody_capped_under_emotion_blinks_not() -> None:
     spec = shape_key_driver("AU01", None)
     sad = {**BASE, EMOTION_PROPS["SADNESS"]: 1.0}
-    assert evaluate(spec, sad) == pytest.approx(0.7)
-    assert evaluate(spec, {**sad, "AU01": 1.0}) == pytest.approx(min(1.0, 0.7 + PROSODY_CAP_DEFAULT))
+    raise01 = EMOTION_PROTOTYPES["SADNESS"]["AU01"]
+    assert evaluate(spec, sad) == pytest.approx(raise01)
+    assert evaluate(spec, {**sad, "AU01": 1.0}) == pytest.approx(min(1.0, raise01 + PROSODY_CAP_DEFAULT))
     angry = {**BASE, EMOTION_PROPS["ANGER"]: 1.0, "AU02": 1.0}
     assert evaluate(shape_key_driver("AU02", "L"), angry) == pytest.approx(PROSODY_CAP_DEFAULT)
     assert evaluate(shape_key_driver("AU45", "L"), {**angry, "AU45": 1.0}) == pytest.approx(1.0)
 
 
 def test_blend_zone_mixes_with_weight_and_contempt_is_one_sided() -> None:
-    happy = {**BASE, EMOTION_PROPS["HAPPINESS"]: 1.0, "AU12": 0.2}
-    for w in (0.0, 0.5, 1.0):
-        got = evaluate(shape_key_driver("AU12", "L"), {**happy, BLEND_WEIGHT_PROP: w})
-        assert got == pytest.approx(0.2 + (0.8 - 0.2) * w)
+    smile = EMOTION_PROTOTYPES["HAPPINESS"]["AU12"]
+    spec = shape_key_driver("AU12", "L")
+    for strength in (0.5, 1.0):
+        happy = {**BASE, EMOTION_PROPS["HAPPINESS"]: strength, "AU12": 0.2}
+        for w in (0.0, 0.5, 1.0):
+            got = evaluate(spec, {**happy, BLEND_WEIGHT_PROP: w})
+            assert got == pytest.approx(0.2 + (smile * strength - 0.2 * strength) * w)
+    # linear in the emotion's strength: half strength, half the smile (no speech)
+    half = evaluate(spec, {**BASE, EMOTION_PROPS["HAPPINESS"]: 0.5})
+    assert half == pytest.approx(0.5 * evaluate(spec, {**BASE, EMOTION_PROPS["HAPPINESS"]: 1.0}))
+    assert BLEND_WEIGHT_DEFAULT >= 0.75, "an emotion must dominate the blend zone by default (a full smile)"
     contempt = {**BASE, EMOTION_PROPS["CONTEMPT"]: 1.0, BLEND_WEIGHT_PROP: 1.0}
-    assert evaluate(shape_key_driver("AU14", "L"), contempt) == pytest.approx(0.65)
+    dimple = EMOTION_PROTOTYPES["CONTEMPT"]["AU14"]
+    assert evaluate(shape_key_driver("AU14", "L"), contempt) == pytest.approx(dimple)
     assert evaluate(shape_key_driver("AU14", "R"), contempt) == pytest.approx(0.0)
 
 

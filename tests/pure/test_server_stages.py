@@ -130,12 +130,14 @@ def test_emotion_presets_and_zone_rules() -> None:
     speech = {"AU24": closure, "AU26": np.zeros(n, np.float32), "AU12": np.full(n, 0.2, np.float32),
               "AU45": np.array([0, 1, 0, 0, 0], np.float32)}
     out = emotion.combine(speech, emotion.preset("SURPRISE"), {"AU01": np.full(n, 1.0, np.float32)})
-    assert out["AU26"][2] == 0 and out["AU26"][0] == pytest.approx(0.5), "a lip closure gates the jaw drop"
+    surprise = EMOTION_PROTOTYPES["SURPRISE"]
+    assert out["AU26"][2] == 0 and out["AU26"][0] == pytest.approx(surprise["AU26"]), "closure gates the jaw"
     assert out["AU12"].min() >= 0.2, "blend zone never drops below speech"
-    assert out["AU01"].max() <= 0.8 + PROSODY_CAP_DEFAULT * 0.2 + 1e-6 and out["AU01"].min() >= 0.8
+    brow = surprise["AU01"]
+    assert out["AU01"].max() <= brow + PROSODY_CAP_DEFAULT * (1 - brow) + 1e-6 and out["AU01"].min() >= brow
     assert out["AU45"][1] == 1.0
     happy = emotion.combine({"AU12": np.zeros(n, np.float32)}, emotion.preset("HAPPINESS"))
-    assert happy["AU12"][0] == pytest.approx(0.8)
+    assert happy["AU12"][0] == pytest.approx(prototype["AU12"])
 
 
 def full_tracks(n: int = 4) -> TrackSet:
