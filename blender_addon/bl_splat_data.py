@@ -5,9 +5,10 @@ attributes: ``opacity`` (FLOAT, 0..1), ``scale`` (FLOAT_VECTOR, logs), ``rotatio
 w x y z), ``f_dc`` and ``f_rest_<i>`` (FLOAT_VECTOR: RGB of SH coefficient 0 and i+1), ``Col``
 (FLOAT_COLOR, linear DC colour for the viewport). Its mesh carries ``SPLAT_KEY`` (the SH degree).
 A bound splat also has ``auth_bind_v0..2`` (INT), ``auth_bind_mean``, ``auth_bind_rot``,
-``auth_bind_scale`` (see ``splat.binding``) and the object property ``TARGET_KEY`` pointing at the
-mesh object it follows. Vertices alone never render in Cycles/EEVEE; the viewport shows them as points
-through a Geometry Nodes modifier (``bl_splat_nodes``) that is off for final renders.
+``auth_bind_scale``, ``auth_bind_sh_rot`` (QUATERNION, the colour-frame rotation; see ``splat.binding``)
+and the object property ``TARGET_KEY`` pointing at the mesh object it follows. Vertices alone never
+render in Cycles/EEVEE; the viewport shows them as coloured points through a Geometry Nodes modifier
+(``bl_splat_nodes``) that is off for final renders.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from . import bl_splat_nodes
 from .rigs import regions, splat_twin
 from .splat import binding as bnd
 from .splat.colour import srgb_to_linear
-from .splat.model import C0, GaussianSet, SplatError, matrices_to_quats, sh_count, transform_gaussians
+from .splat.model import (
+    C0,
+    GaussianSet,
+    SplatError,
+    matrices_to_quats,
+    quats_to_matrices,
+    sh_count,
+    transform_gaussians,
+)
 from .splat.render import SplatInstance
 
 log = logging.getLogger(__name__)
@@ -95,17 +104,30 @@ def write_binding(obj: Any, binding: bnd.Binding, target: Any) -> None:
     _set(mesh, "auth_bind_mean", "FLOAT_VECTOR", binding.local_means)
     _set(mesh, "auth_bind_rot", "QUATERNION", binding.local_quats)
     _set(mesh, "auth_bind_scale", "FLOAT_VECTOR", binding.local_log_scales)
+    if binding.sh_quats is not None:
+        _set(mesh, "auth_bind_sh_rot", "QUATERNION", binding.sh_quats)
     obj[TARGET_KEY] = target
     bl_splat_nodes.ensure_modifier(obj, target)
 
 
 def read_binding(mesh: Any) -> bnd.Binding | None:
-    """The binding stored on a splat mesh, or None when it is not bound."""
+    """The binding stored on a splat mesh, or None when it is not bound.
+
+    Splats bound before the colour-frame rotation was stored get it from their stored rotations:
+    the mesh keeps each Gaussian as it was when bound, so ``Q = R_local R_storedᵀ`` (exact for the splat
+    twin, whose stored Gaussians are its rest pose in mesh space; approximate for other bound splats).
+    """
     if "auth_bind_mean" not in mesh.attributes:
         return None
     tri = np.stack([_get(mesh, name, 1, np.int32) for name in BIND_INTS], 1)
-    return bnd.Binding(tri, _get(mesh, "auth_bind_mean", 3), _get(mesh, "auth_bind_rot", 4),
-                       _get(mesh, "auth_bind_scale", 3))
+    local_quats = _get(mesh, "auth_bind_rot", 4)
+    if "auth_bind_sh_rot" in mesh.attributes:
+        sh_quats = _get(mesh, "auth_bind_sh_rot", 4)
+    else:
+        stored = quats_to_matrices(_get(mesh, "rotation", 4))
+        sh_quats = matrices_to_quats(quats_to_matrices(local_quats) @ np.swapaxes(stored, 1, 2))
+    return bnd.Binding(tri, _get(mesh, "auth_bind_mean", 3), local_quats, _get(mesh, "auth_bind_scale", 3),
+                       sh_quats)
 
 
 def mesh_vertices(mesh: Any) -> np.ndarray:
@@ -113,6 +135,24 @@ def mesh_vertices(mesh: Any) -> np.ndarray:
     co = np.empty(len(mesh.vertices) * 3, np.float32)
     mesh.vertices.foreach_get("co", co)
     return co.reshape(-1, 3).astype(np.float64)
+
+
+_CO_BUFFERS: dict[int, np.ndarray] = {}
+
+
+def mesh_vertices_f32(mesh: Any) -> np.ndarray:
+    """Vertex positions ``[V, 3]`` float32 read into a buffer reused from frame to frame.
+
+    The returned array is overwritten by the next call for a mesh of the same size: use it at once.
+    """
+    n = len(mesh.vertices)
+    buf = _CO_BUFFERS.get(n)
+    if buf is None:
+        if len(_CO_BUFFERS) > 8:
+            _CO_BUFFERS.clear()
+        buf = _CO_BUFFERS[n] = np.empty(n * 3, np.float32)
+    mesh.vertices.foreach_get("co", buf)
+    return buf.reshape(n, 3)
 
 
 def rest_vertices(mesh: Any) -> np.ndarray:
@@ -168,12 +208,10 @@ def collect_instances(depsgraph: Any) -> list[SplatInstance]:
         target = bound_target(original)
         if binding is not None and target is not None:
             evaluated = target.evaluated_get(depsgraph)
-            verts = mesh_vertices(evaluated.data)
-            gaussians = bnd.apply_to_set(binding, verts, gaussians)
-            matrix = np.array(evaluated.matrix_world, np.float64)
+            posed = bnd.pose(binding, mesh_vertices_f32(evaluated.data))
+            out.append(SplatInstance(gaussians, np.array(evaluated.matrix_world, np.float64), posed))
         else:
-            matrix = np.array(inst.matrix_world, np.float64)
-        out.append(SplatInstance(gaussians, matrix))
+            out.append(SplatInstance(gaussians, np.array(inst.matrix_world, np.float64)))
     return out
 
 
@@ -204,7 +242,10 @@ def bind_to_mesh(splat_obj: Any, mesh_obj: Any, depsgraph: Any) -> int:
     for i, co in enumerate(gaussians.means.tolist()):
         hit = tree.find_nearest(co)
         nearest[i] = hit[2] if hit[2] is not None else 0
-    binding = bnd.bind(gaussians, verts, tris[nearest])
+    # The SH were fitted in the splat object's frame: its rotation relative to the mesh (polar part).
+    u, _, vt = np.linalg.svd(to_mesh[:3, :3])
+    sh_rotation = u @ vt if np.linalg.det(u @ vt) > 0 else np.eye(3)
+    binding = bnd.bind(gaussians, verts, tris[nearest], sh_rotation)
     write_binding(splat_obj, binding, mesh_obj)
     return len(gaussians)
 

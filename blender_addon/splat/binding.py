@@ -7,11 +7,17 @@ Gaussian stores its mean ``m_l``, rotation ``R_l`` and log scales ``σ_l`` in th
 (mesh object) space ``m = c + s R m_l``, ``rotation = R R_l`` with ``R = [x y z]``, and
 ``log scale = σ_l + log s``. Under any motion of the triangle that is a similarity (rigid motion and
 uniform scale) the Gaussian moves exactly with it.
+
+View-dependent colour turns with the triangle too: a binding also stores, per Gaussian, the rotation
+``Q`` from the frame its SH coefficients were fitted in (its "colour frame") to its triangle frame at
+bind time. Posed, the colour frame maps to mesh space by ``R Q`` (``sh_frames``), and the renderer
+evaluates SH for the view direction rotated back by ``(R Q)ᵀ``, so a Gaussian that turns with its
+triangle shows the colours it had for views that turn with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,12 +36,19 @@ class Binding:
         local_means: ``[N, 3]`` float32 mean in the triangle frame, in units of the frame scale.
         local_quats: ``[N, 4]`` float32 rotation ``(w, x, y, z)`` relative to the frame.
         local_log_scales: ``[N, 3]`` float32 log scales minus ``log s``.
+        sh_quats: ``[N, 4]`` float32 rotation ``(w, x, y, z)`` from each Gaussian's colour (SH) frame
+            to its triangle frame, fixed at bind time; None: the SH stay in mesh space (bindings
+            stored before this field existed).
     """
 
     tri_verts: np.ndarray
     local_means: np.ndarray
     local_quats: np.ndarray
     local_log_scales: np.ndarray
+    sh_quats: np.ndarray | None = None
+    # Rotation matrices of local_quats / sh_quats, filled by the first pose() (the binding is fixed).
+    _local_rs: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _sh_mats: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.tri_verts)
@@ -43,6 +56,8 @@ class Binding:
         self.local_means = np.ascontiguousarray(self.local_means, np.float32).reshape(n, 3)
         self.local_quats = np.ascontiguousarray(self.local_quats, np.float32).reshape(n, 4)
         self.local_log_scales = np.ascontiguousarray(self.local_log_scales, np.float32).reshape(n, 3)
+        if self.sh_quats is not None:
+            self.sh_quats = np.ascontiguousarray(self.sh_quats, np.float32).reshape(n, 4)
 
     def __len__(self) -> int:
         return len(self.tri_verts)
@@ -79,16 +94,26 @@ def triangle_frames(verts: np.ndarray, tri_verts: np.ndarray) -> tuple[np.ndarra
     return (p0 + p1 + p2) / 3.0, np.stack([x, y, z], -1), np.maximum(scales, _EPS)
 
 
-def bind(gaussians: GaussianSet, verts: np.ndarray, tri_verts: np.ndarray) -> Binding:
-    """Express world (mesh-space) Gaussians in the frames of their triangles ``[N, 3]``."""
+def bind(gaussians: GaussianSet, verts: np.ndarray, tri_verts: np.ndarray,
+         sh_rotation: np.ndarray | None = None) -> Binding:
+    """Express world (mesh-space) Gaussians in the frames of their triangles ``[N, 3]``.
+
+    Args:
+        gaussians: the Gaussians in mesh space.
+        verts: ``[V, 3]`` mesh positions at bind time.
+        tri_verts: ``[N, 3]`` each Gaussian's triangle.
+        sh_rotation: ``[3, 3]`` rotation from the frame the SH coefficients were fitted in to mesh
+            space (the rotation part of a splat-object-to-mesh transform); identity when None.
+    """
     if len(tri_verts) != len(gaussians):
         raise SplatError(f"{len(tri_verts)} triangles for {len(gaussians)} Gaussians")
     c, rot, s = triangle_frames(verts, tri_verts)
     rt = np.swapaxes(rot, 1, 2)
     local_means = np.einsum("nij,nj->ni", rt, gaussians.means - c) / s[:, None]
     local_rot = rt @ quats_to_matrices(gaussians.quats)
+    sh_rot = rt if sh_rotation is None else rt @ np.asarray(sh_rotation, np.float64)
     return Binding(tri_verts, local_means, matrices_to_quats(local_rot),
-                   gaussians.log_scales - np.log(s)[:, None])
+                   gaussians.log_scales - np.log(s)[:, None], matrices_to_quats(sh_rot))
 
 
 def bind_on_surface(verts: np.ndarray, tri_verts: np.ndarray, bary: np.ndarray, radii: np.ndarray,
@@ -109,7 +134,50 @@ def bind_on_surface(verts: np.ndarray, tri_verts: np.ndarray, bary: np.ndarray, 
     r = np.asarray(radii, np.float64) / s
     log_scales = np.log(np.stack([r, r, r * flatness], 1))
     quats = np.tile(np.array([1.0, 0, 0, 0]), (len(tri_verts), 1))
-    return Binding(tri_verts, local_means, quats, log_scales)
+    return Binding(tri_verts, local_means, quats, log_scales, matrices_to_quats(np.swapaxes(rot, 1, 2)))
+
+
+@dataclass
+class Posed:
+    """Bound Gaussians placed on a deformed mesh (mesh space).
+
+    Attributes:
+        means: ``[N, 3]`` float64 centres.
+        rotations: ``[N, 3, 3]`` float64 rotation matrices.
+        log_scales: ``[N, 3]`` float64 log standard deviations.
+        sh_frames: ``[N, 3, 3]`` float64 rotation from each Gaussian's colour (SH) frame to mesh space,
+            or None (SH in mesh space).
+    """
+
+    means: np.ndarray
+    rotations: np.ndarray
+    log_scales: np.ndarray
+    sh_frames: np.ndarray | None
+
+    def covariances(self, linear: np.ndarray | None = None) -> np.ndarray:
+        """Covariances ``A R diag(s)² Rᵀ Aᵀ`` ``[N, 3, 3]`` with ``A`` an optional ``[3, 3]``."""
+        rs = self.rotations * np.exp(self.log_scales)[:, None, :]
+        if linear is not None:
+            rs = np.asarray(linear, np.float64) @ rs
+        return rs @ np.swapaxes(rs, 1, 2)
+
+
+def pose(binding: Binding, verts: np.ndarray) -> Posed:
+    """The bound Gaussians on the deformed mesh ``verts`` ``[V, 3]``, colour frames included.
+
+    The per-Gaussian rotation matrices of the binding are computed once and kept on it, so posing the
+    same binding frame after frame costs two batched 3×3 products and the triangle frames.
+    """
+    binding.check(len(verts))
+    c, rot, s = triangle_frames(verts, binding.tri_verts)
+    if binding._local_rs is None:
+        binding._local_rs = quats_to_matrices(binding.local_quats)
+        if binding.sh_quats is not None:
+            binding._sh_mats = quats_to_matrices(binding.sh_quats)
+    means = c + s[:, None] * np.einsum("nij,nj->ni", rot, binding.local_means)
+    rotations = rot @ binding._local_rs
+    sh_frames = None if binding._sh_mats is None else rot @ binding._sh_mats
+    return Posed(means, rotations, binding.local_log_scales + np.log(s)[:, None], sh_frames)
 
 
 def apply(binding: Binding, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,15 +187,16 @@ def apply(binding: Binding, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         binding: the bound Gaussians.
         verts: ``[V, 3]`` current (deformed) positions of the mesh the binding refers to.
     """
-    binding.check(len(verts))
-    c, rot, s = triangle_frames(verts, binding.tri_verts)
-    means = c + s[:, None] * np.einsum("nij,nj->ni", rot, binding.local_means)
-    rotations = rot @ quats_to_matrices(binding.local_quats)
-    return means, rotations, binding.local_log_scales + np.log(s)[:, None]
+    posed = pose(binding, verts)
+    return posed.means, posed.rotations, posed.log_scales
 
 
 def apply_to_set(binding: Binding, verts: np.ndarray, template: GaussianSet) -> GaussianSet:
-    """``template`` (opacities, SH) moved onto the deformed mesh ``verts``."""
+    """``template`` (opacities, SH) moved onto the deformed mesh ``verts``.
+
+    The SH coefficients are copied as they are (a GaussianSet has no colour frames): render bound
+    Gaussians through :func:`pose` and ``render.SplatInstance.sh_frames`` for view-dependent colour.
+    """
     means, rotations, log_scales = apply(binding, verts)
     return GaussianSet(means, matrices_to_quats(rotations), log_scales, template.opacities, template.sh)
 

@@ -5,7 +5,8 @@ f_rest_0..(3*(K-1)-1) opacity scale_0..2 rot_0..3``, all float32; ``f_rest`` is 
 coefficients, then green, then blue); ``opacity`` is a logit, ``scale_*`` are logs, ``rot_*`` an
 unnormalised ``(w, x, y, z)`` quaternion. A bound set appends the binding columns (see
 ``binding.Binding``): ``bind_v0..2`` (int32 vertex indices of the triangle), ``bind_x/y/z``,
-``bind_rot_0..3``, ``bind_scale_0..2`` (float32). Readers that only know 3DGS ignore them.
+``bind_rot_0..3``, ``bind_scale_0..2``, ``bind_sh_rot_0..3`` (float32; the colour-frame rotation, absent
+from older files). Readers that only know 3DGS ignore them.
 
 ``.splat`` (32 bytes per Gaussian, little endian): position 3×float32, linear scale 3×float32, RGBA
 4×uint8 (``rgb = 0.5 + C0 * f_dc`` and the activated opacity), rotation 4×uint8 ``(w, x, y, z)`` as
@@ -30,10 +31,14 @@ _PLY_TYPES = {"float": "f4", "float32": "f4", "double": "f8", "float64": "f8", "
 BIND_INT_COLUMNS = ("bind_v0", "bind_v1", "bind_v2")
 BIND_FLOAT_COLUMNS = ("bind_x", "bind_y", "bind_z", "bind_rot_0", "bind_rot_1", "bind_rot_2", "bind_rot_3",
                       "bind_scale_0", "bind_scale_1", "bind_scale_2")
+BIND_SH_COLUMNS = ("bind_sh_rot_0", "bind_sh_rot_1", "bind_sh_rot_2", "bind_sh_rot_3")
 
 
-def ply_columns(sh_degree: int, bound: bool = False) -> list[tuple[str, str]]:
-    """The standard 3DGS vertex properties ``(name, numpy dtype)`` in file order."""
+def ply_columns(sh_degree: int, bound: bool = False, sh_frames: bool = True) -> list[tuple[str, str]]:
+    """The standard 3DGS vertex properties ``(name, numpy dtype)`` in file order.
+
+    ``bound`` appends the binding columns, ``sh_frames`` (with ``bound``) the colour-frame rotation.
+    """
     k = sh_count(sh_degree)
     cols = [(n, "<f4") for n in ("x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2")]
     cols += [(f"f_rest_{i}", "<f4") for i in range(3 * (k - 1))]
@@ -41,6 +46,8 @@ def ply_columns(sh_degree: int, bound: bool = False) -> list[tuple[str, str]]:
     cols += [(f"rot_{i}", "<f4") for i in range(4)]
     if bound:
         cols += [(n, "<i4") for n in BIND_INT_COLUMNS] + [(n, "<f4") for n in BIND_FLOAT_COLUMNS]
+        if sh_frames:
+            cols += [(n, "<f4") for n in BIND_SH_COLUMNS]
     return cols
 
 
@@ -59,7 +66,8 @@ def write_ply(path: str | Path, gaussians: GaussianSet, binding: Binding | None 
     n = len(gaussians)
     if binding is not None and len(binding) != n:
         raise SplatError(f"binding has {len(binding)} rows for {n} Gaussians")
-    cols = ply_columns(gaussians.sh_degree, binding is not None)
+    cols = ply_columns(gaussians.sh_degree, binding is not None,
+                       binding is not None and binding.sh_quats is not None)
     data = np.zeros(n, dtype=np.dtype(cols))
     for i, axis in enumerate("xyz"):
         data[axis] = gaussians.means[:, i]
@@ -79,6 +87,9 @@ def write_ply(path: str | Path, gaussians: GaussianSet, binding: Binding | None 
         floats = np.concatenate([binding.local_means, binding.local_quats, binding.local_log_scales], 1)
         for i, name in enumerate(BIND_FLOAT_COLUMNS):
             data[name] = floats[:, i]
+        if binding.sh_quats is not None:
+            for i, name in enumerate(BIND_SH_COLUMNS):
+                data[name] = binding.sh_quats[:, i]
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {n}"]
     header += [f"property {'int' if dt == '<i4' else 'float'} {name}" for name, dt in cols]
     header.append("end_header")
@@ -169,8 +180,11 @@ def read_ply(path: str | Path) -> tuple[GaussianSet, Binding | None]:
     binding = None
     if all(n in names for n in BIND_INT_COLUMNS + BIND_FLOAT_COLUMNS):
         floats = np.stack([data[n] for n in BIND_FLOAT_COLUMNS], 1).astype(np.float32)
+        sh_quats = None
+        if all(n in names for n in BIND_SH_COLUMNS):
+            sh_quats = np.stack([data[n] for n in BIND_SH_COLUMNS], 1).astype(np.float32)
         binding = Binding(np.stack([data[n] for n in BIND_INT_COLUMNS], 1).astype(np.int32),
-                          floats[:, :3], floats[:, 3:7], floats[:, 7:])
+                          floats[:, :3], floats[:, 3:7], floats[:, 7:], sh_quats)
     log.info("read %d Gaussians (SH degree %d) from %s", count, sh_degree_of(k), path)
     return gaussians, binding
 

@@ -2,7 +2,8 @@
 
 ``render(instances, camera, background, backend)`` flattens every instance to world space
 (covariances through the object's full linear transform; SH evaluated for the view direction expressed
-in the object's own frame), then calls a rasterizer: ``"numpy"`` (always available), ``"torch"`` (when
+in the object's own frame, or for bound Gaussians in each Gaussian's own colour frame, which turns with
+its triangle), then calls a rasterizer: ``"numpy"`` (always available), ``"torch"`` (when
 importable; CUDA when present) or ``"auto"`` (torch on CUDA when there is a GPU, else numpy, which is
 the faster of the two on a CPU).
 """
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .binding import Posed
 from .camera import Camera
-from .model import GaussianSet, SplatError, covariances, sh_colours
+from .model import C0, GaussianSet, SplatError, covariances, sh_colours
 from .rules import BACKGROUND_DEPTH, RenderOutput
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,14 @@ class SplatInstance:
     Attributes:
         gaussians: the Gaussians in their object's space.
         matrix_world: ``[4, 4]`` object-to-world transform.
+        posed: for bound Gaussians, their pose on the deformed mesh (object space): replaces the means,
+            rotations and scales of ``gaussians`` (whose opacities and SH are used) and gives each
+            Gaussian's colour frame. None: ``gaussians`` as they are, SH in object space.
     """
 
     gaussians: GaussianSet
     matrix_world: np.ndarray
+    posed: Posed | None = None
 
 
 def torch_available() -> bool:
@@ -72,15 +78,32 @@ def flatten(instances: list[SplatInstance], camera: Camera
             continue
         m = np.asarray(inst.matrix_world, np.float64)
         lin = m[:3, :3]
-        world = g.means.astype(np.float64) @ lin.T + m[:3, 3]
-        dirs = camera.view_directions(world) @ np.linalg.inv(lin).T
+        posed = inst.posed
+        local = g.means if posed is None else posed.means
+        world = np.asarray(local, np.float64) @ lin.T + m[:3, 3]
         means.append(world)
-        covs.append(covariances(g.quats, g.log_scales, lin))
-        colours.append(sh_colours(g.sh, dirs))
+        covs.append(covariances(g.quats, g.log_scales, lin) if posed is None else posed.covariances(lin))
+        colours.append(view_colours(g.sh, world, camera, lin, None if posed is None else posed.sh_frames))
         opacs.append(g.opacities)
     if not means:
         return np.zeros((0, 3)), np.zeros((0, 3, 3)), np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
     return np.concatenate(means), np.concatenate(covs), np.concatenate(colours), np.concatenate(opacs)
+
+
+def view_colours(sh: np.ndarray, world: np.ndarray, camera: Camera, linear: np.ndarray,
+                 sh_frames: np.ndarray | None = None) -> np.ndarray:
+    """Display-referred colours ``[N, 3]`` of SH ``[N, K, 3]`` at world points ``[N, 3]`` seen by ``camera``.
+
+    The view direction is taken to the object's frame (``linear`` ``[3, 3]``, its object-to-world linear
+    part), then, when given, to each Gaussian's colour frame by the transpose of ``sh_frames``
+    ``[N, 3, 3]`` (colour frame to object space). Degree 0 needs no direction.
+    """
+    if sh.shape[1] == 1:
+        return np.maximum(C0 * sh[:, 0].astype(np.float64) + 0.5, 0.0).astype(np.float32)
+    dirs = camera.view_directions(world) @ np.linalg.inv(linear).T
+    if sh_frames is not None:
+        dirs = np.einsum("nji,nj->ni", sh_frames, dirs)
+    return sh_colours(sh, dirs)
 
 
 def render(instances: list[SplatInstance], camera: Camera,
