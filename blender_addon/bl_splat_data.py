@@ -276,7 +276,8 @@ def add_splat_twin(context: Any, face_obj: Any, seed: int = 0, count: int = spla
         attr.data.foreach_get("value", codes)
     sample = splat_twin.sample_twin(verts, tris, codes[poly], count=count, seed=seed)
     tri_verts = tris[sample.tri_index]
-    binding = bnd.bind_on_surface(verts, tri_verts, sample.bary, sample.radii)
+    binding = bnd.bind_on_surface(verts, tri_verts, sample.bary, sample.radii,
+                                  elongation=sample.elongation, tangents=sample.tangents)
     means, rots, log_scales = bnd.apply(binding, verts)
     gaussians = GaussianSet.from_rgb(means, matrices_to_quats(rots), log_scales, sample.opacities, sample.rgb)
     name = f"{face_obj.name} Splat"

@@ -117,8 +117,9 @@ def bind(gaussians: GaussianSet, verts: np.ndarray, tri_verts: np.ndarray,
 
 
 def bind_on_surface(verts: np.ndarray, tri_verts: np.ndarray, bary: np.ndarray, radii: np.ndarray,
-                    flatness: float = 0.15) -> Binding:
-    """Binding of flat discs lying on triangles (used by the splat twin).
+                    flatness: float = 0.15, elongation: np.ndarray | None = None,
+                    tangents: np.ndarray | None = None) -> Binding:
+    """Binding of flat discs (or strokes) lying on triangles (used by the splat twin).
 
     Args:
         verts: ``[V, 3]`` rest positions.
@@ -126,15 +127,26 @@ def bind_on_surface(verts: np.ndarray, tri_verts: np.ndarray, bary: np.ndarray, 
         bary: ``[N, 3]`` barycentric coordinates of each disc centre.
         radii: ``[N]`` disc standard deviations in mesh units.
         flatness: thickness along the normal relative to the radius.
+        elongation: optional ``[N]`` standard deviation along ``tangents`` relative to the radius
+            (1: a round disc; > 1: a stroke ``radii`` wide).
+        tangents: optional ``[N, 3]`` mesh-space direction of each stroke (projected onto the triangle's
+            plane); the triangle's first edge where absent or degenerate.
     """
     v = np.asarray(verts, np.float64)
     p = np.einsum("nk,nkj->nj", bary, v[tri_verts])
     c, rot, s = triangle_frames(v, tri_verts)
-    local_means = np.einsum("nji,nj->ni", rot, p - c) / s[:, None]
+    rt = np.swapaxes(rot, 1, 2)
+    local_means = np.einsum("nij,nj->ni", rt, p - c) / s[:, None]
     r = np.asarray(radii, np.float64) / s
-    log_scales = np.log(np.stack([r, r, r * flatness], 1))
-    quats = np.tile(np.array([1.0, 0, 0, 0]), (len(tri_verts), 1))
-    return Binding(tri_verts, local_means, quats, log_scales, matrices_to_quats(np.swapaxes(rot, 1, 2)))
+    along = r if elongation is None else r * np.asarray(elongation, np.float64)
+    log_scales = np.log(np.stack([along, r, r * flatness], 1))
+    angle = np.zeros(len(tri_verts))
+    if tangents is not None:
+        t = np.einsum("nij,nj->ni", rt, np.asarray(tangents, np.float64))
+        angle = np.where(np.hypot(t[:, 0], t[:, 1]) > _EPS, np.arctan2(t[:, 1], t[:, 0]), 0.0)
+    zeros = np.zeros_like(angle)
+    quats = np.stack([np.cos(angle / 2), zeros, zeros, np.sin(angle / 2)], 1)  # about the normal
+    return Binding(tri_verts, local_means, quats, log_scales, matrices_to_quats(rt))
 
 
 @dataclass

@@ -224,3 +224,39 @@ def test_colour_frames_in_every_backend_and_the_ply() -> None:
         _, back = ply.read_ply(ply.write_ply(Path(tmp) / "b.ply", g, b))
     assert back is not None and back.sh_quats is not None
     assert np.allclose(back.sh_quats, b.sh_quats)
+
+
+def test_eyelashes_are_sparse_thin_dark_strokes_radiating_from_the_eye() -> None:
+    from rigs import regions, splat_twin
+
+    # A flat face (y = 0) with one eye at x = -2: an iris square ringed by lash squares, and skin beside.
+    rng = np.random.default_rng(3)
+    grid = np.array([[x, 0.0, z] for z in range(-2, 3) for x in range(-3, 3)], float)
+    tris, codes = [], []
+    for z in range(4):
+        for x in range(5):
+            a, b, c, d = z * 6 + x, z * 6 + x + 1, (z + 1) * 6 + x, (z + 1) * 6 + x + 1
+            iris = (x, z) in ((1, 1), (1, 2))
+            code = regions.SKIN if x >= 3 else (regions.IRIS if iris else regions.EYELASH)
+            tris += [[a, b, c], [b, d, c]]
+            codes += [code, code]
+    grid[:, 0] -= 0.5  # every lash at x < 0: one eye
+    s = splat_twin.sample_twin(grid, np.array(tris), np.array(codes), count=4000, seed=int(rng.integers(99)))
+    lash = np.array(codes)[s.tri_index] == regions.EYELASH
+    skin = np.array(codes)[s.tri_index] == regions.SKIN
+    area_share = 8 / 20  # lash squares among all squares of the same density class
+    assert lash.mean() < area_share  # sparser than skin
+    assert (s.opacities[lash] <= 0.5).all() and (s.opacities[skin] > 0.9).all()
+    assert (s.elongation[lash] > 1.0).all() and (s.elongation[skin] == 1.0).all()
+    assert s.radii[lash].max() < 0.5 * s.radii[skin].min()  # thin
+    assert s.rgb[lash].mean() < 0.5 * s.rgb[skin].mean()  # dark
+    points = np.einsum("nk,nkj->nj", s.bary[lash], grid[np.array(tris)[s.tri_index[lash]]])
+    eye = grid[np.array(tris)[np.array(codes) == regions.IRIS]].reshape(-1, 3).mean(0)
+    radial = (points - eye) / np.linalg.norm(points - eye, axis=1, keepdims=True)
+    assert np.allclose(np.einsum("ni,ni->n", radial, s.tangents[lash]), 1.0, atol=1e-6)
+    # Bound as strokes: the long axis lies along the tangent.
+    b = binding.bind_on_surface(grid, np.array(tris)[s.tri_index], s.bary, s.radii,
+                                elongation=s.elongation, tangents=s.tangents)
+    _, rots, log_s = binding.apply(b, grid)
+    assert np.allclose(np.abs(np.einsum("ni,ni->n", rots[lash][:, :, 0], s.tangents[lash])), 1.0, atol=1e-5)
+    assert np.allclose(np.exp(log_s[lash][:, 0]), s.radii[lash] * s.elongation[lash], rtol=1e-5)
