@@ -61,7 +61,7 @@ RECIPES: dict[str, Recipe] = {
         "train": {"espeak": 2500, "festival": 400, "flite": 500, "piper": 150},
         "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10},
         "heldout": {"espeak": 240, "festival": 60, "flite": 60},
-    }, copies=2, steps=24000, channels=128, lr=2e-3, eval_every=500),
+    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500),
 }
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
