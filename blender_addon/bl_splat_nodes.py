@@ -3,8 +3,11 @@
 Unbound splats: "Mesh to Points" with the radius of each Gaussian. Bound splats: each point is first
 moved onto its triangle of the target mesh, live, with the same frame maths as ``splat.binding``
 (centre + s·(x·m.x + y·m.y + z·m.z)), using Sample Index on the target's evaluated geometry, so shape
-keys and drivers move the points as they move the renderer's Gaussians. The modifier is off for final
-renders (the Gaussian Splat engine draws the Gaussians; Cycles and EEVEE draw nothing for them).
+keys and drivers move the points as they move the renderer's Gaussians. The points carry the material
+``MATERIAL`` (an Emission of the ``Col`` point attribute, the Gaussians' linear DC colour), so they show
+their colours in Material Preview and Rendered viewports, and the material's viewport display colour is a
+neutral skin tone for Solid mode. The modifier is off for final renders (the Gaussian Splat engine draws
+the Gaussians; Cycles and EEVEE draw nothing for them).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import bpy
 MODIFIER = "AUTH Splat Points"
 GROUP_FREE = "AUTH Splat Points"
 GROUP_BOUND = "AUTH Splat Bound Points"
+MATERIAL = "AUTH Splat Points"
+COLOUR_ATTRIBUTE = "Col"
 
 
 def _math(nodes: Any, links: Any, op: str, a: Any, b: Any = None, vector: bool = True, out: int = 0) -> Any:
@@ -47,11 +52,36 @@ def _named(nodes: Any, name: str, data_type: str) -> Any:
     return node.outputs["Attribute"]
 
 
+def points_material() -> Any:
+    """The material of the viewport points (created once per file): Emission of the ``Col`` attribute."""
+    mat = bpy.data.materials.get(MATERIAL)
+    if mat is not None:
+        return mat
+    mat = bpy.data.materials.new(MATERIAL)
+    if mat.node_tree is None:  # Blender before 5.0 creates materials without nodes
+        mat.use_nodes = True
+    mat.diffuse_color = (0.7, 0.45, 0.35, 1.0)  # Solid-mode viewport display colour
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    attr = nodes.new("ShaderNodeAttribute")
+    attr.attribute_type = "GEOMETRY"
+    attr.attribute_name = COLOUR_ATTRIBUTE
+    emission = nodes.new("ShaderNodeEmission")
+    emission.inputs["Strength"].default_value = 1.0
+    out = nodes.new("ShaderNodeOutputMaterial")
+    links.new(attr.outputs["Color"], emission.inputs["Color"])
+    links.new(emission.outputs["Emission"], out.inputs["Surface"])
+    return mat
+
+
 def _points(nodes: Any, links: Any, geometry: Any, radius: Any) -> Any:
     to_points = nodes.new("GeometryNodeMeshToPoints")
     links.new(geometry, to_points.inputs["Mesh"])
     links.new(radius, to_points.inputs["Radius"])
-    return to_points.outputs["Points"]
+    set_material = nodes.new("GeometryNodeSetMaterial")
+    links.new(to_points.outputs["Points"], set_material.inputs["Geometry"])
+    set_material.inputs["Material"].default_value = points_material()
+    return set_material.outputs["Geometry"]
 
 
 def free_group() -> Any:

@@ -233,3 +233,30 @@ def test_bound_sh_colours_turn_with_the_mesh(fresh: ModuleType, tmp_path: Path) 
     turned[:3, :3] = rot
     assert np.allclose(colours(turned @ cam_m), rest, atol=1e-4)
     assert np.abs(colours(cam_m) - rest).max() > 0.05  # the colours do depend on the view
+
+
+def test_viewport_points_carry_a_material_reading_the_colour_attribute(fresh: ModuleType) -> None:
+    bpy = fresh
+    nodes_mod, data = ext("bl_splat_nodes"), ext("bl_splat_data")
+    face, _ = uv_sphere_with_key(bpy)
+    splat = data.add_splat_twin(bpy.context, face, count=200)
+    mod = splat.modifiers[nodes_mod.MODIFIER]
+    set_mat = [n for n in mod.node_group.nodes if n.bl_idname == "GeometryNodeSetMaterial"]
+    assert len(set_mat) == 1 and set_mat[0].inputs["Geometry"].is_linked
+    mat = set_mat[0].inputs["Material"].default_value
+    assert mat is not None and mat.name == nodes_mod.MATERIAL
+    attrs = [n for n in mat.node_tree.nodes if n.bl_idname == "ShaderNodeAttribute"]
+    assert len(attrs) == 1 and attrs[0].attribute_name == "Col" and attrs[0].outputs["Color"].is_linked
+    output = next(n for n in mat.node_tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial")
+    assert output.inputs["Surface"].is_linked
+    # The evaluated points have the material and the per-point colours of the Gaussians.
+    dg = bpy.context.evaluated_depsgraph_get()
+    evaluated = splat.evaluated_get(dg)
+    geometry = evaluated.evaluated_geometry()
+    cloud = geometry.pointcloud
+    assert [m.name for m in cloud.materials] == [nodes_mod.MATERIAL]
+    col = np.empty(len(cloud.points) * 4, np.float32)
+    cloud.attributes["Col"].data.foreach_get("color", col)
+    want = np.empty(len(splat.data.vertices) * 4, np.float32)
+    splat.data.attributes["Col"].data.foreach_get("color", want)
+    assert np.allclose(col, want) and np.ptp(col.reshape(-1, 4)[:, 0]) > 0.05
