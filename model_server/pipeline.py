@@ -23,6 +23,7 @@ import numpy as np
 from rigs.au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS, MODEL_AUS, PROSODY_CAP_DEFAULT
 
 from . import __version__, emotion, landmarks, prosody, resample
+from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
 from .tracks import Landmarks, TrackSet
 from .upper_face import UpperFaceOptions, upper_face
@@ -190,6 +191,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     n_frames = resample.frame_count(duration_s, opts.fps)
     times = np.arange(n_frames, dtype=np.float64) / opts.fps
     mouth = resample.resample_tracks(speech100, opts.fps, n_frames, smoothing=opts.smoothing)
+    mouth = enforce_closures(mouth, MODEL_AUS)  # at the output rate: what the rig will show
     upper = face.render(times, snap_fps=opts.fps)
     lap("resample_ms")
     speech = {code: mouth[:, i] for i, code in enumerate(MODEL_AUS)}
