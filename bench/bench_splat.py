@@ -1,20 +1,32 @@
 """Benchmark of the Gaussian-splat rasterizers: one frame of N Gaussians at W×H, per backend.
 
-Usage: ``.venv/bin/python bench/bench_splat.py [--gaussians 100000] [--size 512] [--frames 3]``
+Usage: ``.venv/bin/python bench/bench_splat.py [--gaussians 100000] [--size 512] [--frames 3]
+[--engine-size 384] [--no-engine] [--baseline REV]``
 
 The scene is a head-sized ellipsoid shell of flat, surface-aligned Gaussians (as the splat twin makes)
 filling about a third of the frame. Prints one table row per backend (numpy, torch on the CPU, torch on
 CUDA when present, gsplat when importable): best and median seconds per frame, and the target
 (CPU <= 2 s per frame; GPU >= 200 frames per second).
+
+The engine row renders the default head (rig + 60k-Gaussian splat twin) frame after frame in real bpy
+through the engine's per-frame path (AU values set, depsgraph update, rig mesh read, binding, SH,
+numpy rasterization, colour conversion; ``bl_bench_splat_engine.py``). ``--baseline REV`` exports that
+git revision and runs the same row on it, alternating runs so that both see the same machine load, and
+prints the largest pixel difference between the two trees' frames (which includes every other change
+between the trees: rig shapes, the twin's sampling).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,11 +69,59 @@ def time_frames(fn: Callable[[], object], frames: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def engine_run(root: Path, size: int, frames: int, save: Path) -> list[float]:
+    """Seconds per frame of ``bl_bench_splat_engine.py`` on source tree ``root`` (frames to ``save``)."""
+    cmd = [sys.executable, str(ROOT / "bench" / "bl_bench_splat_engine.py"), "--root", str(root),
+           "--size", str(size), "--frames", str(frames), "--save", str(save)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"engine bench failed on {root}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return list(json.loads(lines[-1])["times"])
+
+
+def export_revision(rev: str, dest: Path) -> Path:
+    """``git archive`` of ``rev`` unpacked into ``dest`` (returns ``dest``)."""
+    archive = dest / "src.tar"
+    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest / "tree", filter="tar")
+    return dest / "tree"
+
+
+def engine_rows(size: int, frames: int, baseline: str | None, repeats: int = 2
+                ) -> list[tuple[str, str, float, float, str]]:
+    """Rows for the default head in the engine (and the baseline revision, when given)."""
+    tmp = Path(tempfile.mkdtemp(prefix="auth-bench-splat-"))
+    trees = {"this tree": ROOT}
+    if baseline:
+        trees[f"baseline {baseline}"] = export_revision(baseline, tmp)
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(repeats):  # alternate, so every tree sees the same load
+        for name, root in trees.items():
+            times[name] += engine_run(root, size, frames, tmp / name.replace(" ", "_"))
+    rows = []
+    for name, ts in times.items():
+        best, med = min(ts), statistics.median(ts)
+        rows.append((f"engine {size}x{size}", f"default head, {name}", best, med, "per frame, numpy"))
+    if baseline:
+        a, b = (tmp / n.replace(" ", "_") for n in trees)
+        diff = max(float(np.abs(np.load(a / f.name) - np.load(b / f.name)).max()) for f in a.glob("*.npy"))
+        rows.append(("engine", "max |this - baseline|", diff, diff, "linear RGBA (all changes)"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gaussians", type=int, default=100_000)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=3)
+    parser.add_argument("--engine-size", type=int, default=384)
+    parser.add_argument("--no-engine", action="store_true", help="skip the default-head engine row")
+    parser.add_argument("--baseline", default=None, help="git revision to time side by side")
     args = parser.parse_args(argv)
     scene = make_scene(args.gaussians)
     camera = cam_mod.from_blender(cam_mod.look_at([0, -0.55, 0.0], [0, 0, 0]), lens_mm=50,
@@ -92,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("torch", "-", float("nan"), float("nan"), "not installed"))
     if importlib.util.find_spec("gsplat") is None:
         rows.append(("gsplat", "-", float("nan"), float("nan"), "not installed (optional)"))
+    if not args.no_engine:
+        rows += engine_rows(args.engine_size, max(args.frames, 3), args.baseline)
     print(f"Gaussian splat rasterizer: {args.gaussians} Gaussians, {args.size}x{args.size}, "
           f"coverage {cover:.0%}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}, "
           f"{os.cpu_count()} CPUs")
-    print(f"{'backend':<8} {'device':<28} {'best s/frame':>12} {'median':>8} {'fps':>7}  target")
+    print(f"{'backend':<18} {'device':<36} {'best s/frame':>12} {'median':>8} {'fps':>7}  target")
     for name, device, best, med, verdict in rows:
-        fps = 1 / best if best == best else float("nan")
-        print(f"{name:<8} {device:<28} {best:>12.3f} {med:>8.3f} {fps:>7.1f}  {verdict}")
+        fps = 1 / best if best == best and best > 0 else float("nan")
+        print(f"{name:<18} {device:<36} {best:>12.4f} {med:>8.3f} {fps:>7.1f}  {verdict}")
     return 0
 
 
