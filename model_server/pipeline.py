@@ -191,7 +191,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     n_frames = resample.frame_count(duration_s, opts.fps)
     times = np.arange(n_frames, dtype=np.float64) / opts.fps
     mouth = resample.resample_tracks(speech100, opts.fps, n_frames, smoothing=opts.smoothing)
-    mouth = enforce_closures(mouth, MODEL_AUS)  # at the output rate: what the rig will show
+    mouth = enforce_closures(mouth, MODEL_AUS, opts.fps)  # at the output rate: what the rig will show
     upper = face.render(times, snap_fps=opts.fps)
     lap("resample_ms")
     speech = {code: mouth[:, i] for i, code in enumerate(MODEL_AUS)}

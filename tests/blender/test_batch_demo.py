@@ -48,6 +48,13 @@ def _mid_frame(phone: dict, fps: float) -> int:
     return _frame((phone["start_s"] + phone["end_s"]) / 2, fps)
 
 
+def _rgb_frames(path: Path, width: int, height: int) -> np.ndarray:
+    """Every frame of ``path`` as RGB, [F, H, W, 3] float32 in [0, 1]."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24",
+                          "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3).astype(np.float32) / 255.0
+
+
 def _gray_frames(path: Path, width: int, height: int) -> np.ndarray:
     """Every frame of ``path`` as luma, [F, H, W] float32 in [0, 1]."""
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray",
@@ -106,14 +113,31 @@ def test_demo_video_has_h264_aac_of_the_clip_length_and_the_mouth_moves(
     assert len(pairs) >= 6
     mouth_change = float(np.median([diff(c, v, mouth) for c, v in pairs]))
     upper_change = float(np.median([diff(c, v, upper) for c, v in pairs]))
-    # 2. Against the mouth at rest (frame 0: the clip starts with 0.3 s of silence), open vowels are far
-    #    more open than lip closures.
-    closed = float(np.median([diff(_closure_frame(p, fps), 0, mouth) for p in phones
-                              if p["phone"] in CLOSURES]))
-    opened = float(np.median([diff(_mid_frame(p, fps), 0, mouth) for p in phones
-                              if p["phone"] in OPEN_VOWELS and p["end_s"] - p["start_s"] >= 0.06]))
-    print(f"closure->vowel change: mouth {mouth_change:.4f}, upper face {upper_change:.4f}; "
-          f"change from rest: closures {closed:.4f}, open vowels {opened:.4f}")
+    # 2. The mouth's aperture: open vowels show the inside of the mouth (teeth: bright and grey; the
+    #    mouth interior: dark) between the lips, closures show none. (A plain "change from the rest pose"
+    #    cannot tell an open mouth from a closed one: a bilabial presses and thins the lips, which changes
+    #    the picture too, while the rest pose already has the lips touching.)
+    colour = _rgb_frames(out, width, height)
+    lips = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+
+    def aperture(i: int) -> float:
+        """Fraction of the lip box that shows teeth or the mouth interior in frame i."""
+        box = colour[i][lips]  # [h, w, 3]
+        hi, lo = box.max(axis=-1), box.min(axis=-1)
+        grey = (hi - lo) / np.maximum(hi, 1e-3) < 0.25
+        return float(((grey & (hi > 0.45)) | (hi < 0.18)).mean())
+
+    closures = [aperture(_closure_frame(p, fps)) for p in phones if p["phone"] in CLOSURES]
+    vowels = [aperture(_mid_frame(p, fps)) for p in phones
+              if p["phone"] in OPEN_VOWELS and p["end_s"] - p["start_s"] >= 0.06]
+    print(f"closure->vowel change: mouth {mouth_change:.4f}, upper face {upper_change:.4f}; aperture: "
+          f"rest {aperture(0):.4f}, closures median {np.median(closures):.4f} "
+          f"(max {max(closures):.4f}), open vowels median {np.median(vowels):.4f}")
     assert mouth_change > 0.02, "the mouth region barely changes between a closure and an open vowel"
     assert mouth_change > 4.0 * upper_change, "the change between closure and vowel must be at the mouth"
-    assert opened > 1.5 * closed, "open vowels must open the mouth more than lip closures"
+    assert aperture(0) == 0.0, "the mouth must be closed at rest (the clip starts with silence)"
+    shown = float(np.median(vowels))
+    assert shown > 0.0, "open vowels must show the inside of the mouth"
+    assert np.median(closures) <= 0.1 * shown, "lip closures must hide the inside of the mouth"
+    assert sum(a <= 0.1 * shown for a in closures) >= 0.8 * len(closures), closures
+    assert sum(a >= 0.5 * shown for a in vowels) >= 0.5 * len(vowels), vowels

@@ -1,16 +1,25 @@
-"""Closure consistency: opening AUs give way to a clear lip closure, nothing else changes."""
+"""Closure consistency: opening AUs give way to closure events, nothing else changes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from model_server.closure import GATE_FULL, GATE_START, OPENING_AUS, closure_gate, enforce_closures
+from model_server.closure import (
+    EVENT_FADE,
+    EVENT_MIN,
+    OPENING_AUS,
+    RELATIVE_FULL,
+    RELATIVE_START,
+    closure_gate,
+    enforce_closures,
+)
 from rigs.au_contract import MODEL_AUS
 
 IDX = {c: i for i, c in enumerate(MODEL_AUS)}
+FPS = 100.0
 
 
-def _tracks(**values: list[float]) -> np.ndarray:
+def _tracks(**values: list[float] | np.ndarray) -> np.ndarray:
     n = len(next(iter(values.values())))
     out = np.zeros((n, len(MODEL_AUS)), np.float32)
     for code, column in values.items():
@@ -18,36 +27,59 @@ def _tracks(**values: list[float]) -> np.ndarray:
     return out
 
 
-def test_gate_is_a_clamped_ramp() -> None:
-    c = np.array([0.0, GATE_START, (GATE_START + GATE_FULL) / 2, GATE_FULL, 1.0], np.float32)
-    np.testing.assert_allclose(closure_gate(c), [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-6)
+def _bump(peak: float, centre: int = 50, width_frames: float = 6.0, n: int = 100) -> np.ndarray:
+    t = np.arange(n)
+    return (peak * np.exp(-0.5 * ((t - centre) / width_frames) ** 2)).astype(np.float32)
 
 
-def test_a_clear_closure_shuts_every_opening_au() -> None:
-    t = _tracks(AU24=[0.8, 0.8], AU26=[0.4, 0.4], AU25=[0.2, 0.2], AU16=[0.1, 0.1], AU27=[0.1, 0.1],
-                AU12=[0.3, 0.3], AU18=[0.5, 0.5])
-    out = enforce_closures(t, MODEL_AUS)
-    for code in OPENING_AUS:
-        assert np.all(out[:, IDX[code]] == 0.0), code
-    # closure, spreading and rounding untouched
-    for code in ("AU24", "AU12", "AU18"):
-        np.testing.assert_array_equal(out[:, IDX[code]], t[:, IDX[code]])
+def test_every_closure_event_seals_at_its_peak_whatever_its_height() -> None:
+    for peak in (EVENT_MIN, 0.6, 0.8, 1.0):
+        t = _tracks(AU24=_bump(peak), AU26=np.full(100, 0.4), AU25=np.full(100, 0.2))
+        out = enforce_closures(t, MODEL_AUS, FPS)
+        for code in OPENING_AUS:
+            assert out[50, IDX[code]] == 0.0, (peak, code)
+
+
+def test_the_neighbouring_vowel_keeps_its_opening() -> None:
+    # A closure peak at frame 50; 90 ms later C has fallen below 60 % of the peak: no attenuation.
+    c = _bump(0.8)
+    t = _tracks(AU24=c, AU26=np.full(100, 0.5))
+    out = enforce_closures(t, MODEL_AUS, FPS)
+    far = np.nonzero(c < RELATIVE_START * 0.8)[0]
+    np.testing.assert_array_equal(out[far, IDX["AU26"]], 0.5)
+    near = np.nonzero(c >= RELATIVE_FULL * 0.8)[0]
+    assert np.all(out[near, IDX["AU26"]] == 0.0)
 
 
 def test_weak_closure_evidence_changes_nothing() -> None:
-    t = _tracks(AU24=[0.0, 0.1, GATE_START], AU23=[0.2, 0.0, 0.0], AU26=[0.6, 0.5, 0.4], AU25=[0.7, 0.6, 0.5])
-    np.testing.assert_array_equal(enforce_closures(t, MODEL_AUS), t)
+    weak = EVENT_MIN - EVENT_FADE
+    t = _tracks(AU24=_bump(weak), AU23=_bump(weak * 0.5, centre=20), AU26=np.full(100, 0.6),
+                AU25=np.full(100, 0.7))
+    np.testing.assert_array_equal(enforce_closures(t, MODEL_AUS, FPS), t)
 
 
-def test_any_closure_au_gates_and_partial_closure_attenuates_partially() -> None:
-    mid = (GATE_START + GATE_FULL) / 2
+def test_other_aus_are_untouched_and_any_closure_au_counts() -> None:
     for closing in ("AU23", "AU24", "AU28"):
-        t = _tracks(**{closing: [mid]}, AU26=[0.6])
-        assert enforce_closures(t, MODEL_AUS)[0, IDX["AU26"]] == np.float32(0.3)
+        t = _tracks(**{closing: _bump(0.8)}, AU26=np.full(100, 0.4), AU12=np.full(100, 0.3),
+                    AU18=np.full(100, 0.5))
+        out = enforce_closures(t, MODEL_AUS, FPS)
+        assert out[50, IDX["AU26"]] == 0.0
+        for code in (closing, "AU12", "AU18"):
+            np.testing.assert_array_equal(out[:, IDX[code]], t[:, IDX[code]])
+
+
+def test_gate_is_bounded_and_works_at_video_rates() -> None:
+    for fps in (23.976, 30.0, 100.0):
+        n = int(fps)
+        c = _bump(0.7, centre=n // 2, width_frames=0.06 * fps, n=n)
+        g = closure_gate(c, fps)
+        assert g.shape == (n,) and g.min() >= 0.0 and g.max() == 1.0
+        assert g[n // 2] == 1.0 and g[0] == 0.0
 
 
 def test_input_is_not_modified_and_empty_input_works() -> None:
     t = _tracks(AU24=[1.0], AU26=[0.5])
-    enforce_closures(t, MODEL_AUS)
+    enforce_closures(t, MODEL_AUS, FPS)
     assert t[0, IDX["AU26"]] == 0.5
-    assert enforce_closures(np.zeros((0, len(MODEL_AUS)), np.float32), MODEL_AUS).shape == (0, len(MODEL_AUS))
+    empty = np.zeros((0, len(MODEL_AUS)), np.float32)
+    assert enforce_closures(empty, MODEL_AUS, FPS).shape == (0, len(MODEL_AUS))
