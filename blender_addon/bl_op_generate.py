@@ -107,6 +107,18 @@ class _GenerateBase:
     _timer = None
     _job: BackgroundJob | None = None
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        """Shared checks: no generation running and a usable rig (the reason shows on the greyed button)."""
+        if job_running():
+            cls.poll_message_set("A generation is already running (Esc cancels it)")  # type: ignore[attr-defined]
+            return False
+        problem = rig_problem(context)
+        if problem:
+            cls.poll_message_set(problem)  # type: ignore[attr-defined]
+            return False
+        return True
+
     def values(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         raise NotImplementedError
 
@@ -207,17 +219,6 @@ class AUTH_OT_generate_from_audio(_GenerateBase, bpy.types.Operator):
                             options={"SKIP_SAVE"})
     frame_start: IntProperty(name="Start Frame", default=1, options={"SKIP_SAVE"})  # type: ignore[valid-type]
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if job_running():
-            cls.poll_message_set("A generation is already running (Esc cancels it)")
-            return False
-        problem = rig_problem(context)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
-
     def values(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         s = context.scene.au_talking_head
         given = self.properties.is_property_set
@@ -235,12 +236,7 @@ class AUTH_OT_regenerate(_GenerateBase, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if job_running():
-            cls.poll_message_set("A generation is already running (Esc cancels it)")
-            return False
-        problem = rig_problem(context)
-        if problem:
-            cls.poll_message_set(problem)
+        if not super().poll(context):
             return False
         if bl_layers.generated_strip(context.scene.au_talking_head.rig) is None:
             cls.poll_message_set("Nothing to regenerate yet: use Generate from Audio first")
