@@ -64,7 +64,7 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
 
 
 def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True,
-          background_share: float = 0.06) -> FrameSet:
+          background_share: float = 0.1) -> FrameSet:
     """Build a frame set: each clip once clean (if ``clean_copy``) plus ``copies`` augmented versions,
     plus ``background_share`` (of the clip count) speech-free noise clips whose target is rest."""
     rng = np.random.default_rng(seed)

@@ -29,7 +29,7 @@ from rigs.au_contract import MODEL_AUS
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL_WEIGHT = {"AU25": 2.0, "AU26": 2.0, "AU24": 1.5, "AU18": 1.5, "AU22": 1.2, "AU20": 1.2}
-MAX_NOISE_GAIN = 0.16  # per-filter sum of squared taps: keeps >= 60 % jerk cut on injected noise
+MAX_NOISE_GAIN = 0.13  # per-filter sum of squared taps: keeps >= 60 % jerk cut on injected noise
 
 
 def loss_fn(smoothed, raw, target, head_taps):
@@ -52,7 +52,7 @@ def loss_fn(smoothed, raw, target, head_taps):
     closed = (closure > 0.95).float()
     lips = smoothed[..., MODEL_AUS.index("AU25")]
     decisive = (closed * torch.relu(lips - 0.05)).sum() / (closed.sum() + 1.0)
-    total = fit + 2.0 * vel + 4.0 * jitter + 0.3 * aux + 10.0 * gain + 3.0 * decisive
+    total = fit + 2.0 * vel + 8.0 * jitter + 0.3 * aux + 10.0 * gain + 3.0 * decisive
     return total, {"fit": fit.item(), "vel": vel.item(), "jit": jitter.item(), "gain": gain.item(),
                    "closure": decisive.item()}
 
