@@ -25,6 +25,7 @@ from rigs.au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS, MODEL_AUS, PR
 from . import __version__, emotion, landmarks, prosody, resample
 from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
+from .presence import speech_presence
 from .tracks import Landmarks, TrackSet
 from .upper_face import UpperFaceOptions, upper_face
 
@@ -182,6 +183,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
         speech100 = _run_model(model, samples)
         gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
         gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
+        gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
         speech100 = speech100 * gate[:, None]
     lap("model_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,

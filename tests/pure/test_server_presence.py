@@ -1,0 +1,74 @@
+"""Speech presence: the mouth rests in steady noise and still moves with speech in noise."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model_server.pipeline import PredictOptions, predict_tracks
+from model_server.presence import HOLD_S, speech_presence
+
+DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo_speech.wav"
+FPS = 100.0
+
+
+def test_presence_holds_around_speech_and_falls_to_zero_away_from_it() -> None:
+    speech = np.zeros(300, bool)
+    speech[100:120] = True
+    p = speech_presence(speech, np.zeros(300, bool), FPS)
+    hold = int(HOLD_S * FPS)
+    assert np.all(p[100 - hold + 10: 120 + hold - 10] == pytest.approx(1.0, abs=1e-3))
+    assert np.all(p[: 100 - hold - 15] < 1e-3) and np.all(p[120 + hold + 15:] < 1e-3)
+    assert np.all(np.abs(np.diff(p)) < 0.2), "presence eases, it does not snap"
+
+
+def test_voicing_alone_counts_as_speech_and_empty_input_works() -> None:
+    voiced = np.zeros(100, bool)
+    voiced[50] = True
+    assert speech_presence(np.zeros(100, bool), voiced, FPS)[50] == pytest.approx(1.0)
+    assert speech_presence(np.zeros(0, bool), np.zeros(0, bool), FPS).shape == (0,)
+
+
+def _wav(samples: np.ndarray, rate: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, samples.astype(np.float32), rate, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def _pink(n: int, seed: int) -> np.ndarray:
+    white = np.random.default_rng(seed).standard_normal(n)
+    spectrum = np.fft.rfft(white)
+    spectrum[1:] /= np.sqrt(np.arange(1, spectrum.size))
+    pink = np.fft.irfft(spectrum, n)
+    return pink / np.sqrt(np.mean(pink ** 2))
+
+
+#: ALSA's channel-test noise (Debian alsa-utils, installed by scripts/install.sh): on this steady noise
+#: the acoustic model alone opens the jaw to about 0.15.
+ALSA_NOISE = Path("/usr/share/sounds/alsa/Noise.wav")
+
+
+def test_steady_noise_leaves_the_mouth_at_rest() -> None:
+    assert ALSA_NOISE.exists(), "install alsa-utils (scripts/install.sh does)"
+    opts = PredictOptions(fps=30.0, blinks=False, prosody=False)
+    tracks = predict_tracks(ALSA_NOISE, opts)
+    for code in ("AU25", "AU26", "AU27"):
+        assert max(tracks.channels[code]) <= 0.1, code
+    rate = 16000
+    pink = 0.05 * _pink(3 * rate, seed=1)  # about -26 dBFS of room noise, no speech
+    assert max(predict_tracks(_wav(pink, rate), opts).channels["AU26"]) <= 0.1
+
+
+def test_speech_in_noise_still_moves_the_mouth() -> None:
+    clean, rate = sf.read(DEMO, dtype="float32")
+    rms = float(np.sqrt(np.mean(clean ** 2)))
+    noisy = clean + rms / 10 ** (10 / 20) * _pink(clean.size, seed=2)  # 10 dB SNR
+    opts = PredictOptions(fps=30.0, blinks=False, prosody=False)
+    jaw_clean = np.asarray(predict_tracks(_wav(clean, rate), opts).channels["AU26"])
+    jaw_noisy = np.asarray(predict_tracks(_wav(noisy, rate), opts).channels["AU26"])
+    assert jaw_noisy.max() > 0.3
+    assert np.corrcoef(jaw_clean, jaw_noisy)[0, 1] > 0.8
