@@ -80,14 +80,14 @@ def decode_audio(data: bytes, max_duration_s: float = DEFAULT_MAX_DURATION_S) ->
     import soundfile as sf
 
     if not data:
-        raise AudioError("empty_body", "The request body is empty: send the audio file itself as the body "
-                         "(for example curl --data-binary @speech.wav).")
+        raise AudioError("empty_body", "The audio is empty (0 bytes). Over HTTP, send the audio file itself "
+                         "as the body (for example curl --data-binary @speech.wav).")
     try:
         handle = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError("not_audio", "The body is not a readable audio file (supported: WAV, FLAC, OGG, "
-                         f"MP3, AIFF; decoder said: {_short(exc)}). Check that you sent the file's bytes "
-                         "unchanged.") from exc
+        raise AudioError("not_audio", "This is not a readable audio file (supported: WAV, FLAC, OGG, "
+                         f"MP3, AIFF; decoder said: {_short(exc)}). Check the file, and over HTTP that its "
+                         "bytes were sent unchanged as the body.") from exc
     with handle:
         rate, channels, frames, fmt = handle.samplerate, handle.channels, handle.frames, handle.format
         if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
