@@ -106,14 +106,18 @@ class AUTH_OT_start_server(bpy.types.Operator):
         _STATUS.update(state="STARTING", text="starting...")
         return url, None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        url, error = self._launch(context)
+    def _report_launch_problem(self, url: str, error: str) -> set[str]:
+        """Report why no new server was started: one already runs (fine) or the launch failed."""
         if error == "already running":
             self.report({"INFO"}, f"A model server is already running at {url}")
             return {"FINISHED"}
-        if error:
-            self.report({"ERROR"}, error)
-            return {"CANCELLED"}
+        self.report({"ERROR"}, error)
+        return {"CANCELLED"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        url, error = self._launch(context)
+        if error:  # as before: an empty message counts as no error
+            return self._report_launch_problem(url, error)
         assert _PROCESS is not None
         try:
             _PROCESS.wait_ready(lambda: check(url, 0.5), START_TIMEOUT_S)
@@ -128,12 +132,8 @@ class AUTH_OT_start_server(bpy.types.Operator):
         if bpy.app.background or context.window is None:
             return self.execute(context)
         url, error = self._launch(context)
-        if error == "already running":
-            self.report({"INFO"}, f"A model server is already running at {url}")
-            return {"FINISHED"}
-        if error:
-            self.report({"ERROR"}, error)
-            return {"CANCELLED"}
+        if error:  # as before: an empty message counts as no error
+            return self._report_launch_problem(url, error)
         self._url = url
         self._deadline = time.monotonic() + START_TIMEOUT_S
         self._timer = context.window_manager.event_timer_add(0.5, window=context.window)

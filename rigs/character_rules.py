@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from .zone_rules import (
     CLOSURE_VARS,
-    MAX_EXPRESSION,
     OPENING_AUS,
     DriverSpec,
     _num,
+    driver_spec,
     rule_expression,
-    shared_variables,
     weighted_driver,
 )
 
@@ -41,14 +40,6 @@ def closure_gate() -> str:
     """The expression of ``G`` (0..1) over the closure variables ``c23``, ``c24``, ``c28``."""
     k = 1.0 / (CLOSE_FULL - CLOSE_FROM)
     return f"min(1,max(0,{_num(k)}*max({','.join(CLOSURE_VARS.values())})-{_num(k * CLOSE_FROM)}))"
-
-
-def _spec(expression: str, au_vars: dict[str, str], used: set[str]) -> DriverSpec:
-    if len(expression) > MAX_EXPRESSION:
-        raise ValueError(f"driver expression too long ({len(expression)} chars): {expression}")
-    shared = shared_variables()
-    variables = tuple(sorted(au_vars.items())) + tuple((v, shared[v]) for v in sorted(used))
-    return DriverSpec(expression, variables)
 
 
 def gated_weighted_driver(weights: dict[str, float], side: str | None) -> DriverSpec:
@@ -71,7 +62,7 @@ def gated_weighted_driver(weights: dict[str, float], side: str | None) -> Driver
         term = expr if weight == 1.0 else f"{_num(weight)}*{expr}"
         (opening if code in OPENING_AUS else parts).append(term)
     parts.append(f"({'+'.join(opening)})*(1-{closure_gate()})")
-    return _spec("max(0,min(1," + "+".join(parts) + "))", au_vars, used)
+    return driver_spec("max(0,min(1," + "+".join(parts) + "))", au_vars, used)
 
 
 def closure_driver(jaw_weights: dict[str, float]) -> DriverSpec:
@@ -83,4 +74,4 @@ def closure_driver(jaw_weights: dict[str, float]) -> DriverSpec:
     jaw = weighted_driver(jaw_weights, None)
     au_vars = {v: p for v, p in jaw.variables if v[0] == "a" and v[1:].isdigit()}  # a26, a27; not ang, c24
     used = {v for v, _ in jaw.variables if v not in au_vars} | set(CLOSURE_VARS.values())
-    return _spec(f"{jaw.expression}*{closure_gate()}", au_vars, used)
+    return driver_spec(f"{jaw.expression}*{closure_gate()}", au_vars, used)

@@ -133,7 +133,12 @@ def shared_variables() -> dict[str, str]:
     return out
 
 
-def _spec(expression: str, au_vars: dict[str, str], used: set[str]) -> DriverSpec:
+def driver_spec(expression: str, au_vars: dict[str, str], used: set[str]) -> DriverSpec:
+    """A DriverSpec from an expression, its AU variables and the shared variables it uses.
+
+    Raises:
+        ValueError: if the expression is longer than Blender accepts.
+    """
     if len(expression) > MAX_EXPRESSION:
         raise ValueError(f"driver expression too long ({len(expression)} chars): {expression}")
     shared = shared_variables()
@@ -144,7 +149,7 @@ def _spec(expression: str, au_vars: dict[str, str], used: set[str]) -> DriverSpe
 def shape_key_driver(code: str, side: str | None) -> DriverSpec:
     """Driver of the default head's shape key for ``code`` on ``side`` (None for unsided AUs)."""
     expression, used = rule_expression(code, side)
-    return _spec(expression, {"a": code}, used)
+    return driver_spec(expression, {"a": code}, used)
 
 
 def weighted_driver(weights: dict[str, float], side: str | None) -> DriverSpec:
@@ -160,7 +165,7 @@ def weighted_driver(weights: dict[str, float], side: str | None) -> DriverSpec:
         au_vars[var] = code
         parts.append(expr if weight == 1.0 else f"{_num(weight)}*{expr}")
     expression = "max(0,min(1," + "+".join(parts) + "))"
-    return _spec(expression, au_vars, used)
+    return driver_spec(expression, au_vars, used)
 
 
 def evaluate(spec: DriverSpec, props: dict[str, float]) -> float:
