@@ -3,6 +3,11 @@
 * ``speed``: resampling by a factor 0.82-1.25 shifts pitch *and* formants together (a higher factor
   sounds like a smaller vocal tract: women, children) and changes tempo; phone times scale by
   ``1 / factor`` so labels stay exact.
+* ``formant_shift``: moves the formants alone (pitch and timing kept) by warping the angles of the
+  poles of a frame-wise LPC envelope and re-filtering the LPC residual (the source-filter model: the
+  residual carries the glottal pulses, the all-pole filter the vocal tract). A factor above 1 is a
+  shorter vocal tract. Combined with ``speed`` it gives pitch-only shifts too (speed 1.2 with formants
+  x 1/1.2 keeps a man's vocal tract at a child's pitch). Training applies it through ``voice_shift``.
 * ``reverb``: a generated room impulse response: direct path at t = 0 (no label shift), a few early
   reflections, and an exponentially decaying noise tail with RT60 0.15-0.9 s (the statistical
   Schroeder/Polack room model), low-passed as air and walls absorb highs.
@@ -16,7 +21,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
+from scipy.linalg import solve_toeplitz
+from scipy.signal import butter, fftconvolve, lfilter, resample_poly, sosfilt
 
 from model_server.features import SAMPLE_RATE
 
@@ -29,6 +35,52 @@ def speed(audio: np.ndarray, factor: float) -> np.ndarray:
     down = round(up * factor)
     g = np.gcd(up, down)
     return resample_poly(audio, up // g, down // g).astype(np.float32)
+
+
+LPC_ORDER = 18  # 16 kHz: about one pole pair per kHz plus two for the glottal/radiation tilt
+FORMANT_RANGE: tuple[float, float] = (0.86, 1.2)
+
+
+def _lpc(frame: np.ndarray, order: int) -> np.ndarray | None:
+    """Autocorrelation-method LPC polynomial [1, a1..ap] of a windowed frame, None when silent."""
+    r = np.correlate(frame, frame, "full")[len(frame) - 1: len(frame) + order]
+    if r[0] < 1e-9:
+        return None
+    r[0] *= 1.0 + 1e-6  # white-noise correction: keeps the Toeplitz system well conditioned
+    return np.concatenate([[1.0], -solve_toeplitz(r[:-1], r[1:])])
+
+
+def formant_shift(audio: np.ndarray, factor: float, frame: int = 512, hop: int = 128) -> np.ndarray:
+    """Scale the formant frequencies by ``factor``, keeping pitch and length. [N] -> [N] float32."""
+    x = np.pad(audio.astype(np.float64), (frame, frame))
+    win = np.hanning(frame + 1)[:-1]  # periodic Hann: win**2 overlap-adds to a constant at hop frame/4
+    out = np.zeros_like(x)
+    norm = np.zeros_like(x)
+    for start in range(0, len(x) - frame + 1, hop):
+        seg = x[start: start + frame] * win
+        a = _lpc(seg, LPC_ORDER)
+        y = seg
+        if a is not None:
+            roots = np.roots(a)
+            angle = np.angle(roots)
+            warped = np.sign(angle) * np.clip(np.abs(angle) * factor, 0.0, np.pi - 0.02)
+            moved = np.where(np.abs(roots.imag) > 1e-9, np.abs(roots) * np.exp(1j * warped), roots)
+            a2 = np.real(np.poly(moved))
+            y = lfilter([1.0], a2, lfilter(a, [1.0], seg))
+            y *= np.sqrt((seg @ seg) / (y @ y + 1e-12))
+        out[start: start + frame] += y * win
+        norm[start: start + frame] += win ** 2
+    out = out / np.maximum(norm, 1e-8)
+    return out[frame: frame + len(audio)].astype(np.float32)
+
+
+def voice_shift(audio: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
+    """With probability ``p``, a formant shift by a log-uniform factor in ``FORMANT_RANGE`` (new
+    vocal-tract lengths; on top of ``speed`` in :func:`augment` it also gives new pitch/formant pairs)."""
+    if rng.random() >= p:
+        return audio
+    lo, hi = np.log(FORMANT_RANGE[0]), np.log(FORMANT_RANGE[1])
+    return formant_shift(audio, float(np.exp(rng.uniform(lo, hi))))
 
 
 def room_impulse_response(rng: np.random.Generator, rt60_s: float) -> np.ndarray:
@@ -114,26 +166,38 @@ def background(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return gain(out / (np.max(np.abs(out)) + 1e-9) * 0.5, float(rng.uniform(-30, 6)))
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> tuple[np.ndarray, float]:
+def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
+            applied: list[str] | None = None) -> tuple[np.ndarray, float]:
     """A random augmentation chain.
 
     Args:
         audio: [N] float32 16 kHz clean speech.
         strength: probability scale of each step (0 = none).
+        applied: when given, the names of the steps taken are appended (``speed<1``/``speed>1``,
+            ``reverb``, ``telephone``, ``snr<dB>``, ``clipped``), for per-condition evaluation.
 
     Returns:
         (augmented audio [M], time_scale) where label times must be multiplied by ``time_scale``.
     """
+    steps = applied if applied is not None else []
     scale = 1.0
     if rng.random() < 0.5 * strength:
         factor = round(float(rng.uniform(0.82, 1.25)), 2)  # speed() resamples by 100 / (100 factor)
         audio = speed(audio, factor)
         scale = 1.0 / factor
+        steps.append("speed<1" if factor < 1 else "speed>1")
     if rng.random() < 0.4 * strength:
         audio = reverb(audio, rng)
+        steps.append("reverb")
     if rng.random() < 0.15 * strength:
         audio = telephone(audio)
+        steps.append("telephone")
     if rng.random() < 0.6 * strength:
-        audio = noise(audio, rng, float(rng.choice(SNRS_DB)))
-    audio = gain(audio, float(rng.uniform(-30, 8)))
+        snr = float(rng.choice(SNRS_DB))
+        audio = noise(audio, rng, snr)
+        steps.append(f"snr{snr:.0f}")
+    db = float(rng.uniform(-30, 8))
+    if np.max(np.abs(audio)) * 10 ** (db / 20) > 1.0:
+        steps.append("clipped")
+    audio = gain(audio, db)
     return audio, scale

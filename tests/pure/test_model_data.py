@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from model_server.features import SAMPLE_RATE
-from model_server.training.augment import augment, room_impulse_response, speed
+from model_server.training.augment import _lpc, augment, formant_shift, room_impulse_response, speed
 from model_server.training.festival_gen import read_segs, segments_from_ends
 from model_server.training.flite_gen import parse_psdur
 from model_server.training.generate import RESERVED_SPEAKERS, Clip, to_clip, write_clips
@@ -78,3 +78,41 @@ def test_augmentation_keeps_labels_aligned() -> None:
         out, scale = augment(audio, np.random.default_rng(seed))
         assert abs(len(out) - len(audio) * scale) <= 2
         assert np.all(np.isfinite(out)) and np.abs(out).max() <= 1.0
+
+
+def _vowel(f0: float, formants: tuple[float, ...]) -> np.ndarray:
+    """One second of a synthetic vowel: a pulse train through second-order resonators."""
+    from scipy.signal import lfilter
+
+    x = np.zeros(SAMPLE_RATE)
+    x[:: round(SAMPLE_RATE / f0)] = 1.0
+    for f in formants:
+        r, th = np.exp(-np.pi * 90 / SAMPLE_RATE), 2 * np.pi * f / SAMPLE_RATE
+        x = lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], x)
+    return (x / np.abs(x).max() * 0.5).astype(np.float32)
+
+
+def _pitch_hz(y: np.ndarray) -> float:
+    y = y[:4000] - y[:4000].mean()
+    ac = np.correlate(y, y, "full")[len(y) - 1:]
+    lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
+    return SAMPLE_RATE / (lo + int(np.argmax(ac[lo:hi])))
+
+
+def _formants_hz(y: np.ndarray) -> np.ndarray:
+    a = _lpc(y[4000:4512].astype(np.float64) * np.hanning(512), 18)
+    assert a is not None
+    roots = np.roots(a)
+    return np.sort(np.angle(roots[roots.imag > 0]) * SAMPLE_RATE / (2 * np.pi))
+
+
+@pytest.mark.parametrize("factor", [0.86, 1.2])
+def test_formant_shift_moves_formants_and_keeps_pitch(factor: float) -> None:
+    vowel = _vowel(125.0, (700.0, 1200.0, 2600.0))
+    out = formant_shift(vowel, factor)
+    assert len(out) == len(vowel) and np.all(np.isfinite(out))
+    assert _pitch_hz(out) == pytest.approx(125.0, rel=0.02)
+    before, after = _formants_hz(vowel), _formants_hz(out)
+    # The strongest resonances (lowest three poles of the envelope) move by the factor, within 8 %.
+    ratio = after[:3].mean() / before[:3].mean()
+    assert ratio == pytest.approx(factor, rel=0.08)
