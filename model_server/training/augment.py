@@ -7,7 +7,9 @@
   poles of a frame-wise LPC envelope and re-filtering the LPC residual (the source-filter model: the
   residual carries the glottal pulses, the all-pole filter the vocal tract). A factor above 1 is a
   shorter vocal tract. Combined with ``speed`` it gives pitch-only shifts too (speed 1.2 with formants
-  x 1/1.2 keeps a man's vocal tract at a child's pitch). Training applies it through ``voice_shift``.
+  x 1/1.2 keeps a man's vocal tract at a child's pitch). The factor may also vary with frequency
+  (a smooth warp through knots at ``WARP_KNOTS_HZ``): real vocal tracts differ in shape, not only in
+  length, so F1, F2 and F3 do not scale together. Training applies it through ``voice_shift``.
 * ``reverb``: a generated room impulse response: direct path at t = 0 (no label shift), a few early
   reflections, and an exponentially decaying noise tail with RT60 0.15-0.9 s (the statistical
   Schroeder/Polack room model), low-passed as air and walls absorb highs.
@@ -39,6 +41,8 @@ def speed(audio: np.ndarray, factor: float) -> np.ndarray:
 
 LPC_ORDER = 18  # 16 kHz: about one pole pair per kHz plus two for the glottal/radiation tilt
 FORMANT_RANGE: tuple[float, float] = (0.86, 1.2)
+WARP_KNOTS_HZ: tuple[float, ...] = (0.0, 800.0, 1800.0, 3000.0, 4500.0, 8000.0)  # F1 | F2 | F3 | F4 | air
+SHAPE_SPREAD = 0.08  # per-knot deviation of the warp from the length factor (log-uniform +-8 %)
 
 
 def _lpc(frame: np.ndarray, order: int) -> np.ndarray | None:
@@ -50,8 +54,16 @@ def _lpc(frame: np.ndarray, order: int) -> np.ndarray | None:
     return np.concatenate([[1.0], -solve_toeplitz(r[:-1], r[1:])])
 
 
-def formant_shift(audio: np.ndarray, factor: float, frame: int = 512, hop: int = 128) -> np.ndarray:
-    """Scale the formant frequencies by ``factor``, keeping pitch and length. [N] -> [N] float32."""
+def formant_shift(audio: np.ndarray, factor: float | np.ndarray, frame: int = 512, hop: int = 128
+                  ) -> np.ndarray:
+    """Scale the formant frequencies, keeping pitch and length. [N] -> [N] float32.
+
+    Args:
+        factor: one factor for all formants, or one per knot of ``WARP_KNOTS_HZ`` (linearly
+            interpolated in between).
+    """
+    knots = np.asarray(WARP_KNOTS_HZ) * 2 * np.pi / SAMPLE_RATE
+    factors = np.broadcast_to(np.asarray(factor, np.float64), knots.shape)
     x = np.pad(audio.astype(np.float64), (frame, frame))
     win = np.hanning(frame + 1)[:-1]  # periodic Hann: win**2 overlap-adds to a constant at hop frame/4
     out = np.zeros_like(x)
@@ -63,7 +75,8 @@ def formant_shift(audio: np.ndarray, factor: float, frame: int = 512, hop: int =
         if a is not None:
             roots = np.roots(a)
             angle = np.angle(roots)
-            warped = np.sign(angle) * np.clip(np.abs(angle) * factor, 0.0, np.pi - 0.02)
+            scaled = np.abs(angle) * np.interp(np.abs(angle), knots, factors)
+            warped = np.sign(angle) * np.clip(scaled, 0.0, np.pi - 0.02)
             moved = np.where(np.abs(roots.imag) > 1e-9, np.abs(roots) * np.exp(1j * warped), roots)
             a2 = np.real(np.poly(moved))
             y = lfilter([1.0], a2, lfilter(a, [1.0], seg))
@@ -74,13 +87,16 @@ def formant_shift(audio: np.ndarray, factor: float, frame: int = 512, hop: int =
     return out[frame: frame + len(audio)].astype(np.float32)
 
 
-def voice_shift(audio: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
-    """With probability ``p``, a formant shift by a log-uniform factor in ``FORMANT_RANGE`` (new
-    vocal-tract lengths; on top of ``speed`` in :func:`augment` it also gives new pitch/formant pairs)."""
+def voice_shift(audio: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
+    """With probability ``p``, a new vocal tract: a length factor log-uniform in ``FORMANT_RANGE``
+    times a shape warp of +-``SHAPE_SPREAD`` per knot (on top of ``speed`` in :func:`augment` this also
+    gives new pitch/formant pairs)."""
     if rng.random() >= p:
         return audio
     lo, hi = np.log(FORMANT_RANGE[0]), np.log(FORMANT_RANGE[1])
-    return formant_shift(audio, float(np.exp(rng.uniform(lo, hi))))
+    length = np.exp(rng.uniform(lo, hi))
+    shape = np.exp(rng.uniform(-SHAPE_SPREAD, SHAPE_SPREAD, len(WARP_KNOTS_HZ)))
+    return formant_shift(audio, length * shape)
 
 
 def room_impulse_response(rng: np.random.Generator, rt60_s: float) -> np.ndarray:

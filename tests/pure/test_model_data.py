@@ -116,3 +116,25 @@ def test_formant_shift_moves_formants_and_keeps_pitch(factor: float) -> None:
     # The strongest resonances (lowest three poles of the envelope) move by the factor, within 8 %.
     ratio = after[:3].mean() / before[:3].mean()
     assert ratio == pytest.approx(factor, rel=0.08)
+
+
+def _envelope_peak_hz(y: np.ndarray, lo: float, hi: float) -> float:
+    """Frequency of the LPC envelope's maximum between ``lo`` and ``hi`` Hz."""
+    from scipy.signal import freqz
+
+    a = _lpc(y[4000:4512].astype(np.float64) * np.hanning(512), 18)
+    assert a is not None
+    f, h = freqz([1.0], a, worN=4096, fs=SAMPLE_RATE)
+    band = (f >= lo) & (f <= hi)
+    return float(f[band][np.argmax(np.abs(h[band]))])
+
+
+def test_formant_warp_moves_each_formant_by_its_own_factor() -> None:
+    vowel = _vowel(125.0, (700.0, 1200.0, 3400.0))
+    # knots 0, 800, 1800, 3000, 4500, 8000 Hz: F1 (700 Hz) rises 15 %, F3 (3400 Hz) falls 10 %
+    out = formant_shift(vowel, np.array([1.15, 1.15, 1.0, 0.9, 0.9, 0.9]))
+    assert _pitch_hz(out) == pytest.approx(125.0, rel=0.02)
+    f1 = _envelope_peak_hz(out, 500, 1000) / _envelope_peak_hz(vowel, 500, 1000)
+    f3 = _envelope_peak_hz(out, 2800, 4000) / _envelope_peak_hz(vowel, 2800, 4000)
+    assert f1 == pytest.approx(1.15, rel=0.04)
+    assert f3 == pytest.approx(0.9, rel=0.04)
