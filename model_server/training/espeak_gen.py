@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
+import multiprocessing
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import numpy as np
 
 from model_server.training.timing import TimedSpeech, silence_runs
+
+log = logging.getLogger(__name__)
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
@@ -137,3 +142,59 @@ class EspeakEngine:
             if end > start and name.strip():
                 phones.append((name.strip(), start, end))
         return TimedSpeech.from_segments(audio, self.sample_rate, phones, silences=silence_runs(audio))
+
+
+def _isolated_worker(conn: Connection) -> None:
+    """Child-process loop of :class:`IsolatedEspeak`: (text, voice) in, ("ok", speech) out."""
+    engine = EspeakEngine()
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        try:
+            conn.send(("ok", engine.synthesize(*msg)))
+        except ValueError as exc:
+            conn.send(("error", str(exc)))
+
+
+class IsolatedEspeak:
+    """:class:`EspeakEngine` in a child process.
+
+    libespeak-ng 1.51 crashes (SIGSEGV) on rare voice/text/pitch combinations (for example Spanish,
+    variant ``rob``, pitch 22, range 90, on one 14-word sentence). In a child process such a crash costs
+    one utterance: :meth:`synthesize` returns None, and the next call starts a fresh child. The crash
+    is deterministic, so a seeded corpus stays reproducible.
+    """
+
+    def __init__(self) -> None:
+        self._ctx = multiprocessing.get_context("spawn")  # no fork of a parent holding torch threads
+        self.crashes = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._conn, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_isolated_worker, args=(child,), daemon=True)
+        self._proc.start()
+        child.close()
+
+    def synthesize(self, text: str, voice: EspeakVoice) -> TimedSpeech | None:
+        """Like :meth:`EspeakEngine.synthesize`; None when libespeak-ng crashed on this input."""
+        try:
+            self._conn.send((text, voice))
+            status, value = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self._proc.join()
+            self.crashes += 1
+            log.warning("libespeak-ng crashed (exit %s) on %s %r; skipped", self._proc.exitcode,
+                        voice, text[:60])
+            self._start()
+            return None
+        if status == "error":
+            raise ValueError(value)
+        return value
+
+    def close(self) -> None:
+        """Stop the child process."""
+        if self._proc.is_alive():
+            self._conn.send(None)
+            self._proc.join(timeout=10)

@@ -138,3 +138,23 @@ def test_formant_warp_moves_each_formant_by_its_own_factor() -> None:
     f3 = _envelope_peak_hz(out, 2800, 4000) / _envelope_peak_hz(vowel, 2800, 4000)
     assert f1 == pytest.approx(1.15, rel=0.04)
     assert f3 == pytest.approx(0.9, rel=0.04)
+
+
+def test_an_espeak_crash_costs_one_utterance() -> None:
+    from model_server.training.espeak_gen import EspeakVoice, IsolatedEspeak
+
+    engine = IsolatedEspeak()
+    try:
+        ok = engine.synthesize("Luna verde.", EspeakVoice("es", "m1"))
+        assert ok is not None and ok.phones
+        # libespeak-ng 1.51 (Debian) dies with SIGSEGV on this exact input
+        text = "Pluma agua gato perro casa, nueve cuatro. Luna, mamá verde nueve malo silla tú."
+        crash = engine.synthesize(text, EspeakVoice("es", "rob", rate_wpm=151, pitch=22, pitch_range=90))
+        assert crash is None and engine.crashes == 1
+        engine._proc.kill()  # a child that died between calls is replaced too
+        engine._proc.join()
+        assert engine.synthesize("Luna verde.", EspeakVoice("es", "m1")) is None and engine.crashes == 2
+        again = engine.synthesize("Luna verde.", EspeakVoice("es", "m1"))
+        assert again is not None and np.array_equal(again.audio, ok.audio)
+    finally:
+        engine.close()
