@@ -9,7 +9,8 @@
   shorter vocal tract. Combined with ``speed`` it gives pitch-only shifts too (speed 1.2 with formants
   x 1/1.2 keeps a man's vocal tract at a child's pitch). The factor may also vary with frequency
   (a smooth warp through knots at ``WARP_KNOTS_HZ``): real vocal tracts differ in shape, not only in
-  length, so F1, F2 and F3 do not scale together. Training applies it through ``voice_shift``.
+  length. Training applies a uniform factor through ``voice_shift`` (per-band warps were tried and
+  did not help: see the model card).
 * ``reverb``: a generated room impulse response: direct path at t = 0 (no label shift), a few early
   reflections, and an exponentially decaying noise tail with RT60 0.15-0.9 s (the statistical
   Schroeder/Polack room model), low-passed as air and walls absorb highs.
@@ -42,7 +43,6 @@ def speed(audio: np.ndarray, factor: float) -> np.ndarray:
 LPC_ORDER = 18  # 16 kHz: about one pole pair per kHz plus two for the glottal/radiation tilt
 FORMANT_RANGE: tuple[float, float] = (0.86, 1.2)
 WARP_KNOTS_HZ: tuple[float, ...] = (0.0, 800.0, 1800.0, 3000.0, 4500.0, 8000.0)  # F1 | F2 | F3 | F4 | air
-SHAPE_SPREAD = 0.08  # per-knot deviation of the warp from the length factor (log-uniform +-8 %)
 
 
 def _lpc(frame: np.ndarray, order: int) -> np.ndarray | None:
@@ -87,16 +87,13 @@ def formant_shift(audio: np.ndarray, factor: float | np.ndarray, frame: int = 51
     return out[frame: frame + len(audio)].astype(np.float32)
 
 
-def voice_shift(audio: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
-    """With probability ``p``, a new vocal tract: a length factor log-uniform in ``FORMANT_RANGE``
-    times a shape warp of +-``SHAPE_SPREAD`` per knot (on top of ``speed`` in :func:`augment` this also
-    gives new pitch/formant pairs)."""
+def voice_shift(audio: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
+    """With probability ``p``, a formant shift by a log-uniform factor in ``FORMANT_RANGE`` (new
+    vocal-tract lengths; on top of ``speed`` in :func:`augment` it also gives new pitch/formant pairs)."""
     if rng.random() >= p:
         return audio
     lo, hi = np.log(FORMANT_RANGE[0]), np.log(FORMANT_RANGE[1])
-    length = np.exp(rng.uniform(lo, hi))
-    shape = np.exp(rng.uniform(-SHAPE_SPREAD, SHAPE_SPREAD, len(WARP_KNOTS_HZ)))
-    return formant_shift(audio, length * shape)
+    return formant_shift(audio, float(np.exp(rng.uniform(lo, hi))))
 
 
 def room_impulse_response(rng: np.random.Generator, rt60_s: float) -> np.ndarray:

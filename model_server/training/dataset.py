@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model_server.features import log_mel, n_frames
-from model_server.training.augment import augment, background
+from model_server.training.augment import augment, background, voice_shift
 from model_server.training.coarticulation import au_targets
 from model_server.training.generate import Clip
 
@@ -58,6 +58,7 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
     audio = clip.float_audio()
     scale = 1.0
     if rng is not None:
+        audio = voice_shift(audio, rng, 0.4 * strength)
         audio, scale = augment(audio, rng, strength)
     t = n_frames(len(audio))
     return log_mel(audio), au_targets(clip.phones, clip.starts_s * scale, clip.ends_s * scale, t)

@@ -100,9 +100,9 @@ def _merge_pauses(phones: list[str], starts: np.ndarray, ends: np.ndarray
 
 def espeak_clips(n: int, seed: int, languages: tuple[str, ...], split: str) -> Iterator[Clip]:
     """``n`` espeak-ng clips with random language, variant, rate and pitch for ``split``."""
-    from model_server.training.espeak_gen import EspeakEngine, EspeakVoice
+    from model_server.training.espeak_gen import EspeakVoice, IsolatedEspeak
 
-    engine = EspeakEngine()
+    engine = IsolatedEspeak()
     rng = random.Random(seed)
     variants = ESPEAK_TRAIN_VARIANTS if split == "train" else ESPEAK_HELDOUT_VARIANTS
     for _ in range(n):
@@ -112,10 +112,11 @@ def espeak_clips(n: int, seed: int, languages: tuple[str, ...], split: str) -> I
                             pitch=rng.randint(15, 90), pitch_range=rng.randint(10, 90))
         text = utterance(rng, lang)
         speech = engine.synthesize(text, voice)
-        if not speech.phones:
+        if speech is None or not speech.phones:
             continue
         yield to_clip(speech, rng, {"source": "espeak-ng", "speaker": f"espeak:{variant or 'default'}",
                                     "language": lang, "split": split, "text": text})
+    engine.close()
 
 
 def write_clips(path: Path, clips: Iterator[Clip], progress: Callable[[int], None] | None = None) -> int:

@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 DILATIONS: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
-HEAD_RADIUS = 5  # frames each side: a 110 ms filter support at 100 Hz
+HEAD_RADIUS = 7  # frames each side: a 150 ms filter support at 100 Hz
 
 
 class SmoothingHead(nn.Module):
     """One learned convex temporal filter per channel: [B, C, T] -> [B, C, T]."""
 
-    def __init__(self, channels: int, radius: int = HEAD_RADIUS, init_sigma_frames: float = 1.8) -> None:
+    def __init__(self, channels: int, radius: int = HEAD_RADIUS, init_sigma_frames: float = 2.2) -> None:
         super().__init__()
         self.radius = radius
         offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)

@@ -61,7 +61,7 @@ RECIPES: dict[str, Recipe] = {
         "train": {"espeak": 2500, "festival": 400, "flite": 500, "piper": 150},
         "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10},
         "heldout": {"espeak": 240, "festival": 60, "flite": 60},
-    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500),
+    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500, feature_noise=0.04),
 }
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
@@ -85,11 +85,20 @@ def source_clips(source: str, n: int, seed: int, split: str) -> Iterator[Clip]:
     raise ValueError(f"unknown source {source!r}")
 
 
+def voices_version() -> str:
+    """A short hash of the speaker split (keys the clip caches: a changed voice list regenerates)."""
+    from model_server.training import generate
+
+    voices = (generate.ESPEAK_TRAIN_VARIANTS, generate.ESPEAK_HELDOUT_VARIANTS,
+              sorted(generate.ENGINE_SPLIT.items()))
+    return hashlib.sha1(repr(voices).encode()).hexdigest()[:6]
+
+
 def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip]:
     """Generate (or read from ``cache``) all clips of one split."""
     out: list[Clip] = []
     for source, n in recipe.clips.get(split, {}).items():
-        path = cache / f"clips_{split}_{source}_{n}_s{seed}.pkl"
+        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{voices_version()}.pkl"
         if not path.exists():
             log.info("generating %d %s clips for %s", n, source, split)
             s = seed + _SEED_OFFSET[split] + _SOURCE_OFFSET[source]
@@ -105,6 +114,7 @@ def code_version(recipe: Recipe) -> str:
     from model_server.training import augment, coarticulation, dataset, phonetics
 
     digest = hashlib.sha1(repr(sorted((k, sorted(v.items())) for k, v in recipe.clips.items())).encode())
+    digest.update(voices_version().encode())
     for module in (features, augment, coarticulation, phonetics, dataset):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:10]
