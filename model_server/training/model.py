@@ -42,6 +42,34 @@ class SmoothingHead(nn.Module):
         return nn.functional.conv1d(padded, self.taps().unsqueeze(1), groups=channels)
 
 
+NORM_RADIUS = 150  # frames each side: the local long-term spectrum is taken over 3 s
+SPEECH_LEVEL = -2.0  # feature units (dB / 20): frames within 40 dB of the clip's loud end count
+
+
+class LocalSpectrumNorm(nn.Module):
+    """[B, M, T] -> [B, 2M, T]: the features, and the features minus their local long-term spectrum.
+
+    The long-term spectrum (mean over the loud frames within +-``NORM_RADIUS``) carries the voice and
+    the channel (vocal-tract shape, microphone, telephone band, room) more than the phone, so the
+    difference is the cepstral-mean normalisation of speech recognisers, kept beside the raw features.
+    Window sums are cumulative-sum differences: O(T), and exportable with a dynamic length axis.
+    """
+
+    def __init__(self, radius: int = NORM_RADIUS) -> None:
+        super().__init__()
+        self.radius = radius
+
+    def _window_sum(self, v: torch.Tensor) -> torch.Tensor:
+        k = 2 * self.radius + 1
+        c = torch.cumsum(nn.functional.pad(v, (self.radius + 1, self.radius)), dim=2)
+        return c[..., k:] - c[..., :-k]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        loud = (x.max(dim=1, keepdim=True).values > SPEECH_LEVEL).to(x.dtype)  # [B, 1, T]
+        mean = self._window_sum(x * loud) / (self._window_sum(loud) + 1e-3)
+        return torch.cat([x, x - mean], dim=1)
+
+
 class _Block(nn.Module):
     def __init__(self, channels: int, dilation: int) -> None:
         super().__init__()
@@ -64,14 +92,15 @@ class AcousticNet(nn.Module):
     def __init__(self, n_mels: int, n_aus: int, channels: int = 96,
                  dilations: tuple[int, ...] = DILATIONS) -> None:
         super().__init__()
-        self.inp = nn.Conv1d(n_mels, channels, 3, padding=1)
+        self.norm = LocalSpectrumNorm()
+        self.inp = nn.Conv1d(2 * n_mels, channels, 3, padding=1)
         self.blocks = nn.Sequential(*[_Block(channels, d) for d in dilations])
         self.out = nn.Conv1d(channels, n_aus, 1)
         self.head = SmoothingHead(n_aus)
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mel: [B, T, n_mels] -> (smoothed [B, T, n_aus], raw [B, T, n_aus])."""
-        x = self.blocks(torch.relu(self.inp(mel.transpose(1, 2))))
+        x = self.blocks(torch.relu(self.inp(self.norm(mel.transpose(1, 2)))))
         raw = torch.sigmoid(self.out(x))  # [B, n_aus, T]
         return self.head(raw).transpose(1, 2), raw.transpose(1, 2)
 
