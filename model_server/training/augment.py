@@ -87,10 +87,14 @@ def formant_shift(audio: np.ndarray, factor: float | np.ndarray, frame: int = 51
     return out[frame: frame + len(audio)].astype(np.float32)
 
 
-def voice_shift(audio: np.ndarray, rng: np.random.Generator, p: float = 0.4) -> np.ndarray:
-    """With probability ``p``, a formant shift by a log-uniform factor in ``FORMANT_RANGE`` (new
-    vocal-tract lengths; on top of ``speed`` in :func:`augment` it also gives new pitch/formant pairs)."""
-    if rng.random() >= p:
+VOICE_SHIFT_P = 0.4  # share of augmented copies that get a new vocal-tract length
+
+
+def voice_shift(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """With probability ``VOICE_SHIFT_P * strength``, a formant shift by a log-uniform factor in
+    ``FORMANT_RANGE`` (new vocal-tract lengths; on top of ``speed`` in :func:`augment` it also gives new
+    pitch/formant pairs)."""
+    if rng.random() >= VOICE_SHIFT_P * strength:
         return audio
     lo, hi = np.log(FORMANT_RANGE[0]), np.log(FORMANT_RANGE[1])
     return formant_shift(audio, float(np.exp(rng.uniform(lo, hi))))

@@ -58,7 +58,7 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
     audio = clip.float_audio()
     scale = 1.0
     if rng is not None:
-        audio = voice_shift(audio, rng, 0.4 * strength)
+        audio = voice_shift(audio, rng, strength)
         audio, scale = augment(audio, rng, strength)
     t = n_frames(len(audio))
     return log_mel(audio), au_targets(clip.phones, clip.starts_s * scale, clip.ends_s * scale, t)

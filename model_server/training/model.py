@@ -2,7 +2,9 @@
 
 Architecture (non-causal temporal convolutional network, ~100 k multiply-adds per 10 ms frame):
 
-* input projection: Conv1d(n_mels -> C, k=3);
+* local spectrum normalisation (:class:`LocalSpectrumNorm`): the log-mel beside the log-mel minus its
+  long-term spectrum over +-1.5 s (n_mels -> 2 n_mels);
+* input projection: Conv1d(2 n_mels -> C, k=3);
 * ``len(DILATIONS)`` residual blocks, each a depthwise dilated Conv1d (k=3) + BatchNorm + ReLU + pointwise
   Conv1d (C -> C); dilations 1, 2, 4, 8 twice give a receptive field of +-310 ms, enough look-ahead for
   anticipatory rounding and closure (coarticulation reaches ~150-250 ms ahead);

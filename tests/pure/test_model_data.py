@@ -99,10 +99,15 @@ def _pitch_hz(y: np.ndarray) -> float:
     return SAMPLE_RATE / (lo + int(np.argmax(ac[lo:hi])))
 
 
-def _formants_hz(y: np.ndarray) -> np.ndarray:
+def _envelope(y: np.ndarray) -> np.ndarray:
+    """LPC polynomial of one Hann-windowed 32 ms frame a quarter second in."""
     a = _lpc(y[4000:4512].astype(np.float64) * np.hanning(512), 18)
     assert a is not None
-    roots = np.roots(a)
+    return a
+
+
+def _formants_hz(y: np.ndarray) -> np.ndarray:
+    roots = np.roots(_envelope(y))
     return np.sort(np.angle(roots[roots.imag > 0]) * SAMPLE_RATE / (2 * np.pi))
 
 
@@ -122,9 +127,7 @@ def _envelope_peak_hz(y: np.ndarray, lo: float, hi: float) -> float:
     """Frequency of the LPC envelope's maximum between ``lo`` and ``hi`` Hz."""
     from scipy.signal import freqz
 
-    a = _lpc(y[4000:4512].astype(np.float64) * np.hanning(512), 18)
-    assert a is not None
-    f, h = freqz([1.0], a, worN=4096, fs=SAMPLE_RATE)
+    f, h = freqz([1.0], _envelope(y), worN=4096, fs=SAMPLE_RATE)
     band = (f >= lo) & (f <= hi)
     return float(f[band][np.argmax(np.abs(h[band]))])
 
