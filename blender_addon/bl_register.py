@@ -18,13 +18,13 @@ log = logging.getLogger(__name__)
 #: Blender-facing modules in registration order (property groups before the classes that use them).
 MODULES: tuple[str, ...] = (
     "bl_props",
-    "bl_splat_engine",
-    "bl_op_server",
-    "bl_op_generate",
-    "bl_op_bake",
-    "bl_op_rig",
-    "bl_panel",
-    "bl_splat_ops",
+    "splat.bl_engine",
+    "operators.bl_server",
+    "operators.bl_animate",
+    "operators.bl_bake",
+    "operators.bl_rig",
+    "ui.bl_panel",
+    "operators.bl_splat",
 )
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from au_contract import MODEL_AUS
 from model_server.features import N_MELS, SAMPLE_RATE, log_mel, n_frames
-from rigs.au_contract import MODEL_AUS
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _onnxruntime() -> Any:
 
 
 class AcousticModel:
-    """Speech -> mouth/blend AUs (rigs.au_contract.MODEL_AUS order) at 100 frames/s.
+    """Speech -> mouth/blend AUs (au_contract.MODEL_AUS order) at 100 frames/s.
 
     Attributes:
         channels: AU codes of the output columns, equal to ``MODEL_AUS``.

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("model_server.service", "run the local HTTP model server"),
     "predict": ("model_server.predict", "turn one audio file into au-tracks/1 JSON"),
-    "render": ("blender_addon.batch_cli", "render audio files (or a folder) to MP4, one per input"),
-    "demo": ("blender_addon.demo_cli", "render the bundled speech clip on the default splat head"),
+    "render": ("batch_render.cli", "render audio files (or a folder) to MP4, one per input"),
+    "demo": ("batch_render.demo", "render the bundled speech clip on the default splat head"),
 }
 
 

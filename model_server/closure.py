@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-from rigs.au_contract import CLOSURE_AUS
+from au_contract import CLOSURE_AUS
 
 #: AUs that open the lips or drop the jaw: attenuated during a closure.
 OPENING_AUS: tuple[str, ...] = ("AU16", "AU25", "AU26", "AU27")

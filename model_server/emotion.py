@@ -1,6 +1,6 @@
 """Emotion presets and the zone rules that mix them with speech (DESIGN.md §4), on the server side.
 
-The preset of an emotion is ``strength * rigs.au_contract.EMOTION_PROTOTYPES[name]``, constant over
+The preset of an emotion is ``strength * au_contract.EMOTION_PROTOTYPES[name]``, constant over
 the clip. It is combined with the speech-driven layer (model AUs, blinks, prosody) zone by zone:
 
 - **Mouth (M)**: speech has priority. ``out = max(speech, gate * emotion)`` where
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rigs.au_contract import (
+from au_contract import (
     BLEND_WEIGHT_DEFAULT,
     CLOSURE_AUS,
     EMOTION_PROTOTYPES,
@@ -38,7 +38,7 @@ def normalise_name(name: str) -> str:
     """Return the contract spelling of an emotion (case-insensitive: ``"happiness"`` -> ``"HAPPINESS"``).
 
     Raises:
-        EmotionError: if ``name`` is not one of ``rigs.au_contract.EMOTIONS``.
+        EmotionError: if ``name`` is not one of ``au_contract.EMOTIONS``.
     """
     key = str(name).strip().upper()
     if key not in EMOTIONS:

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rigs.au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS, MODEL_AUS, PROSODY_CAP_DEFAULT
+from au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS, MODEL_AUS, PROSODY_CAP_DEFAULT
+from au_contract import basis as landmarks
+from au_contract.tracks import Landmarks, TrackSet
 
-from . import __version__, emotion, landmarks, prosody, resample
+from . import __version__, emotion, prosody, resample
 from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
 from .presence import speech_presence
-from .tracks import Landmarks, TrackSet
 from .upper_face import UpperFaceOptions, upper_face
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class PredictOptions:
 
     Attributes:
         fps: output frame rate, > 0 and <= 1000, fractional allowed (29.97).
-        emotion: one of ``rigs.au_contract.EMOTIONS`` (case-insensitive).
+        emotion: one of ``au_contract.EMOTIONS`` (case-insensitive).
         strength: emotion strength, 0..1.
         seed: random seed for blinks and brow raises, 0..2**63-1.
         blinks: add blinks (AU45/AU43).

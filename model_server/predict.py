@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from rigs.au_contract import EMOTIONS
+from au_contract import EMOTIONS
 
 log = logging.getLogger(__name__)
 

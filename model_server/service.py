@@ -127,9 +127,10 @@ def create_app(config: ServerConfig) -> Any:
     from starlette.requests import ClientDisconnect
     from starlette.responses import JSONResponse, Response
 
+    from au_contract.tracks import SCHEMA
+
     from . import pipeline
     from .decode import AudioError
-    from .tracks import SCHEMA
 
     app = FastAPI(title="AU Talking Head model server", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url="/v1/openapi.json",
@@ -175,7 +176,7 @@ def create_app(config: ServerConfig) -> Any:
     @app.get("/v1/health", summary="Server status (no token needed)")
     async def health() -> dict[str, Any]:
         info = model_info()
-        from rigs.au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS
+        from au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS
 
         return {"status": "ok" if info["model_loaded"] else "degraded", **info,
                 "server_version": __version__, "schema": SCHEMA, "contract_version": CONTRACT_VERSION,

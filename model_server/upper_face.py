@@ -9,7 +9,7 @@ go to AU43 (Eyes Closed) rather than AU45.
 
 Brow raises accompany pitch accents (Cavé et al. 1996; Flecha-García 2010): not every accent, more
 likely on strong ones, starting slightly before the pitch peak. Their amplitude is capped by
-``rigs.au_contract.PROSODY_CAP_DEFAULT`` so prosody never overrides the chosen emotion.
+``au_contract.PROSODY_CAP_DEFAULT`` so prosody never overrides the chosen emotion.
 
 The layer plans events (onset, peak, end, amplitude) and renders them at any frame times: blinks are
 rendered straight at the scene frame rate with their closing peak snapped to a frame, so a 150 ms blink
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rigs.au_contract import PROSODY_CAP_DEFAULT, UPPER_AUS
+from au_contract import PROSODY_CAP_DEFAULT, UPPER_AUS
 
 from . import prosody
 

@@ -24,7 +24,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .au_contract import AU_BY_CODE, AU_CODES
+from au_contract import AU_BY_CODE, AU_CODES
+
+from .errors import MappingError
 
 ARKIT_52: tuple[str, ...] = (
     "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
@@ -56,10 +58,6 @@ AU_TO_ARKIT: dict[str, list[tuple[str, float]]] = {
 _PREFIX = re.compile(r"^(.*[.:|/])")
 _KNOWN_PREFIXES = ("blendshape", "arkit", "bs", "facs", "shape", "key")
 _NORMAL = {re.sub(r"[^a-z0-9]", "", n.lower()): n for n in ARKIT_52}
-
-
-class MappingError(ValueError):
-    """A custom AU map is malformed; the message says where."""
 
 
 def normalise(name: str) -> str:

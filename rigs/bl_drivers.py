@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .au_contract import (
+from au_contract import (
     ACTION_UNITS,
     BLEND_WEIGHT_DEFAULT,
     BLEND_WEIGHT_PROP,
@@ -14,7 +14,7 @@ from .au_contract import (
     PROSODY_CAP_DEFAULT,
     PROSODY_CAP_PROP,
 )
-from .zone_rules import DriverSpec
+from au_contract.zone_rules import DriverSpec
 
 
 def add_float_prop(obj: Any, name: str, default: float, description: str) -> None:

@@ -20,7 +20,7 @@ drivers stay simple expressions and evaluate without Python auto-run.
 
 from __future__ import annotations
 
-from .zone_rules import (
+from au_contract.zone_rules import (
     CLOSURE_VARS,
     OPENING_AUS,
     DriverSpec,

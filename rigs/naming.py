@@ -6,7 +6,7 @@ tests agree on them without repeating string literals.
 
 from __future__ import annotations
 
-from .au_contract import AU_BY_CODE
+from au_contract import AU_BY_CODE
 
 #: Name of the control object (an Empty) of the default rig.
 CONTROL_OBJECT = "AUTH_Control"

@@ -1,6 +1,6 @@
 """Generation stages of the rig generator and their contracts (pure), in the manner of Rigify.
 
-``bl_generate.run_stages`` runs every stage for every rig plugin before the next stage starts. A rig plugin
+``bl_stages.run_stages`` runs every stage for every rig plugin before the next stage starts. A rig plugin
 is a module in ``rigs/rig_types/`` defining a class ``Rig``; it implements any of the stage methods below
 (``def <stage>(self, ctx) -> None``) and reads/writes the shared ``GenerationContext``.
 """

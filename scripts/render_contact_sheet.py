@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from rigs.au_contract import ACTION_UNITS, EMOTION_PROPS  # noqa: E402
-from rigs.bl_build import generate_default_rig  # noqa: E402
+from au_contract import ACTION_UNITS, EMOTION_PROPS  # noqa: E402
+from rigs.bl_build import build_default_rig  # noqa: E402
 
 
 def _scene(size: int, samples: int) -> None:
@@ -62,7 +62,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=8)
     args = parser.parse_args()
     bpy.ops.wm.read_homefile(use_empty=True)
-    control, _ = generate_default_rig(bpy.context)
+    control, _ = build_default_rig(bpy.context)
     _scene(args.size, args.samples)
     shots: list[tuple[str, dict[str, float]]] = [("neutral", {})]
     shots += [(e.lower(), {p: 1.0}) for e, p in EMOTION_PROPS.items()]

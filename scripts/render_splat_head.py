@@ -22,7 +22,9 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import blender_addon  # noqa: E402
-from blender_addon import bl_batch, bl_splat_data, bl_splat_engine  # noqa: E402
+from batch_render import bl_render as bl_batch  # noqa: E402
+from blender_addon.splat import bl_data as bl_splat_data  # noqa: E402
+from blender_addon.splat import bl_engine as bl_splat_engine  # noqa: E402
 from rigs import regions  # noqa: E402
 
 

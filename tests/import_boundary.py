@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 BLENDER_MODULES = frozenset({"bpy", "mathutils", "gpu", "bmesh", "bpy_extras", "gpu_extras", "bl_math"})
-PACKAGES = ("blender_addon", "rigs", "model_server", "bench")
+PACKAGES = ("au_contract", "blender_addon", "rigs", "model_server", "model_training", "batch_render", "bench")
 
 
 def is_blender_facing(path: Path) -> bool:

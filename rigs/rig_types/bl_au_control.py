@@ -7,10 +7,11 @@ from typing import Any
 
 import bpy
 
-from ..au_contract import ACTION_UNITS
+from au_contract import ACTION_UNITS
+from au_contract.zone_rules import shape_key_driver
+
 from ..bl_drivers import add_control_props, add_driver
 from ..naming import CONTROL_OBJECT, CONTROL_REF_PROP, FACE_MESH_PROP, shape_key_names
-from ..zone_rules import shape_key_driver
 
 
 class Rig:

@@ -10,8 +10,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..default_head import HeadData
-from ..head_cache import default_head_data
+from ..head_data import HeadData, default_head_data
 from ..naming import FACE_OBJECT, LANDMARK_PROP, RIG_HASH_PROP
 from ..regions import REGION_ATTRIBUTE, REGION_NAMES
 

@@ -82,7 +82,7 @@ class Clip:
 
 def espeak_clip(folder: Path, text: str = "mama made my map", name: str = "clip") -> Clip:
     """Speak ``text`` with espeak-ng's C library after LEAD_SILENCE_S of silence; phone times are exact."""
-    from model_server.training.espeak_gen import EspeakEngine, EspeakVoice
+    from model_training.espeak_gen import EspeakEngine, EspeakVoice
 
     engine = _ENGINE.get("e") or _ENGINE.setdefault("e", EspeakEngine())
     speech = engine.synthesize(text, EspeakVoice("en-us", rate_wpm=150))

@@ -26,15 +26,16 @@ from tests.blender.conftest import ROOT
 DEMO_CLIP = ROOT / "assets" / "demo_speech.wav"
 
 
-def sub(addon: ModuleType, name: str) -> ModuleType:
-    """A submodule of the installed extension (``bl_ext.user_default.au_talking_head.<name>``)."""
-    return importlib.import_module(f"{addon.__name__}.{name}")
+def batch(name: str) -> ModuleType:
+    """A module of the batch renderer (imported lazily: ``bl_render`` imports bpy, which must be imported
+    after the blender tier's conftest has set up Blender's user folders)."""
+    return importlib.import_module(f"batch_render.{name}")
 
 
 @pytest.fixture(scope="module")
 def server_url(installed_addon: ModuleType) -> Iterator[str]:
     """A real model server process of our own for this module's jobs."""
-    server = sub(installed_addon, "batch_server").JobServer(reuse_default=False)
+    server = batch("job_server").JobServer(reuse_default=False)
     server.start()
     yield server.url
     server.stop()
@@ -54,7 +55,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _options(addon: ModuleType, items: list, server_url: str, **kw: object):  # type: ignore[no-untyped-def]
-    jobs = sub(addon, "batch_jobs")
+    jobs = batch("jobs")
     values = {"fps": 10.0, "resolution": (64, 64), "engine": "CYCLES", "samples": 1, "server_url": server_url}
     values.update(kw)
     return jobs.BatchOptions(items=items, **values)
@@ -69,9 +70,9 @@ def _streams(path: Path) -> dict[str, float]:
 def test_folder_of_two_clips_gives_two_mp4s_with_sound(fresh: ModuleType, installed_addon: ModuleType,
                                                      clips: dict[str, Path], server_url: str,
                                                      tmp_path: Path) -> None:
-    jobs = sub(installed_addon, "batch_jobs")
+    jobs = batch("jobs")
     items = jobs.collect_items([clips["folder"]], tmp_path / "out")
-    report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url))
+    report = batch("bl_render").run_job(_options(installed_addon, items, server_url))
     assert [r.status for r in report.results] == ["rendered", "rendered"], report.summary()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["first line.mp4", "second.mp4"]
     for name, seconds in (("first line.mp4", 0.8), ("second.mp4", 0.6)):
@@ -87,9 +88,9 @@ def test_folder_of_two_clips_gives_two_mp4s_with_sound(fresh: ModuleType, instal
 def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed_addon: ModuleType,
                                                   clips: dict[str, Path], server_url: str,
                                                   tmp_path: Path) -> None:
-    jobs = sub(installed_addon, "batch_jobs")
+    jobs = batch("jobs")
     items = jobs.collect_items([clips["bad"], clips["second"]], tmp_path)
-    report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url))
+    report = batch("bl_render").run_job(_options(installed_addon, items, server_url))
     bad, good = report.results
     assert (bad.status, good.status) == ("failed", "rendered")
     assert "notes.wav" in bad.message and "speech recording" in bad.message
@@ -101,32 +102,32 @@ def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed
 def test_resume_skips_finished_videos_and_redoes_broken_ones(fresh: ModuleType, installed_addon: ModuleType,
                                                             clips: dict[str, Path], server_url: str,
                                                             tmp_path: Path) -> None:
-    jobs, batch = sub(installed_addon, "batch_jobs"), sub(installed_addon, "bl_batch")
+    jobs, render = batch("jobs"), batch("bl_render")
     items = jobs.collect_items([clips["first"], clips["second"]], tmp_path)
-    assert [r.status for r in batch.run_job(_options(installed_addon, items, server_url)).results] == \
+    assert [r.status for r in render.run_job(_options(installed_addon, items, server_url)).results] == \
         ["rendered", "rendered"]
     first, second = (item.output for item in items)
     stamp = first.stat().st_mtime_ns
     data = second.read_bytes()
     second.write_bytes(data[: len(data) // 2])  # as if an older tool had been killed mid-write
-    report = batch.run_job(_options(installed_addon, items, server_url))
+    report = render.run_job(_options(installed_addon, items, server_url))
     assert [r.status for r in report.results] == ["skipped", "rendered"]
     assert first.stat().st_mtime_ns == stamp, "a finished video must not be rendered again"
     assert jobs.video_problem(second) == ""
-    forced = batch.run_job(_options(installed_addon, items[:1], server_url, force=True))
+    forced = render.run_job(_options(installed_addon, items[:1], server_url, force=True))
     assert forced.results[0].status == "rendered" and first.stat().st_mtime_ns != stamp
 
 
 def test_failed_render_keeps_the_old_video_and_leaves_no_file(fresh: ModuleType, installed_addon: ModuleType,
                                                              clips: dict[str, Path], server_url: str,
                                                              tmp_path: Path) -> None:
-    jobs, batch = sub(installed_addon, "batch_jobs"), sub(installed_addon, "bl_batch")
+    jobs, render = batch("jobs"), batch("bl_render")
     items = jobs.collect_items([clips["second"], clips["first"]], tmp_path)
     old = items[0].output
-    assert batch.run_job(_options(installed_addon, items[:1], server_url)).results[0].status == "rendered"
+    assert render.run_job(_options(installed_addon, items[:1], server_url)).results[0].status == "rendered"
     before = old.read_bytes()
     # H.264 refuses odd frame sizes: ffmpeg fails when the render starts writing.
-    report = batch.run_job(_options(installed_addon, items, server_url, force=True, resolution=(63, 63)))
+    report = render.run_job(_options(installed_addon, items, server_url, force=True, resolution=(63, 63)))
     assert [r.status for r in report.results] == ["failed", "failed"]
     assert "divisible by 2" in report.results[0].message
     assert old.read_bytes() == before, "a failed re-render must not touch the finished video"
@@ -137,13 +138,13 @@ def test_failed_render_keeps_the_old_video_and_leaves_no_file(fresh: ModuleType,
 def test_entry_script_runs_the_job_as_blender_would(fresh: ModuleType, clips: dict[str, Path],
                                                    server_url: str, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    # What `blender -b --python blender_addon/bl_batch_entry.py -- ARGS` does, in this bpy process.
-    argv = ["blender", "-b", "--python", "bl_batch_entry.py", "--", str(clips["second"]), str(clips["bad"]),
+    # What `blender -b --python batch_render/bl_entry.py -- ARGS` does, in this bpy process.
+    argv = ["blender", "-b", "--python", "bl_entry.py", "--", str(clips["second"]), str(clips["bad"]),
             "-o", str(tmp_path), "--fps", "10", "--resolution", "64x64", "--engine", "CYCLES",
             "--samples", "1", "--server", server_url]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(ROOT / "blender_addon" / "bl_batch_entry.py"), run_name="__main__")
+        runpy.run_path(str(ROOT / "batch_render" / "bl_entry.py"), run_name="__main__")
     assert exit_info.value.code == 1  # one input failed; the other was still rendered
     assert (tmp_path / "second.mp4").exists() and not (tmp_path / "notes.mp4").exists()
 
@@ -198,8 +199,8 @@ def test_user_blend_is_rendered_with_its_own_settings(fresh: ModuleType, install
     scene.render.fps = 12
     blend = tmp_path / "my scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    items = sub(installed_addon, "batch_jobs").collect_items([clips["second"]], tmp_path / "out")
-    report = sub(installed_addon, "bl_batch").run_job(_options(installed_addon, items, server_url,
+    items = batch("jobs").collect_items([clips["second"]], tmp_path / "out")
+    report = batch("bl_render").run_job(_options(installed_addon, items, server_url,
                                                                blend=blend, resolution=None, engine=None,
                                                                fps=None))
     assert report.results[0].status == "rendered", report.summary()
@@ -218,9 +219,9 @@ def test_blend_without_rig_fails_with_an_actionable_message(fresh: ModuleType, i
     bpy.context.scene.camera = cam
     blend = tmp_path / "no_rig.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    items = sub(installed_addon, "batch_jobs").collect_items([clips["second"]], tmp_path)
+    items = batch("jobs").collect_items([clips["second"]], tmp_path)
     options = _options(installed_addon, items, server_url, blend=blend)
-    report = sub(installed_addon, "bl_batch").run_job(options)
+    report = batch("bl_render").run_job(options)
     assert report.results[0].status == "failed"
     assert "no rig" in report.results[0].message and "--blend" in report.results[0].message
     assert not items[0].output.exists()

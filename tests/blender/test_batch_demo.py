@@ -65,8 +65,9 @@ def _gray_frames(path: Path, width: int, height: int) -> np.ndarray:
 @pytest.mark.slow
 def test_demo_video_has_h264_aac_of_the_clip_length_and_the_mouth_moves(
         fresh: ModuleType, installed_addon: ModuleType, tmp_path: Path) -> None:
-    demo_cli, bl_batch, jobs, regions = (importlib.import_module(f"{installed_addon.__name__}.{name}")
-                                         for name in ("demo_cli", "bl_batch", "batch_jobs", "rigs.regions"))
+    demo_cli, bl_batch, jobs, regions = (importlib.import_module(name) for name in
+                                         ("batch_render.demo", "batch_render.bl_render", "batch_render.jobs",
+                                          "rigs.regions"))
     out = tmp_path / "demo.mp4"
     exe = shutil.which("au-talking-head", path=str(ROOT / ".venv" / "bin")) or "au-talking-head"
     started = time.monotonic()

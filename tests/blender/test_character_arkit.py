@@ -19,9 +19,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from au_contract.zone_rules import evaluate, weighted_driver
 from rigs.arkit import side_of
 from rigs.character_rules import gated_weighted_driver
-from rigs.zone_rules import evaluate, weighted_driver
 from tests.blender.addon_fixtures import Clip, espeak_clip, model_server  # noqa: F401
 from tests.blender.character_helpers import arkit_style_names, build_face, lip_gaps, shape_values, window
 from tests.blender.conftest import EXTENSION_MODULE
@@ -101,7 +101,7 @@ def test_arkit_character_speaks_closes_and_keeps_hand_edits(fresh: ModuleType, m
     _check_speech(bpy, obj, names["jawOpen"], clip, names["mouthClose"])
 
     # a hand edit on the lip corners (corrections layer), then regenerate with an emotion
-    layers, curves = _ext("bl_layers"), _ext("bl_curves")
+    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
     corrections = layers.corrections_action(ctl)
     fc = curves.find_fcurve(corrections, '["AU12"]')
     for frame, value in ((40, 0.0), (50, 0.4), (60, 0.0)):

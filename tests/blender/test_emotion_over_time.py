@@ -15,9 +15,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rigs.au_contract import ACTION_UNITS, AU_CODES
+from au_contract import ACTION_UNITS, AU_CODES
+from au_contract.zone_rules import evaluate, shape_key_driver
 from rigs.naming import shape_key_names
-from rigs.zone_rules import evaluate, shape_key_driver
 from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig, model_server  # noqa: F401
 from tests.blender.conftest import EXTENSION_MODULE
 
@@ -37,7 +37,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
 
 def _au_keys(ctl: object) -> dict[str, np.ndarray]:
     """Every key of the generated AU curves: data path -> [K, 6] (co, left handle, right handle)."""
-    layers, curves = _ext("bl_layers"), _ext("bl_curves")
+    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
     out = {}
     for fc in curves.fcurves(layers.generated_action(ctl)):
         if fc.data_path.strip('[]"') not in AU_CODES:
@@ -118,7 +118,7 @@ def test_keyed_emotion_moves_the_corners_not_the_speech(fresh: ModuleType, model
     # changing the emotion through regenerate never rewrites the AU curves, cached or not
     for emotion, fresh_call in (("SADNESS", False), ("ANGER", True)):
         if fresh_call:
-            _ext("generation").clear_cache()
+            _ext("animation.generation").clear_cache()
         settings.emotion, settings.strength = emotion, 1.0
         assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
         changed = _same_keys(keys0, _au_keys(ctl))

@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rigs.au_contract import AU_CODES, EMOTION_PROPS
+from au_contract import AU_CODES, EMOTION_PROPS
 from tests.blender.addon_fixtures import Clip, datablock_hash, espeak_clip, make_rig, model_server  # noqa: F401
 from tests.blender.conftest import EXTENSION_MODULE
 
@@ -55,7 +55,7 @@ def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleTy
     result = _generate(bpy, clip.path, emotion="HAPPINESS", strength=0.8, frame_start=frame_start)
     assert result == {"FINISHED"}
 
-    layers, curves = _ext("bl_layers"), _ext("bl_curves")
+    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
     ad = ctl.animation_data
     gen = layers.generated_action(ctl)
     assert gen is not None and ad.nla_tracks[layers.GENERATED_TRACK].strips[0].blend_type == "REPLACE"
@@ -75,7 +75,7 @@ def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleTy
     scene.frame_set(frame_start + 5)
     assert ctl["emotion_happiness"] == pytest.approx(0.8) and ctl["emotion_surprise"] == 0.0
     # sound strip aligned with the start frame
-    strip = _ext("bl_sound").speech_strip(scene)
+    strip = _ext("animation.bl_sound").speech_strip(scene)
     assert strip is not None and strip.type == "SOUND" and strip.frame_start == frame_start
     assert Path(bpy.path.abspath(strip.sound.filepath)).resolve() == clip.path.resolve()
     assert scene.frame_end >= frame_start + n_frames - 2
@@ -83,7 +83,7 @@ def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleTy
     assert settings.has_quality and settings.quality_closures >= 1
     # timing: each /m/ has a closed-lip frame within one frame of the phone, at 29.97 fps
     frames = range(frame_start, frame_start + n_frames)
-    closed = _ext("quality").closed_mask(_evaluated_aus(bpy, ctl, frames))
+    closed = _ext("animation.quality").closed_mask(_evaluated_aus(bpy, ctl, frames))
     for start_s, end_s in clip.m_intervals_s:
         lo = math.floor(start_s * fps) - 1
         hi = math.ceil(end_s * fps) + 1
@@ -100,7 +100,7 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     scene.au_talking_head.server_url = model_server.url
     bpy.ops.ed.undo_push(message="rig")
     assert _generate(bpy, clip.path, frame_start=1) == {"FINISHED"}
-    layers, curves = _ext("bl_layers"), _ext("bl_curves")
+    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
     corrections = layers.corrections_action(ctl)
     # the user's hand edit: raise the brows by 0.3 around frame 20 (keys in the active action)
     fc = curves.find_fcurve(corrections, '["AU01"]')

@@ -17,7 +17,7 @@ def test_start_check_and_stop_a_server(fresh: ModuleType) -> None:
     bpy = fresh
     settings = bpy.context.scene.au_talking_head
     settings.server_url = f"http://127.0.0.1:{free_port()}"
-    ops = sys.modules[f"{EXTENSION_MODULE}.bl_op_server"]
+    ops = sys.modules[f"{EXTENSION_MODULE}.operators.bl_server"]
     assert not bpy.ops.au_talking_head.stop_server.poll()
     assert bpy.ops.au_talking_head.start_server() == {"FINISHED"}
     try:
@@ -37,7 +37,7 @@ def test_start_check_and_stop_a_server(fresh: ModuleType) -> None:
 def test_start_server_reports_when_no_python_can_run_it(fresh: ModuleType, monkeypatch: pytest.MonkeyPatch,
                                                         tmp_path) -> None:  # type: ignore[no-untyped-def]
     bpy = fresh
-    launch = sys.modules[f"{EXTENSION_MODULE}.server_launch"]
+    launch = sys.modules[f"{EXTENSION_MODULE}.server.launch"]
     monkeypatch.setattr(launch.sys, "executable", str(tmp_path / "no-python"))
     monkeypatch.setenv("AU_TALKING_HEAD_PYTHON", str(tmp_path / "nothing-here"))
     monkeypatch.setenv("PATH", str(tmp_path))

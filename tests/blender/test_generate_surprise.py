@@ -86,7 +86,7 @@ def test_bake_flattens_to_shape_key_keys(fresh: ModuleType, model_server, bilabi
     assert key is not face.data.shape_keys
     assert not key.animation_data.drivers, "exported shape keys must carry no drivers"
     assert len(face.data.shape_keys.animation_data.drivers) > 0, "the live rig keeps its drivers"
-    curves = sys.modules[f"{EXTENSION_MODULE}.bl_curves"].fcurves(key.animation_data.action)
+    curves = sys.modules[f"{EXTENSION_MODULE}.animation.bl_curves"].fcurves(key.animation_data.action)
     assert len(curves) == len(key.key_blocks) - 1
     names = [kb.name for kb in key.key_blocks[1:]]
     for frame in (5, 17, end):

@@ -77,7 +77,7 @@ def test_draw_shows_the_quality_summary_and_the_last_error(fresh: ModuleType) ->
     settings.quality_closures, settings.quality_jitter = 7, 0.0123
     labels = _labels(_draw(fresh))
     assert "Estimated lag: +33 ms" in labels and "Lip closures: 7" in labels and "Jitter: 0.012" in labels
-    gen = sys.modules[f"{EXTENSION_MODULE}.bl_op_generate"]
+    gen = sys.modules[f"{EXTENSION_MODULE}.operators.bl_animate"]
     gen.last_error = "no model server at http://127.0.0.1:1"
     try:
         assert any("Failed: no model server" in label for label in _labels(_draw(fresh)))
@@ -102,7 +102,7 @@ def test_regenerate_needs_a_first_generation(fresh: ModuleType) -> None:
     bpy = fresh
     ctl = bpy.data.objects.new("Control", None)
     bpy.context.scene.collection.objects.link(ctl)
-    from rigs.au_contract import AU_CODES, CONTROL_MARKER_PROP, EMOTION_PROPS
+    from au_contract import AU_CODES, CONTROL_MARKER_PROP, EMOTION_PROPS
 
     for name in (*AU_CODES, *EMOTION_PROPS.values()):
         ctl[name] = 0.0

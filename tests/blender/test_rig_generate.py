@@ -9,8 +9,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rigs.arkit import ARKIT_52
-from rigs.au_contract import (
+from au_contract import (
     ACTION_UNITS,
     AU_CODES,
     BLEND_WEIGHT_DEFAULT,
@@ -19,7 +18,8 @@ from rigs.au_contract import (
     EMOTION_PROPS,
     PROSODY_CAP_PROP,
 )
-from rigs.au_shapes import mask_zone
+from rigs.arkit import ARKIT_52
+from rigs.head_build.au_shapes import mask_zone
 from rigs.naming import ZONE_GROUPS, all_shape_key_names
 from rigs.regions import REGION_ATTRIBUTE
 
@@ -101,7 +101,7 @@ def test_every_au_moves_only_its_zones_through_the_control(fresh: ModuleType) ->
 
 def test_landmark_basis_reproduces_evaluated_landmarks(fresh: ModuleType) -> None:
     bpy = fresh
-    from rigs.default_head import build_head_data
+    from rigs.head_build.default_head import build_head_data
 
     control, face = _generate(bpy)
     head = build_head_data()
@@ -118,7 +118,7 @@ def test_landmark_basis_reproduces_evaluated_landmarks(fresh: ModuleType) -> Non
 
 def test_lip_pressor_closes_lips_on_evaluated_mesh_even_under_surprise(fresh: ModuleType) -> None:
     bpy = fresh
-    from rigs.head_source import load_head_source
+    from rigs.head_build.head_source import load_head_source
 
     control, face = _generate(bpy)
     ring = load_head_source().lip_ring

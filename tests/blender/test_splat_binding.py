@@ -3,6 +3,7 @@ viewport points), import_splat (PLY SH 0..3, .splat, axis), bind_splat, the defa
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -42,7 +43,7 @@ def _viewport_points(bpy: ModuleType, splat) -> np.ndarray:  # type: ignore[no-u
 
 
 def _rendered_means(bpy: ModuleType) -> np.ndarray:
-    inst = ext("bl_splat_data").collect_instances(bpy.context.evaluated_depsgraph_get())
+    inst = ext("splat.bl_data").collect_instances(bpy.context.evaluated_depsgraph_get())
     assert len(inst) == 1
     m = inst[0].matrix_world
     local = inst[0].gaussians.means if inst[0].posed is None else inst[0].posed.means
@@ -53,7 +54,7 @@ def test_bound_gaussians_follow_their_triangles_under_shape_keys(fresh: ModuleTy
     bpy = fresh
     face, key = uv_sphere_with_key(bpy)
     face.location = (0.5, 0.0, 0.2)
-    splat = ext("bl_splat_data").add_splat_twin(bpy.context, face, count=400)
+    splat = ext("splat.bl_data").add_splat_twin(bpy.context, face, count=400)
     rest = None
     for value in (0.0, 0.5, 1.0):
         key.value = value
@@ -78,11 +79,11 @@ def test_rigid_shape_key_moves_gaussians_rigidly(fresh: ModuleType) -> None:
     rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     rigid.data.foreach_set("co", (co.reshape(-1, 3) @ rot.T + [0.3, -0.2, 0.1]).astype(np.float32).ravel())
     rigid.value = 0.0  # a new shape key starts at 1.0
-    twin = ext("bl_splat_data").add_splat_twin(bpy.context, face, count=300)
+    twin = ext("splat.bl_data").add_splat_twin(bpy.context, face, count=300)
     # A twin stored without colour frames (older files) gets them back from its stored rotations.
-    stored = ext("bl_splat_data").read_binding(twin.data).sh_quats
+    stored = ext("splat.bl_data").read_binding(twin.data).sh_quats
     twin.data.attributes.remove(twin.data.attributes["auth_bind_sh_rot"])
-    derived = ext("bl_splat_data").read_binding(twin.data).sh_quats
+    derived = ext("splat.bl_data").read_binding(twin.data).sh_quats
     assert np.allclose(np.abs(np.sum(stored * derived, 1)), 1.0, atol=1e-5)
     bpy.context.view_layer.update()
     rest = _rendered_means(bpy)
@@ -94,7 +95,7 @@ def test_rigid_shape_key_moves_gaussians_rigidly(fresh: ModuleType) -> None:
 def test_import_ply_sh3_and_splat_with_axis(fresh: ModuleType, tmp_path: Path) -> None:
     bpy = fresh
     model, ply = ext("splat.model"), ext("splat.ply")
-    data = ext("bl_splat_data")
+    data = ext("splat.bl_data")
     rng = np.random.default_rng(0)
     g = model.GaussianSet(rng.normal(size=(40, 3)), model.normalise_quats(rng.normal(size=(40, 4))),
                           rng.normal(-3, 0.3, (40, 3)), rng.uniform(0.1, 0.9, 40),
@@ -120,7 +121,7 @@ def test_import_ply_sh3_and_splat_with_axis(fresh: ModuleType, tmp_path: Path) -
 def test_bind_splat_picks_the_nearest_triangle_and_follows(fresh: ModuleType, tmp_path: Path) -> None:
     bpy = fresh
     model, ply, binding = ext("splat.model"), ext("splat.ply"), ext("splat.binding")
-    data = ext("bl_splat_data")
+    data = ext("splat.bl_data")
     face, key = uv_sphere_with_key(bpy)
     rng = np.random.default_rng(1)
     d = rng.normal(size=(60, 3))
@@ -150,8 +151,8 @@ def test_bind_splat_picks_the_nearest_triangle_and_follows(fresh: ModuleType, tm
 
 def test_generate_rig_makes_a_bound_splat_twin_that_renders_a_head(fresh: ModuleType, tmp_path: Path) -> None:
     bpy = fresh
-    data, engine, ply = ext("bl_splat_data"), ext("bl_splat_engine"), ext("splat.ply")
-    regions = ext("rigs.regions")
+    data, engine, ply = ext("splat.bl_data"), ext("splat.bl_engine"), ext("splat.ply")
+    regions = importlib.import_module("rigs.regions")
     assert bpy.ops.au_talking_head.generate_rig() == {"FINISHED"}
     scene = bpy.context.scene
     splats = [o for o in scene.objects if data.is_splat(o)]
@@ -178,7 +179,7 @@ def test_generate_rig_makes_a_bound_splat_twin_that_renders_a_head(fresh: Module
 def test_engine_survives_save_and_reopen(fresh: ModuleType, tmp_path: Path) -> None:
     bpy = fresh
     face, key = uv_sphere_with_key(bpy)
-    ext("bl_splat_data").add_splat_twin(bpy.context, face, count=300)
+    ext("splat.bl_data").add_splat_twin(bpy.context, face, count=300)
     add_camera(bpy, size=(24, 24))
     key.value = 0.7
     path = tmp_path / "scene.blend"
@@ -187,7 +188,7 @@ def test_engine_survives_save_and_reopen(fresh: ModuleType, tmp_path: Path) -> N
     bpy.ops.wm.open_mainfile(filepath=str(path))
     scene = bpy.context.scene
     assert scene.render.engine == "AU_TALKING_HEAD_SPLAT"
-    out, _, _ = ext("bl_splat_engine").render_frame(bpy.context.evaluated_depsgraph_get(), "numpy")
+    out, _, _ = ext("splat.bl_engine").render_frame(bpy.context.evaluated_depsgraph_get(), "numpy")
     assert out.alpha.max() > 0.9
 
 
@@ -196,7 +197,7 @@ def test_bound_sh_colours_turn_with_the_mesh(fresh: ModuleType, tmp_path: Path) 
     it sees the SH-3 colours of the rest pose."""
     bpy = fresh
     model, ply, render = ext("splat.model"), ext("splat.ply"), ext("splat.render")
-    cam_mod, data = ext("splat.camera"), ext("bl_splat_data")
+    cam_mod, data = ext("splat.camera"), ext("splat.bl_data")
     face, _ = uv_sphere_with_key(bpy)
     turn = face.shape_key_add(name="Turn", from_mix=False)
     co = np.empty(len(face.data.vertices) * 3, np.float32)
@@ -237,7 +238,7 @@ def test_bound_sh_colours_turn_with_the_mesh(fresh: ModuleType, tmp_path: Path) 
 
 def test_viewport_points_carry_a_material_reading_the_colour_attribute(fresh: ModuleType) -> None:
     bpy = fresh
-    nodes_mod, data = ext("bl_splat_nodes"), ext("bl_splat_data")
+    nodes_mod, data = ext("splat.bl_nodes"), ext("splat.bl_data")
     face, _ = uv_sphere_with_key(bpy)
     splat = data.add_splat_twin(bpy.context, face, count=200)
     mod = splat.modifiers[nodes_mod.MODIFIER]

@@ -19,7 +19,7 @@ def _one_gaussian(bpy: ModuleType, name: str, rgb: tuple[float, float, float], o
     model = ext("splat.model")
     g = model.GaussianSet.from_rgb(np.zeros((1, 3)), np.array([[1.0, 0, 0, 0]]),
                                    np.log(np.full((1, 3), sigma)), np.array([opacity]), np.array([rgb]))
-    return ext("bl_splat_data").create_object(bpy.context, name, g)
+    return ext("splat.bl_data").create_object(bpy.context, name, g)
 
 
 def _scene(bpy: ModuleType, transparent: bool = False) -> None:
@@ -110,7 +110,7 @@ def test_camera_matches_blenders_own_projection(fresh: ModuleType) -> None:
     scene = bpy.context.scene
     cam = add_camera(bpy, location=(0.3, -5.0, 0.4), size=(300, 200))
     cam.rotation_euler = (1.45, 0.1, 0.2)
-    engine = ext("bl_splat_engine")
+    engine = ext("splat.bl_engine")
     points = np.random.default_rng(0).uniform(-1, 1, (25, 3))
     cases = [dict(), dict(shift_x=0.1, shift_y=-0.07), dict(sensor_fit="VERTICAL", lens=35.0),
              dict(type="ORTHO", ortho_scale=3.0), dict(pct=50, sensor_fit="HORIZONTAL")]
@@ -138,4 +138,4 @@ def test_missing_camera_is_a_clear_error(fresh: ModuleType) -> None:
     _scene(bpy)
     _one_gaussian(bpy, "One", (1.0, 1.0, 1.0))
     with pytest.raises(ext("splat.model").SplatError, match="no camera"):
-        ext("bl_splat_engine").render_frame(bpy.context.evaluated_depsgraph_get())
+        ext("splat.bl_engine").render_frame(bpy.context.evaluated_depsgraph_get())

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from blender_addon import client, server_launch, worker
+from blender_addon.server import client, worker
+from blender_addon.server import launch as server_launch
 
 SEEN: dict[str, object] = {}
 

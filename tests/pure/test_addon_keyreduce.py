@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_addon import keyreduce
+from blender_addon.animation import keyreduce
 
 
 def _speechlike(n: int, seed: int = 0) -> np.ndarray:

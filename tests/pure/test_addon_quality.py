@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from blender_addon import quality
-from rigs.au_contract import AU_CODES
+from au_contract import AU_CODES
+from blender_addon.animation import quality
 
 
 def _channels(n: int) -> dict[str, np.ndarray]:

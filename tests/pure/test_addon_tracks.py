@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from blender_addon import curveplan
-from blender_addon import tracks as addon_tracks
-from rigs.au_contract import AU_CODES, EMOTION_PROPS
+from au_contract import AU_CODES, EMOTION_PROPS
+from blender_addon.animation import curveplan
+from blender_addon.animation import tracks as addon_tracks
 
 
 def _doc(frame_count: int = 30, fps: float = 30.0) -> dict:
@@ -19,7 +19,7 @@ def _doc(frame_count: int = 30, fps: float = 30.0) -> dict:
 
 
 def test_reads_what_the_server_writes() -> None:
-    server_tracks = pytest.importorskip("model_server.tracks")
+    server_tracks = pytest.importorskip("au_contract.tracks")
     doc = _doc()
     written = server_tracks.TrackSet.from_dict(doc).to_json()
     got = addon_tracks.parse_tracks(written)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rigs import au_contract as c
+import au_contract.action_units as c
 
 EXPECTED = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU15", "AU16",
             "AU17", "AU18", "AU20", "AU22", "AU23", "AU24", "AU25", "AU26", "AU27", "AU28", "AU43", "AU45"]

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from blender_addon import batch_cli, batch_jobs, batch_server
-from blender_addon.batch_jobs import BatchError
+from batch_render import cli as batch_cli
+from batch_render import job_server as batch_server
+from batch_render import jobs as batch_jobs
+from batch_render.jobs import BatchError
 
 # ffmpeg/ffprobe are installed by scripts/install.sh: their absence is a failure, not a skip.
 assert shutil.which("ffmpeg") and shutil.which("ffprobe"), "ffmpeg is missing: run scripts/install.sh"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tomllib
 import zipfile
 from pathlib import Path
@@ -20,9 +21,34 @@ def test_zip_has_manifest_at_root_with_project_version(tmp_path: Path) -> None:
     assert manifest["version"] == build_addon.project_version()
     assert manifest["id"] == "au_talking_head"
     assert "__init__.py" in names and "bl_register.py" in names
-    assert "rigs/au_contract.py" in names, "the pure rigs package must ship inside the extension"
+    wheel = f"wheels/au_talking_head_runtime-{build_addon.project_version()}-py3-none-any.whl"
+    assert manifest["wheels"] == [f"./{wheel}"] and wheel in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n]
     assert not [n for n in names if Path(n).name.startswith(".")]
+
+
+def test_zip_holds_only_runtime_code(tmp_path: Path) -> None:
+    """The extension folder is the zip: no batch renderer, demo, training or head-baking code in it."""
+    target = build_addon.build(tmp_path)
+    with zipfile.ZipFile(target) as zf:
+        names = zf.namelist()
+        wheel_name = next(n for n in names if n.startswith("wheels/"))
+        with zipfile.ZipFile(io.BytesIO(zf.read(wheel_name))) as wheel:
+            wheel_names = wheel.namelist()
+    repo_addon = {p.relative_to(build_addon.ADDON_DIR).as_posix()
+                  for p in build_addon.ADDON_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert set(names) - {wheel_name} == repo_addon, "the zip must hold exactly the extension folder"
+    forbidden = ("batch", "demo", "training", "head_build", "evaluate", "model_server")
+    assert not [n for n in names + wheel_names if any(f in n for f in forbidden)]
+    assert "au_contract/tracks.py" in wheel_names and "rigs/data/default_head.npz" in wheel_names
+    assert "rigs/head_data.py" in wheel_names
+
+
+def test_no_symlink_in_the_repository() -> None:
+    root = build_addon.ROOT
+    skip = {".git", ".venv", "dist", "out", "node_modules"}
+    links = [p for p in root.rglob("*") if p.is_symlink() and not skip & set(p.relative_to(root).parts)]
+    assert not links, f"symlinks in the repository: {links}"
 
 
 def test_build_is_deterministic(tmp_path: Path) -> None:

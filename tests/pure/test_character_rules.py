@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
+from au_contract import BLEND_WEIGHT_DEFAULT, BLEND_WEIGHT_PROP, PROSODY_CAP_DEFAULT, PROSODY_CAP_PROP
+from au_contract.zone_rules import MAX_EXPRESSION, evaluate, weighted_driver
 from rigs.arkit import ARKIT_52, arkit_target_map, custom_target_map
-from rigs.au_contract import BLEND_WEIGHT_DEFAULT, BLEND_WEIGHT_PROP, PROSODY_CAP_DEFAULT, PROSODY_CAP_PROP
 from rigs.character_rules import CLOSE_FROM, CLOSE_FULL, closure_driver, gated_weighted_driver
-from rigs.zone_rules import MAX_EXPRESSION, evaluate, weighted_driver
 
 BASE = {BLEND_WEIGHT_PROP: BLEND_WEIGHT_DEFAULT, PROSODY_CAP_PROP: PROSODY_CAP_DEFAULT}
 JAW = {"AU26": 0.6, "AU27": 1.0}

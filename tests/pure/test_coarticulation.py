@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_server.training.coarticulation import articulation, au_targets, bilabial_windows
-from model_server.training.phonetics import ARPABET_TO_IPA, PARAMS, split_ipa
-from rigs.au_contract import MODEL_AUS
+from au_contract import MODEL_AUS
+from model_training.coarticulation import articulation, au_targets, bilabial_windows
+from model_training.phonetics import ARPABET_TO_IPA, PARAMS, split_ipa
 
 AU = {c: i for i, c in enumerate(MODEL_AUS)}
 

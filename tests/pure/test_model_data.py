@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from model_server.features import SAMPLE_RATE
-from model_server.training.augment import _lpc, augment, formant_shift, room_impulse_response, speed
-from model_server.training.festival_gen import read_segs, segments_from_ends
-from model_server.training.flite_gen import parse_psdur
-from model_server.training.generate import RESERVED_SPEAKERS, Clip, to_clip, write_clips
-from model_server.training.piper_gen import merge_alignments
-from model_server.training.timing import TimedSpeech
+from model_training.augment import _lpc, augment, formant_shift, room_impulse_response, speed
+from model_training.corpus_build import RESERVED_SPEAKERS, Clip, to_clip, write_clips
+from model_training.festival_gen import read_segs, segments_from_ends
+from model_training.flite_gen import parse_psdur
+from model_training.piper_gen import merge_alignments
+from model_training.timing import TimedSpeech
 
 
 def test_flite_and_festival_timings_parse(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_segmentation_is_contiguous_and_silence_overrides() -> None:
 @pytest.mark.skipif(not Path("/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1").exists()
                     and shutil.which("espeak-ng") is None, reason="espeak-ng is a Debian dependency")
 def test_espeak_ctypes_gives_timed_ipa_phones() -> None:
-    from model_server.training.espeak_gen import EspeakEngine, EspeakVoice
+    from model_training.espeak_gen import EspeakEngine, EspeakVoice
 
     engine = EspeakEngine()
     speech = engine.synthesize("Bob made a map.", EspeakVoice("en-us", "m1"))
@@ -144,7 +144,7 @@ def test_formant_warp_moves_each_formant_by_its_own_factor() -> None:
 
 
 def test_an_espeak_crash_costs_one_utterance() -> None:
-    from model_server.training.espeak_gen import EspeakVoice, IsolatedEspeak
+    from model_training.espeak_gen import EspeakVoice, IsolatedEspeak
 
     engine = IsolatedEspeak()
     try:

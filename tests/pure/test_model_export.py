@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from au_contract import MODEL_AUS
 from model_server.acoustic import DEFAULT_WEIGHTS, AcousticModel, ModelNotFoundError
 from model_server.features import HOP_LENGTH, N_MELS, SAMPLE_RATE, log_mel
-from rigs.au_contract import MODEL_AUS
 
 torch = pytest.importorskip("torch", reason="torch is part of the train extra")
 
 
 def test_torch_and_onnx_agree(tmp_path: Path) -> None:
-    from model_server.training.export import export_onnx
-    from model_server.training.model import AcousticNet
+    from model_training.export import export_onnx
+    from model_training.model import AcousticNet
 
     torch.manual_seed(0)
     net = AcousticNet(N_MELS, len(MODEL_AUS), channels=24)

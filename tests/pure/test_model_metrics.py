@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_server.training import metrics as m
+from model_training import metrics as m
 
 
 def test_closure_hits_use_the_20ms_tolerance() -> None:

@@ -12,9 +12,9 @@ pytest.importorskip("torch", reason="torch is part of the train extra")
 
 @pytest.mark.slow
 def test_tiny_recipe_trains_and_exports(tmp_path: Path) -> None:
+    from au_contract import MODEL_AUS
     from model_server.acoustic import AcousticModel
-    from model_server.training.train import main
-    from rigs.au_contract import MODEL_AUS
+    from model_training.train import main
 
     out = tmp_path / "acoustic.onnx"
     assert main(["--recipe", "tiny", "--cache", str(tmp_path / "cache"), "--out", str(out),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from au_contract import AU_CODES
 from rigs.arkit import (
     ARKIT_52,
     MappingError,
@@ -18,7 +19,6 @@ from rigs.arkit import (
     parse_custom_map,
     side_of,
 )
-from rigs.au_contract import AU_CODES
 
 
 def test_52_unique_names() -> None:

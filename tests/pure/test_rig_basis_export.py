@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rigs.au_contract import AU_CODES
-from rigs.export_basis import DEFAULT_OUT, export
-from rigs.landmarks import BASIS_KEYS
+from au_contract import AU_CODES
+from au_contract.basis import BASIS_KEYS
+from rigs.head_build.export_basis import DEFAULT_OUT, export
 
 
 def test_export_format_and_committed_file_is_current(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rigs import hm08
-from rigs.au_contract import EMOTION_PROPS
-from rigs.default_head import HeadData, build_head_data
-from rigs.emotion_metrics import control_props, emotion_table, measure, pose
-from rigs.head_source import HeadSource, load_head_source
+from au_contract import EMOTION_PROPS
+from rigs.head_build import hm08
+from rigs.head_build.default_head import HeadData, build_head_data
+from rigs.head_build.emotion_metrics import control_props, emotion_table, measure, pose
+from rigs.head_build.head_source import HeadSource, load_head_source
 
 
 @pytest.fixture(scope="module")

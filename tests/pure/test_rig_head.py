@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from au_contract import ACTION_UNITS
 from rigs import regions
-from rigs.au_contract import ACTION_UNITS
-from rigs.au_shapes import mask_zone
-from rigs.default_head import HeadData, build_head_data
-from rigs.head_source import HeadSource, load_head_source
+from rigs.head_build.au_shapes import mask_zone
+from rigs.head_build.default_head import HeadData, build_head_data
+from rigs.head_build.head_source import HeadSource, load_head_source
 from rigs.naming import ZONE_GROUPS, all_shape_key_names
 
 #: sha256 of rest positions + faces + shape-key deltas; update deliberately when the head changes.
@@ -78,7 +78,7 @@ def test_lip_pressor_closes_exactly(src: HeadSource, head: HeadData) -> None:
     assert _polyline_distance(posed[lo], posed[up]).max() < 5e-4
     # no interpenetration: wherever upper-lip and lower-lip vertices stand in the same column (same x and
     # depth within 2 mm), the upper one is above the lower one
-    from rigs.topology import graph_distance
+    from rigs.head_build.topology import graph_distance
 
     body = src.body_mask
     d_up = graph_distance(src.topo, list(up[1:-1]), body)

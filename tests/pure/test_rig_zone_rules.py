@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from rigs.au_contract import (
+from au_contract import (
     ACTION_UNITS,
     BLEND_WEIGHT_DEFAULT,
     BLEND_WEIGHT_PROP,
@@ -15,7 +15,7 @@ from rigs.au_contract import (
     PROSODY_CAP_DEFAULT,
     PROSODY_CAP_PROP,
 )
-from rigs.zone_rules import MAX_EXPRESSION, evaluate, shape_key_driver, weighted_driver
+from au_contract.zone_rules import MAX_EXPRESSION, evaluate, shape_key_driver, weighted_driver
 
 BASE = {BLEND_WEIGHT_PROP: BLEND_WEIGHT_DEFAULT, PROSODY_CAP_PROP: PROSODY_CAP_DEFAULT}
 

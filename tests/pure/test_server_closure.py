@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from au_contract import MODEL_AUS
 from model_server.closure import (
     EVENT_FADE,
     EVENT_MIN,
@@ -13,7 +14,6 @@ from model_server.closure import (
     closure_gate,
     enforce_closures,
 )
-from rigs.au_contract import MODEL_AUS
 
 IDX = {c: i for i, c in enumerate(MODEL_AUS)}
 FPS = 100.0

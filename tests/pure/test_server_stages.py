@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model_server import auth, emotion, landmarks, prosody, resample
+from au_contract import AU_CODES, EMOTION_PROTOTYPES, PROSODY_CAP_DEFAULT
+from au_contract import basis as landmarks
+from au_contract.tracks import TrackFormatError, TrackSet
+from model_server import auth, emotion, prosody, resample
 from model_server.decode import AudioError, decode_audio
-from model_server.tracks import TrackFormatError, TrackSet
 from model_server.upper_face import UpperFaceOptions, upper_face
-from rigs.au_contract import AU_CODES, EMOTION_PROTOTYPES, PROSODY_CAP_DEFAULT
 
 
 def sine_tracks(freq_hz: float, seconds: float = 10.0) -> np.ndarray:
@@ -150,7 +151,7 @@ def full_tracks(n: int = 4) -> TrackSet:
 
 
 def landmarks_block(frames: np.ndarray, head: float):  # type: ignore[no-untyped-def]
-    from model_server.tracks import Landmarks
+    from au_contract.tracks import Landmarks
 
     return Landmarks(frames=frames, head_size_m=head)
 

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from rigs.au_contract import AU_CODES, EMOTION_PROTOTYPES, MODEL_AUS
+from au_contract import AU_CODES, EMOTION_PROTOTYPES, MODEL_AUS
 from tests.server.server_harness import TOKEN, ServerProcess
 
 

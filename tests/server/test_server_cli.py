@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rigs.au_contract import AU_CODES
+from au_contract import AU_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rigs.au_contract import MODEL_AUS
+from au_contract import MODEL_AUS
 from tests.server.server_harness import ServerProcess, encode, ffmpeg_encode
 
 

@@ -1,0 +1,44 @@
+"""The one contract between the model server, the rig and the Blender extension (pure: numpy only).
+
+Everything two parts of the product exchange is defined here, once:
+
+- :mod:`au_contract.action_units`: the Action Unit table (codes, names, zones), emotions and their
+  prototypes, the control object's property names;
+- :mod:`au_contract.tracks`: the au-tracks/1 document, its writer and its reader (strict and lenient);
+- :mod:`au_contract.zone_rules`: the speech/emotion zone rules, one formula evaluated by the server
+  (numpy) and written as driver expressions for the rig;
+
+The names of :mod:`au_contract.action_units` are re-exported here (``from au_contract import AU_CODES``).
+"""
+
+from __future__ import annotations
+
+from .action_units import (
+    ACTION_UNITS,
+    AU_BY_CODE,
+    AU_CODES,
+    BLEND_WEIGHT_DEFAULT,
+    BLEND_WEIGHT_PROP,
+    CLOSURE_AUS,
+    CONTRACT_VERSION,
+    CONTROL_MARKER_PROP,
+    EMOTION_PROPS,
+    EMOTION_PROTOTYPES,
+    EMOTIONS,
+    MODEL_AUS,
+    ONE_SIDED,
+    PROSODY_CAP_DEFAULT,
+    PROSODY_CAP_PROP,
+    UPPER_AUS,
+    ActionUnit,
+    Zone,
+    label,
+    zone_of,
+)
+
+__all__ = [
+    "ACTION_UNITS", "AU_BY_CODE", "AU_CODES", "BLEND_WEIGHT_DEFAULT", "BLEND_WEIGHT_PROP", "CLOSURE_AUS",
+    "CONTRACT_VERSION", "CONTROL_MARKER_PROP", "EMOTIONS", "EMOTION_PROPS", "EMOTION_PROTOTYPES",
+    "MODEL_AUS", "ONE_SIDED", "PROSODY_CAP_DEFAULT", "PROSODY_CAP_PROP", "UPPER_AUS", "ActionUnit", "Zone",
+    "label", "zone_of",
+]

@@ -1,0 +1,163 @@
+"""The part of a generation that needs no Blender: read the audio, ask the server, plan the curves.
+
+Pure module. Runs in a background thread in the UI (``worker.BackgroundJob``) or inline in background
+mode; everything that can fail for an outside reason (missing file, server down, bad answer) fails here,
+before a single Blender datablock is touched, so a failure leaves the file as it was.
+
+The server is always asked for NEUTRAL tracks (speech, blinks, prosody): the chosen emotion is applied
+through the rig's emotion properties, so changing the emotion never rewrites the AU curves and a
+regeneration that only changes the emotion reuses the cached tracks without calling the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..server import client
+from ..server.worker import JobCancelledError
+from . import curveplan, keyreduce
+from .tracks import TrackFormatError, Tracks, parse_tracks, resample
+
+log = logging.getLogger(__name__)
+
+_CACHE: OrderedDict[tuple, Tracks] = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
+
+class GenerationError(RuntimeError):
+    """A generation failed before anything was written; the message says what happened and what to do."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Everything a generation needs, as plain values.
+
+    Attributes:
+        audio_path: absolute path of the speech file.
+        server_url: model server base URL.
+        fps: the scene's effective frame rate (``render.fps / render.fps_base``).
+        frame_start: scene frame where the speech starts.
+        emotion: one of ``au_contract.EMOTIONS``.
+        strength: emotion strength 0..1.
+        blinks, prosody: server options.
+        smoothing: server smoothing strength 0..1.
+        seed: seed of blinks and prosody.
+        tolerance: key reduction bound (AU units, see ``keyreduce``).
+        timeout_s: how long to wait for the server's answer.
+    """
+
+    audio_path: str
+    server_url: str
+    fps: float
+    frame_start: int = 1
+    emotion: str = "NEUTRAL"
+    strength: float = 1.0
+    blinks: bool = True
+    prosody: bool = True
+    smoothing: float = 0.0
+    seed: int = 0
+    tolerance: float = keyreduce.DEFAULT_TOLERANCE
+    timeout_s: float = 300.0
+
+
+@dataclass
+class Prepared:
+    """The result of :func:`prepare`: tracks at the scene's rate and the curves to write.
+
+    Attributes:
+        request: what was asked.
+        tracks: the NEUTRAL tracks resampled to ``request.fps``.
+        curves: the generated layer (``curveplan.plan_generated``).
+        from_cache: True if the server was not called.
+        server_s: seconds spent waiting for the server (0 from the cache).
+    """
+
+    request: GenerateRequest
+    tracks: Tracks
+    curves: list[curveplan.CurveData]
+    from_cache: bool = False
+    server_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _cache_key(req: GenerateRequest) -> tuple:
+    stat = Path(req.audio_path).stat()
+    return (str(Path(req.audio_path).resolve()), stat.st_mtime_ns, stat.st_size, req.server_url,
+            round(req.fps, 6), req.blinks, req.prosody, round(req.smoothing, 4), req.seed)
+
+
+def clear_cache() -> None:
+    """Forget every cached track set (the next generation calls the server)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def fetch_tracks(req: GenerateRequest, cancel: threading.Event | None = None,
+                 use_cache: bool = True) -> tuple[Tracks, bool, float]:
+    """Return (NEUTRAL tracks at ``req.fps``, whether they came from the cache, server seconds).
+
+    Raises:
+        GenerationError: missing/unreadable audio, server errors, invalid answer.
+        JobCancelledError: if ``cancel`` is set when the answer arrives.
+    """
+    path = Path(req.audio_path)
+    if not req.audio_path or not path.is_file():
+        raise GenerationError(f"audio file not found: {req.audio_path or '(none chosen)'}. Pick a speech "
+                              "recording in the panel's Audio field")
+    try:
+        key = _cache_key(req)
+    except OSError as exc:
+        raise GenerationError(f"cannot read the audio file {path}: {exc}") from exc
+    if use_cache:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key], True, 0.0
+    try:
+        audio = path.read_bytes()
+        server = client.Client(req.server_url, timeout_s=req.timeout_s)
+        t0 = time.perf_counter()
+        raw = server.tracks(audio, client.TrackRequest(
+            fps=req.fps, emotion="NEUTRAL", strength=0.0, seed=req.seed, blinks=req.blinks,
+            prosody=req.prosody, smoothing=req.smoothing))
+        server_s = time.perf_counter() - t0
+    except client.ServerError as exc:
+        raise GenerationError(str(exc)) from exc
+    except OSError as exc:
+        raise GenerationError(f"cannot read the audio file {path}: {exc}") from exc
+    if cancel is not None and cancel.is_set():
+        raise JobCancelledError("cancelled")
+    try:
+        tracks = resample(parse_tracks(raw), req.fps)
+    except TrackFormatError as exc:
+        raise GenerationError(f"the model server's answer is not usable: {exc}. Update the server and the "
+                              "add-on to the same version") from exc
+    with _CACHE_LOCK:
+        _CACHE[key] = tracks
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return tracks, False, server_s
+
+
+def prepare(req: GenerateRequest, cancel: threading.Event | None = None, use_cache: bool = True) -> Prepared:
+    """Fetch the tracks (or reuse them) and plan every curve of the generated layer.
+
+    Raises:
+        GenerationError, JobCancelledError: see :func:`fetch_tracks`; bad emotion or strength.
+    """
+    tracks, cached, server_s = fetch_tracks(req, cancel, use_cache)
+    t0 = time.perf_counter()
+    try:
+        curves = curveplan.plan_generated(tracks, float(req.frame_start), req.emotion, req.strength,
+                                          req.tolerance)
+    except ValueError as exc:
+        raise GenerationError(str(exc)) from exc
+    if cancel is not None and cancel.is_set():
+        raise JobCancelledError("cancelled")
+    return Prepared(req, tracks, curves, cached, server_s, {"plan_s": time.perf_counter() - t0})

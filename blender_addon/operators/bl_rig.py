@@ -1,0 +1,75 @@
+"""Operators of the rig generator: ``au_talking_head.generate_rig`` and ``au_talking_head.adapt_rig``."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, StringProperty
+
+from rigs.arkit import MappingError
+from rigs.bl_adapt import AdaptError, adapt_mesh
+from rigs.bl_build import build_default_rig
+from rigs.errors import SourceDataError
+
+
+class AUTH_OT_generate_rig(bpy.types.Operator):
+    """Generate the default FACS head: mesh with AU shape keys, zones, landmarks and its control object"""
+
+    bl_idname = "au_talking_head.generate_rig"
+    bl_label = "Generate Rig"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender API)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.mode != "OBJECT":
+            cls.poll_message_set("Switch to Object Mode to generate the rig")
+            return False
+        return True
+
+    splat: BoolProperty(  # type: ignore[valid-type]
+        name="Splat Twin", default=True,
+        description="Also create the head's Gaussian-splat twin and render with the Gaussian Splat engine")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            control, face = build_default_rig(context)
+        except SourceDataError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if self.splat:
+            from ..splat.bl_data import add_splat_twin
+
+            add_splat_twin(context, face)
+        self.report({"INFO"}, f"Generated '{face.name}' driven by '{control.name}'")
+        return {"FINISHED"}
+
+
+class AUTH_OT_adapt_rig(bpy.types.Operator):
+    """Drive a mesh's ARKit-52 (or custom-mapped) shape keys from the AU control object"""
+
+    bl_idname = "au_talking_head.adapt_rig"
+    bl_label = "Adapt Character"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender API)
+
+    target: StringProperty(  # type: ignore[valid-type]
+        name="Target", default="", description="Mesh object to drive (default: the active object)")
+    mapping_path: StringProperty(  # type: ignore[valid-type]
+        name="AU Map", default="", subtype="FILE_PATH",
+        description="Optional JSON map from AU codes to shape-key names; empty: detect ARKit-52 names")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = bpy.data.objects.get(self.target) if self.target else context.active_object
+        try:
+            tmap = adapt_mesh(context, obj, self.mapping_path)
+        except (AdaptError, MappingError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        msg = f"Drove {len(tmap.targets)} shape keys of '{obj.name}'"
+        if tmap.unmapped:
+            msg += f"; AUs without a target: {', '.join(tmap.unmapped)}"
+        if tmap.unknown:
+            msg += f"; names not on the mesh: {', '.join(tmap.unknown)}"
+        self.report({"WARNING"} if tmap.unmapped or tmap.unknown else {"INFO"}, msg)
+        return {"FINISHED"}
+
+
+CLASSES = (AUTH_OT_generate_rig, AUTH_OT_adapt_rig)

@@ -1,0 +1,135 @@
+"""Data and training recipes (``quick`` for smoke runs, ``full`` for the shipped weights).
+
+Three disjoint clip sets per recipe, all deterministic from the seed:
+
+* ``train``: training speakers/voice variants, augmented ``copies`` times plus once clean;
+* ``val``: other sentences of the *training* speakers, used only to pick the best checkpoint;
+* ``heldout``: held-out speakers and voice variants (espeak-ng m3, f3, klatt4, steph, Annie,
+  grandpa; Festival ked; Flite awb), never seen in training or model selection; read by
+  ``python -m model_server.evaluate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model_training.corpus import ESPEAK_LANGUAGE
+from model_training.corpus_build import Clip, espeak_clips, read_clips, write_clips
+from model_training.dataset import FrameSet, build
+
+log = logging.getLogger(__name__)
+
+LANGUAGES: tuple[str, ...] = tuple(ESPEAK_LANGUAGE)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Sizes and hyper-parameters of one training run.
+
+    Attributes:
+        name: recipe id (cache folder name).
+        clips: per split (train/val/heldout), clips per source (``espeak``, ``festival``, ``flite``,
+            ``piper``).
+        copies: augmented copies per training clip.
+        steps, batch, crop_frames, lr, channels: training schedule and network width.
+        eval_every: validation interval in steps.
+        feature_noise: std of Gaussian noise added to input features in training.
+    """
+
+    name: str
+    clips: dict[str, dict[str, int]] = field(default_factory=dict)
+    copies: int = 2
+    steps: int = 6000
+    batch: int = 16
+    crop_frames: int = 300
+    lr: float = 3e-3
+    channels: int = 96
+    eval_every: int = 250
+    feature_noise: float = 0.02
+
+
+RECIPES: dict[str, Recipe] = {
+    "tiny": Recipe("tiny", {"train": {"espeak": 12}, "val": {"espeak": 4}, "heldout": {"espeak": 4}},
+                   copies=1, steps=6, batch=2, crop_frames=100, eval_every=3, channels=16),
+    "quick": Recipe("quick", {"train": {"espeak": 500}, "val": {"espeak": 40}, "heldout": {"espeak": 60}},
+                    copies=1, steps=700, eval_every=100),
+    "full": Recipe("full", {
+        "train": {"espeak": 2500, "festival": 400, "flite": 500, "piper": 150},
+        "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10},
+        "heldout": {"espeak": 240, "festival": 60, "flite": 60},
+    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500, feature_noise=0.04),
+}
+
+_SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
+_SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307}
+
+
+def source_clips(source: str, n: int, seed: int, split: str) -> Iterator[Clip]:
+    """Clips of one engine for one split (``val`` uses training speakers with other sentences)."""
+    speakers = "heldout" if split == "heldout" else "train"
+    if source == "espeak":
+        return espeak_clips(n, seed, LANGUAGES, speakers)
+    if source == "festival":
+        from model_training.festival_gen import festival_clips
+        return festival_clips(n, seed, speakers)
+    if source == "flite":
+        from model_training.flite_gen import flite_clips
+        return flite_clips(n, seed, speakers)
+    if source == "piper":
+        from model_training.piper_gen import piper_clips
+        return piper_clips(n, seed, speakers)
+    raise ValueError(f"unknown source {source!r}")
+
+
+def voices_version() -> str:
+    """A short hash of the speaker split (keys the clip caches: a changed voice list regenerates)."""
+    from model_training import corpus_build as generate
+
+    voices = (generate.ESPEAK_TRAIN_VARIANTS, generate.ESPEAK_HELDOUT_VARIANTS,
+              sorted(generate.ENGINE_SPLIT.items()))
+    return hashlib.sha1(repr(voices).encode()).hexdigest()[:6]
+
+
+def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip]:
+    """Generate (or read from ``cache``) all clips of one split."""
+    out: list[Clip] = []
+    for source, n in recipe.clips.get(split, {}).items():
+        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{voices_version()}.pkl"
+        if not path.exists():
+            log.info("generating %d %s clips for %s", n, source, split)
+            s = seed + _SEED_OFFSET[split] + _SOURCE_OFFSET[source]
+            write_clips(path, source_clips(source, n, s, split))
+        out.extend(read_clips(path))
+    return out
+
+
+def code_version(recipe: Recipe) -> str:
+    """A short hash of the recipe's clip counts and of the modules that shape features and targets
+    (keys the frame caches, so a changed recipe or target model never reuses stale frames)."""
+    from model_server import features
+    from model_training import augment, coarticulation, dataset, phonetics
+
+    digest = hashlib.sha1(repr(sorted((k, sorted(v.items())) for k, v in recipe.clips.items())).encode())
+    digest.update(voices_version().encode())
+    for module in (features, augment, coarticulation, phonetics, dataset):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def build_sets(recipe: Recipe, cache: Path, seed: int) -> tuple[FrameSet, FrameSet]:
+    """Train and validation frame sets of ``recipe`` (built once per code version, cached as .npz)."""
+    sets = []
+    for split, copies in (("train", recipe.copies), ("val", 0)):
+        path = cache / f"frames_{split}_c{copies}_s{seed}_{code_version(recipe)}.npz"
+        if path.exists():
+            sets.append(FrameSet.load(path))
+            continue
+        clips = split_clips(recipe, cache, split, seed)
+        frames = build(clips, copies, seed + _SEED_OFFSET[split])
+        frames.save(path)
+        sets.append(frames)
+    return sets[0], sets[1]
