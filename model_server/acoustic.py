@@ -20,7 +20,7 @@ from model_server.features import N_MELS, SAMPLE_RATE, log_mel, n_frames
 log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "acoustic.onnx"
-TRAIN_COMMAND = "python -m model_server.training.train --recipe full"
+TRAIN_COMMAND = "python -m model_training.train --recipe full"
 
 
 class ModelNotFoundError(RuntimeError):

@@ -1,10 +1,10 @@
-"""Evaluate the acoustic model: ``python -m model_server.evaluate`` prints tables per source and language.
+"""Evaluate the acoustic model: ``python -m model_training.evaluate`` prints tables per source and language.
 
 Data: the recipe's held-out split (speakers and voice variants never used in training or model
 selection), clean and augmented (noise/reverb/telephone/gain/speed, seeded), plus the ALSA channel-test
 clips (a real man's voice, /usr/share/sounds/alsa) as a real-speech check, their targets built from a
 pocketsphinx forced alignment of the known words ("Front Left"...). ``Noise.wav`` only checks rest.
-Metric definitions: :mod:`model_server.training.metrics`. Thresholds from issue #3 are checked at the end.
+Metric definitions: :mod:`model_training.metrics`. Thresholds from issue #3 are checked at the end.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Three disjoint clip sets per recipe, all deterministic from the seed:
 * ``val``: other sentences of the *training* speakers, used only to pick the best checkpoint;
 * ``heldout``: held-out speakers and voice variants (espeak-ng m3, f3, klatt4, steph, Annie,
   grandpa; Festival ked; Flite awb), never seen in training or model selection; read by
-  ``python -m model_server.evaluate``.
+  ``python -m model_training.evaluate``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 One command reproduces the shipped weights (deterministic given the seed and thread count)::
 
-    python -m model_server.training.train --recipe full      # ~1.5 h on 2 CPU cores
-    python -m model_server.training.train --recipe quick     # a few minutes, for smoke checks
+    python -m model_training.train --recipe full      # ~1.5 h on 2 CPU cores
+    python -m model_training.train --recipe quick     # a few minutes, for smoke checks
 
 Generated data is cached under ``.cache/training/<recipe>/`` (git-ignored) and reused when present.
 

@@ -19,6 +19,6 @@ def test_export_format_and_committed_file_is_current(tmp_path: Path) -> None:
     assert fresh["basis"].shape == (len(AU_CODES), 68, 3) and fresh["basis"].dtype == np.float32
     assert 0.2 < float(fresh["head_size"]) < 0.3
     committed = np.load(DEFAULT_OUT)
-    assert str(committed["source"]) == str(fresh["source"]), "re-run `python -m rigs.export_basis`"
+    assert str(committed["source"]) == str(fresh["source"]), "re-run `python -m rigs.head_build.export_basis`"
     for key in ("neutral", "basis"):
         np.testing.assert_allclose(committed[key], fresh[key], atol=1e-7)
