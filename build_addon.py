@@ -1,15 +1,23 @@
-"""Build the installable extension zip: ``dist/au_talking_head-<version>.zip``.
+"""Build the installable extension zips: ``dist/au_talking_head-<version>-<platform>.zip``.
 
-The zip holds exactly ``blender_addon/`` at its root (manifest included) plus, in ``wheels/``, the
-runtime the extension imports from outside its folder, built here as one wheel
-(``au_talking_head_runtime``): the contract package ``au_contract`` and the rig runtime ``rigs``
-(without ``rigs.head_build``, the build-time head baking) with the default head baked into
-``rigs/data/default_head.npz``. Blender installs the wheel when the extension is installed, so nothing
-is linked or copied by hand. The version comes from ``pyproject.toml`` and is stamped into the manifest
-(with the ``wheels`` list); caches, tests and hidden files are left out; the manifest is validated
-before anything is written.
+One zip per Blender platform (linux-x64, windows-x64, macos-arm64, macos-x64), each self-contained: the
+extension folder ``blender_addon/`` at its root (manifest included) plus, in ``wheels/``, everything its
+Python needs beyond Blender's own numpy, for both Blender Pythons (cp311: Blender 4.2-5.0; cp313: 5.1
+and later):
 
-Usage: ``python build_addon.py [--if-stale] [--out DIR]``
+- the project's runtime wheel (``au_talking_head_runtime``, built here): the contract ``au_contract``,
+  the rig runtime ``rigs`` (without ``rigs.head_build``) with the default head baked into
+  ``rigs/data/default_head.npz``, and the model server runtime ``model_server`` with its ONNX weights;
+- the server's third-party wheels (FastAPI, uvicorn, pydantic, soundfile, soxr, onnxruntime ...),
+  fetched once with ``pip download --only-binary=:all: --platform ... --python-version ...`` into
+  ``dist/wheelhouse/`` (a lock file per platform and Python keeps rebuilds offline).
+
+The zips are made by Blender's own extension tool (``blender_ext.py build --split-platforms``, shipped
+inside the bpy package) and checked by its ``validate``; the version comes from ``pyproject.toml`` and
+is stamped into the manifest with the ``wheels`` and ``platforms`` lists. Blender installs the wheels
+that match its platform and Python when the extension is installed.
+
+Usage: ``python build_addon.py [--if-stale] [--out DIR] [--platform NAME ...]``
 """
 
 from __future__ import annotations
@@ -26,6 +34,16 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from build_wheels import (
+    HOST_PLATFORM,
+    PLATFORMS,
+    PYTHONS,
+    BuildError,
+    blender_validate,
+    fetch_wheels,
+    run_blender_ext,
+)
+
 ROOT = Path(__file__).resolve().parent
 ADDON_DIR = ROOT / "blender_addon"
 EXTENSION_ID = "au_talking_head"
@@ -35,16 +53,19 @@ EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".blend1"}
 GENERATED_HEAD = "rigs/data/default_head.npz"
 #: The runtime wheel: distribution name and the packages it carries (folders of the repository).
 RUNTIME_DIST = "au_talking_head_runtime"
-RUNTIME_PACKAGES = ("au_contract", "rigs")
+RUNTIME_PACKAGES = ("au_contract", "rigs", "model_server")
 #: Subpackages of RUNTIME_PACKAGES that only build things and never ship.
 BUILD_ONLY = ("rigs/head_build",)
 #: Fixed timestamp of every zip member (1 Jan 2024), so the same sources give the same bytes.
 ZIP_EPOCH = 1704067200
 REQUIRED_KEYS = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
                  "blender_version_min", "license")
+#: The extension's licence (Blender's rule for add-ons); the server, training code and weights are
+#: Apache-2.0, which GPL-3.0-or-later may include.
+EXTENSION_LICENSE = "SPDX:GPL-3.0-or-later"
 
 
-class ManifestError(ValueError):
+class ManifestError(BuildError):
     """The extension manifest is invalid; the message says which field and why."""
 
 
@@ -90,6 +111,9 @@ def validate_manifest(text: str) -> dict:
         isinstance(x, str) and x.startswith("SPDX:") for x in licenses
     ):
         raise ManifestError("license must be a non-empty list of 'SPDX:<id>' strings")
+    if EXTENSION_LICENSE not in licenses:
+        raise ManifestError(f"license must include {EXTENSION_LICENSE!r}: Blender add-ons are GPL "
+                            "(our Apache-2.0 code inside is compatible)")
     permissions = data.get("permissions", {})
     for needed in ("network", "files"):
         if not str(permissions.get(needed, "")).strip():
@@ -154,10 +178,11 @@ def build_runtime_wheel(version: str, head_npz: bytes) -> bytes:
         (stage / "pyproject.toml").write_text(
             '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
             f'[project]\nname = "{RUNTIME_DIST}"\nversion = "{version}"\nrequires-python = ">=3.11"\n'
-            'description = "AU Talking Head runtime for the Blender extension: contract and rig"\n'
+            'description = "AU Talking Head runtime for the Blender extension: contract, rig, model server"\n'
             'license = "Apache-2.0"\n'
-            '[tool.setuptools.packages.find]\ninclude = ["au_contract*", "rigs*"]\n'
-            '[tool.setuptools.package-data]\n"*" = ["data/*.npz"]\n', encoding="utf-8")
+            '[tool.setuptools.packages.find]\ninclude = ["au_contract*", "rigs*", "model_server*"]\n'
+            '[tool.setuptools.package-data]\n"*" = ["data/*.npz", "weights/*.onnx", "weights/*.md"]\n',
+            encoding="utf-8")
         out = Path(tmp) / "wheel"
         env = dict(os.environ, SOURCE_DATE_EPOCH=str(ZIP_EPOCH), PIP_NO_INPUT="1")
         done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -182,13 +207,18 @@ def _normalised_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def stamp_wheels(manifest_text: str, wheels: list[str]) -> str:
-    """Return the manifest with a top-level ``wheels = [...]`` list (before the first table)."""
-    line = "wheels = [" + ", ".join(f'"./wheels/{w}"' for w in wheels) + "]\n"
-    text = re.sub(r'(?m)^wheels\s*=.*\n', "", manifest_text)
+def stamp_list(manifest_text: str, key: str, values: list[str]) -> str:
+    """The manifest with a top-level ``key = [...]`` list (replacing it, else before the first table)."""
+    line = f"{key} = [" + ", ".join(f'"{v}"' for v in values) + "]\n"
+    text = re.sub(rf'(?m)^{key}\s*=.*\n', "", manifest_text)
     first_table = re.search(r"(?m)^\[", text)
     at = first_table.start() if first_table else len(text)
     return text[:at] + line + "\n" + text[at:]
+
+
+def stamp_wheels(manifest_text: str, wheels: list[str]) -> str:
+    """Return the manifest with a top-level ``wheels = ["./wheels/<name>", ...]`` list."""
+    return stamp_list(manifest_text, "wheels", [f"./wheels/{w}" for w in wheels])
 
 
 def _included(rel: Path) -> bool:
@@ -211,60 +241,138 @@ def addon_files() -> list[tuple[Path, str]]:
     return files
 
 
-def zip_path(out_dir: Path | None = None) -> Path:
-    """Where the zip for the current version is written."""
-    return (out_dir or ROOT / "dist") / f"{EXTENSION_ID}-{project_version()}.zip"
+def zip_path(out_dir: Path | None = None, platform: str = HOST_PLATFORM) -> Path:
+    """Where the zip of ``platform`` for the current version is written (Blender's split-platform name)."""
+    name = f"{EXTENSION_ID}-{project_version()}-{platform.replace('-', '_')}.zip"
+    return (out_dir or ROOT / "dist") / name
 
 
 def is_stale(target: Path) -> bool:
-    """True when ``target`` is missing or older than any source file or pyproject.toml."""
+    """True when ``target`` is missing or older than any source file, pyproject.toml or a wheel lock."""
     if not target.exists():
         return True
     built = target.stat().st_mtime
-    sources = [ADDON_DIR / "blender_manifest.toml", ROOT / "pyproject.toml", ROOT / "build_addon.py"]
+    sources = [ADDON_DIR / "blender_manifest.toml", ROOT / "pyproject.toml", ROOT / "build_addon.py",
+               ROOT / "build_wheels.py"]
     sources += [path for path, _ in addon_files()] + [path for path, _ in runtime_files()]
     return any(p.stat().st_mtime > built for p in sources)
 
 
-def build(out_dir: Path | None = None) -> Path:
-    """Build the zip and return its path. Written to a temporary name, then renamed into place."""
-    version = project_version()
+# ---------------------------------------------------------------------------------------------------
+# Build
+
+
+def _stage(stage: Path, version: str, platforms: list[str]) -> None:
+    """Write the extension folder, the stamped manifest and every wheel into ``stage``."""
+    wheels: dict[str, bytes | Path] = {wheel_name(version): build_runtime_wheel(version, baked_head())}
+    for platform in platforms:
+        for python in PYTHONS:
+            for path in fetch_wheels(platform, python):
+                wheels[path.name] = path
     manifest = stamp_version((ADDON_DIR / "blender_manifest.toml").read_text(encoding="utf-8"), version)
-    manifest = stamp_wheels(manifest, [wheel_name(version)])
+    manifest = stamp_wheels(manifest, sorted(wheels))
+    manifest = stamp_list(manifest, "platforms", platforms)
     validate_manifest(manifest)
-    target = zip_path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        info = zipfile.ZipInfo("blender_manifest.toml", date_time=(2024, 1, 1, 0, 0, 0))
-        zf.writestr(info, manifest, compress_type=zipfile.ZIP_DEFLATED)
-        members = {name: path.read_bytes() for path, name in addon_files()}
-        members[f"wheels/{wheel_name(version)}"] = build_runtime_wheel(version, baked_head())
-        for name in sorted(members):
+    (stage / "wheels").mkdir(parents=True)
+    (stage / "blender_manifest.toml").write_text(manifest, encoding="utf-8")
+    for source, rel in addon_files():
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, stage / rel)
+    for name, data in wheels.items():
+        if isinstance(data, Path):
+            shutil.copyfile(data, stage / "wheels" / name)
+        else:
+            (stage / "wheels" / name).write_bytes(data)
+    for path in [stage, *stage.rglob("*")]:
+        os.utime(path, (ZIP_EPOCH, ZIP_EPOCH))  # the same sources give the same zip bytes
+
+
+def build_platforms(out_dir: Path | None = None, platforms: list[str] | None = None) -> dict[str, Path]:
+    """Build one zip per platform with Blender's ``build --split-platforms``, validate each, return them.
+
+    Raises:
+        BuildError: invalid manifest (ManifestError), wheels that cannot be fetched, or a zip Blender
+            rejects.
+    """
+    chosen = list(platforms or PLATFORMS)
+    unknown = sorted(set(chosen) - set(PLATFORMS))
+    if unknown:
+        raise BuildError(f"unknown platform {unknown}: choose from {sorted(PLATFORMS)}")
+    version = project_version()
+    out = out_dir or ROOT / "dist"
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="auth-ext-") as tmp:
+        stage, built = Path(tmp) / "src", Path(tmp) / "out"
+        _stage(stage, version, chosen)
+        built.mkdir()
+        run_blender_ext(["build", "--source-dir", str(stage), "--split-platforms",
+                      "--output-filepath", str(built / f"{EXTENSION_ID}-{version}.zip")],
+                     "Blender's extension build")
+        result: dict[str, Path] = {}
+        for platform in chosen:
+            made = zip_path(built, platform)
+            if not made.is_file():
+                raise BuildError(f"Blender's build wrote no {made.name} (got "
+                                    f"{sorted(p.name for p in built.iterdir())})")
+            target = zip_path(out, platform)
+            tmp_target = target.with_suffix(".zip.part")
+            _normalise_package(made, tmp_target)
+            blender_validate(tmp_target)
+            os.replace(tmp_target, target)
+            result[platform] = target
+    return result
+
+
+def _normalise_package(source: Path, target: Path) -> None:
+    """Copy Blender's zip with sorted members and fixed timestamps (its build stamps the current time).
+
+    Wheels are stored (they are zips already), everything else deflated: same sources, same bytes.
+    """
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for name in sorted(src.namelist()):
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            zf.writestr(info, members[name], compress_type=zipfile.ZIP_DEFLATED)
-    tmp = target.with_suffix(".zip.part")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, target)
-    return target
+            kind = zipfile.ZIP_STORED if name.endswith(".whl") else zipfile.ZIP_DEFLATED
+            dst.writestr(info, src.read(name), compress_type=kind)
+
+
+def build(out_dir: Path | None = None, platforms: list[str] | None = None) -> Path:
+    """Build the zips of ``platforms`` (default: this machine's only) and return this machine's zip."""
+    chosen = list(platforms or [HOST_PLATFORM])
+    built = build_platforms(out_dir, chosen)
+    return built.get(HOST_PLATFORM, built[chosen[0]])
+
+
+def wheel_summary(path: Path) -> list[str]:
+    """The wheel file names inside a built zip (for the size table)."""
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    return sorted(n.split("/", 1)[1] for n in names if n.startswith("wheels/") and n.endswith(".whl"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--if-stale", action="store_true", help="only build when a source is newer")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: dist/)")
+    parser.add_argument("--platform", action="append", choices=sorted(PLATFORMS), default=None,
+                        help="build only this platform (repeatable; default: all)")
+    parser.add_argument("--list", action="store_true", help="print each zip's size and wheels")
     args = parser.parse_args(argv)
-    target = zip_path(args.out)
-    if args.if_stale and not is_stale(target):
-        print(f"[build_addon] up to date: {target}")
-        return 0
-    try:
-        built = build(args.out)
-    except ManifestError as exc:
-        print(f"[build_addon] error: {exc}", file=sys.stderr)
-        return 1
-    print(f"[build_addon] wrote {built}")
+    platforms = args.platform or list(PLATFORMS)
+    targets = {p: zip_path(args.out, p) for p in platforms}
+    if args.if_stale and not any(is_stale(t) for t in targets.values()):
+        print(f"[build_addon] up to date: {', '.join(t.name for t in targets.values())}")
+    else:
+        try:
+            targets = build_platforms(args.out, platforms)
+        except BuildError as exc:
+            print(f"[build_addon] error: {exc}", file=sys.stderr)
+            return 1
+    for platform, target in targets.items():
+        print(f"[build_addon] {platform}: {target} ({target.stat().st_size / 1e6:.1f} MB)")
+        if args.list:
+            for name in wheel_summary(target):
+                print(f"    {name}")
     return 0
 
 

@@ -7,6 +7,13 @@ Everything two parts of the product exchange is defined here, once:
 - :mod:`au_contract.tracks`: the au-tracks/1 document, its writer and its reader (strict and lenient);
 - :mod:`au_contract.zone_rules`: the speech/emotion zone rules, one formula evaluated by the server
   (numpy) and written as driver expressions for the rig;
+- :mod:`au_contract.options`: the request options (names, defaults, ranges, help) behind the CLI flags,
+  the HTTP query, the add-on's client and panel, and the batch renderer;
+- :mod:`au_contract.connection`: default address, endpoint paths, token location, environment variables;
+- :mod:`au_contract.health`: the ``/v1/health`` answer;
+- :mod:`au_contract.errors`: :class:`ContractError` (root of the contract's exceptions) and the error
+  codes the server sends;
+- :mod:`au_contract.basis`: the landmark-basis file format.
 
 The names of :mod:`au_contract.action_units` are re-exported here (``from au_contract import AU_CODES``).
 """

@@ -126,8 +126,8 @@ EMOTION_PROPS: dict[str, str] = {e: f"emotion_{e.lower()}" for e in EMOTIONS if 
 #: only). Default 0.8: at 0.5 every emotion's smile, frown or sneer showed at half its prototype (a barely
 #: visible smile at strength 1); 0.8 lets the emotion dominate the cheeks and lip corners, as an animator
 #: expects, while speech keeps a fifth of its say there (its corner pulls for /i/, /w/ stay visible). The
-#: mouth zone keeps audio priority whatever this weight; the server's ``emotion.combine`` clips its own
-#: default (twice this) to 1.
+#: mouth zone keeps audio priority whatever this weight. The server mixes emotions with this default
+#: (``zone_rules.evaluate_rules``), so its tracks match a fresh rig.
 BLEND_WEIGHT_PROP = "zone_blend_weight"
 BLEND_WEIGHT_DEFAULT = 0.8
 #: Cap (0..1) on what audio prosody may add to an upper-face AU on top of the chosen emotion.

@@ -12,194 +12,38 @@ Works with the bpy module (``au-talking-head render``) and inside a real Blender
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
+import shutil
 import sys
-import tempfile
 import time
+import wave
 from collections.abc import Sequence
 from pathlib import Path
 
 import bpy
 
-from rigs import regions
-
-from . import jobs
+from . import jobs, outputs
+from .bl_scene import (  # noqa: F401
+    DEFAULT_FPS,
+    DEFAULT_RESOLUTION,
+    FACE_REGIONS,
+    FALLBACK_ENGINE,
+    SPLAT_ENGINE,
+    _call_operator,
+    build_default_scene,
+    engine_available,
+    ensure_registered,
+    face_mesh,
+    region_box_px,
+    region_points,
+    world_to_pixels,
+)
 from .job_server import JobServer
 
 log = logging.getLogger(__name__)
 
-SPLAT_ENGINE = "AU_TALKING_HEAD_SPLAT"
-#: Engine of the default scene when the splat engine is not registered.
-FALLBACK_ENGINE = "CYCLES"
-DEFAULT_RESOLUTION = (512, 512)
-DEFAULT_FPS = 30
-#: Face regions the default camera frames (the face, not the whole head).
-FACE_REGIONS = (regions.LIPS, regions.EYE_WHITE, regions.IRIS, regions.BROW, regions.EYELASH)
-
-
-def ensure_registered() -> None:
-    """Register the extension's classes if nothing did yet (the bpy module starts with none)."""
-    if not hasattr(bpy.types.Scene, "au_talking_head"):
-        from blender_addon import register
-
-        register()
-
-
-# --- scene ---------------------------------------------------------------------------------------
-
-
-def build_default_scene(options: jobs.BatchOptions) -> None:
-    """Replace the open file with the default scene: rig + splat twin, face camera, world, light.
-
-    Raises:
-        BatchError: if the rig cannot be generated.
-    """
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    _call_operator("generate_rig")
-    rig = scene.au_talking_head.rig
-    if rig is None:
-        raise jobs.BatchError("generate_rig made no rig (scene.au_talking_head.rig is empty)")
-    head = face_mesh(scene)
-    world = bpy.data.worlds.new("AUTH World")
-    world.color = (0.18, 0.18, 0.2)
-    scene.world = world
-    _add_camera(scene, head)
-    light = bpy.data.objects.new("AUTH Key Light", bpy.data.lights.new("AUTH Key Light", "AREA"))
-    light.data.energy = 60.0
-    light.data.size = 1.0
-    scene.collection.objects.link(light)
-    cam = scene.camera
-    light.location = cam.location + cam.matrix_world.to_3x3() @ _vec(0.6, 0.6, 0.0)
-    light.rotation_euler = cam.rotation_euler
-    scene.render.resolution_x, scene.render.resolution_y = DEFAULT_RESOLUTION
-    scene.render.resolution_percentage = 100
-    scene.render.fps, scene.render.fps_base = DEFAULT_FPS, 1.0
-    scene.render.film_transparent = False
-    scene.render.engine = SPLAT_ENGINE if engine_available(SPLAT_ENGINE) else FALLBACK_ENGINE
-    if scene.render.engine == "CYCLES":
-        scene.cycles.device = "CPU"
-        scene.cycles.samples = 16
-    log.info("default scene: rig %s, head %s, engine %s", rig.name, head.name if head else None,
-             scene.render.engine)
-
-
-def _vec(x: float, y: float, z: float):  # type: ignore[no-untyped-def]
-    from mathutils import Vector
-
-    return Vector((x, y, z))
-
-
-def engine_available(idname: str) -> bool:
-    """True if ``idname`` is a render engine registered in this Blender."""
-    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items
-    return idname in {i.identifier for i in items} or any(
-        getattr(cls, "bl_idname", None) == idname for cls in bpy.types.RenderEngine.__subclasses__())
-
-
-def face_mesh(scene: bpy.types.Scene) -> bpy.types.Object | None:
-    """The head mesh of the scene: the mesh carrying the face-region attribute, else the largest mesh."""
-    meshes = [o for o in scene.objects if o.type == "MESH"]
-    tagged = [o for o in meshes if (a := o.data.attributes.get(regions.REGION_ATTRIBUTE)) is not None
-              and a.domain == "FACE"]
-    pool = tagged or meshes
-    return max(pool, key=lambda o: len(o.data.vertices), default=None)
-
-
-def region_points(obj: bpy.types.Object, codes: Sequence[int], evaluated: bool = True) -> list:
-    """World positions of the vertices of ``obj``'s faces whose region is in ``codes``.
-
-    All vertices when ``codes`` is empty or the mesh has no face-region attribute.
-    """
-    if evaluated:
-        depsgraph = bpy.context.evaluated_depsgraph_get()
-        eval_obj = obj.evaluated_get(depsgraph)
-        mesh = eval_obj.to_mesh()
-    else:
-        eval_obj, mesh = obj, obj.data
-    try:
-        attr = mesh.attributes.get(regions.REGION_ATTRIBUTE)
-        if attr is None or attr.domain != "FACE" or not codes:
-            index = range(len(mesh.vertices))
-        else:
-            wanted = set(codes)
-            index = sorted({v for poly, a in zip(mesh.polygons, attr.data, strict=True) if a.value in wanted
-                            for v in poly.vertices})
-        matrix = eval_obj.matrix_world
-        return [matrix @ mesh.vertices[i].co for i in index]
-    finally:
-        if evaluated:
-            eval_obj.to_mesh_clear()
-
-
-def _add_camera(scene: bpy.types.Scene, head: bpy.types.Object | None) -> None:
-    """Add a camera looking at the face from the front (-Y side, Blender's character convention)."""
-    cam = bpy.data.objects.new("AUTH Camera", bpy.data.cameras.new("AUTH Camera"))
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    cam.data.lens = 85.0
-    cam.data.sensor_fit = "AUTO"
-    cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
-    features = region_points(head, FACE_REGIONS, evaluated=False) if head else []
-    if not features:
-        cam.location = (0.0, -1.0, 0.0)
-        return
-    everything = region_points(head, (), evaluated=False)
-    lo = [min(p[k] for p in features) for k in range(3)]
-    hi = [max(p[k] for p in features) for k in range(3)]
-    # The whole head from the crown to just below the chin (features: brows to lips), 8% margin.
-    top = max(p[2] for p in everything)
-    bottom = lo[2] - 0.3 * (hi[2] - lo[2])
-    width = max(p[0] for p in everything) - min(p[0] for p in everything)
-    half = 0.54 * max(top - bottom, width)
-    half_fov = math.atan(cam.data.sensor_width / (2 * cam.data.lens))
-    distance = half / math.tan(half_fov)
-    front = min(p[1] for p in everything)
-    cam.location = ((lo[0] + hi[0]) / 2, front - distance, (top + bottom) / 2)
-    cam.data.clip_start = distance * 0.05
-    cam.data.clip_end = distance * 20
-
-
-def world_to_pixels(scene: bpy.types.Scene, points: list) -> list[tuple[float, float]]:
-    """Project world points into the rendered image: (x right, y down) in pixels."""
-    from bpy_extras.object_utils import world_to_camera_view
-
-    width = scene.render.resolution_x * scene.render.resolution_percentage / 100
-    height = scene.render.resolution_y * scene.render.resolution_percentage / 100
-    out = []
-    for p in points:
-        ndc = world_to_camera_view(scene, scene.camera, p)
-        out.append((ndc.x * width, (1.0 - ndc.y) * height))
-    return out
-
-
-def region_box_px(scene: bpy.types.Scene, codes: Sequence[int]) -> tuple[int, int, int, int]:
-    """Pixel box (x0, y0, x1, y1), y down, of the head's faces in ``codes`` at the current frame."""
-    head = face_mesh(scene)
-    if head is None:
-        raise jobs.BatchError("the scene has no head mesh")
-    xy = world_to_pixels(scene, region_points(head, codes))
-    xs, ys = [p[0] for p in xy], [p[1] for p in xy]
-    return int(min(xs)), int(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))
-
-
 # --- one input -----------------------------------------------------------------------------------
-
-
-def _call_operator(name: str, **kwargs: object) -> None:
-    """Run ``bpy.ops.au_talking_head.<name>`` synchronously; its error report becomes a BatchError."""
-    op = getattr(bpy.ops.au_talking_head, name)
-    try:
-        result = op(**kwargs)
-    except RuntimeError as exc:  # the operator reported an ERROR: its message is the useful part
-        message = str(exc).removeprefix("Error: ").strip()
-        raise jobs.BatchError(message) from None
-    except (AttributeError, KeyError):
-        raise jobs.BatchError(f"operator au_talking_head.{name} is not registered: is the extension "
-                              "installed and enabled?") from None
-    if "FINISHED" not in result:
-        raise jobs.BatchError(f"au_talking_head.{name} did not finish ({', '.join(result)})")
 
 
 def prepare_scene(options: jobs.BatchOptions, server_url: str) -> bpy.types.Scene:
@@ -219,7 +63,7 @@ def prepare_scene(options: jobs.BatchOptions, server_url: str) -> bpy.types.Scen
     if options.engine is not None:
         if not engine_available(options.engine):
             raise jobs.BatchError(f"render engine {options.engine} is not available in this Blender")
-        render.engine = options.engine
+        render.engine = options.engine  # type: ignore[assignment]  # stubs: only 'BLENDER_EEVEE'
     if options.samples is not None:
         if render.engine == "CYCLES":
             scene.cycles.samples = options.samples
@@ -286,19 +130,38 @@ class _Progress:
 
 
 def render_item(item: jobs.BatchItem, index: int, total: int, options: jobs.BatchOptions,
-                template: Path, server_url: str) -> jobs.ItemResult:
-    """Render one input to its MP4 (atomically). Never raises for a bad input: the result says why."""
+                template: Path, server_url: str, tmp: Path | None = None) -> jobs.ItemResult:
+    """Render one input to its MP4 (atomically) under the output's lock. Never raises for a bad input or
+    an unwritable folder: the result says why. Another job that rendered it meanwhile makes it "skipped"."""
     started = time.monotonic()
-    partial = jobs.partial_path(item.output)
+
+    def waiting() -> None:
+        print(f"[{index}/{total}] {item.audio.name}: another job is rendering {item.output.name}; waiting")
+        sys.stdout.flush()
+
+    try:
+        with outputs.item_lock(item.output, on_wait=waiting):
+            if not options.force and not jobs.video_problem(item.output):
+                return jobs.ItemResult(item, "skipped", "rendered by another job meanwhile")
+            return _render_locked(item, index, total, options, template, server_url, tmp, started)
+    except OSError as exc:
+        return jobs.ItemResult(item, "failed", f"cannot write {item.output}: {exc.strerror or exc}",
+                               seconds=time.monotonic() - started)
+
+
+def _render_locked(item: jobs.BatchItem, index: int, total: int, options: jobs.BatchOptions,
+                   template: Path, server_url: str, tmp: Path | None, started: float) -> jobs.ItemResult:
+    partial = outputs.partial_path(item.output)
     try:
         duration_s = jobs.check_audio(item.audio)
+        audio = to_wav(item.audio, tmp) if jobs.needs_conversion(item.audio) and tmp else item.audio
         bpy.ops.wm.open_mainfile(filepath=str(template), load_ui=False)
         scene = prepare_scene(options, server_url)
         frame_start = scene.frame_start
-        _call_operator("generate_from_audio", filepath=str(item.audio), emotion=options.emotion,
+        _call_operator("generate_from_audio", filepath=str(audio), emotion=options.emotion,
                        strength=options.strength, frame_start=frame_start)
         scene = bpy.context.scene
-        strip = sound_strip(scene, item.audio, frame_start)
+        strip = sound_strip(scene, audio, frame_start)
         fps = scene.render.fps / scene.render.fps_base
         if duration_s is None:
             duration_s = strip.frame_final_duration / fps
@@ -323,46 +186,100 @@ def render_item(item: jobs.BatchItem, index: int, total: int, options: jobs.Batc
     except jobs.BatchError as exc:
         return jobs.ItemResult(item, "failed", str(exc), seconds=time.monotonic() - started)
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+
+
+def to_wav(audio: Path, tmp: Path) -> Path:
+    """Decode ``audio`` (AAC in MP4/ADTS...) with Blender's own FFmpeg into a 16-bit WAV in ``tmp``.
+
+    Raises:
+        BatchError: if Blender cannot read it either.
+    """
+    import aud
+    import numpy as np
+
+    try:
+        sound = aud.Sound.file(str(audio))
+        samples = np.asarray(sound.data(), dtype=np.float32)  # [N, C]
+        rate = int(sound.specs[0])
+    except Exception as exc:  # aud raises plain errors for unreadable files
+        raise jobs.BatchError(f"cannot decode {audio.name} ({exc}); give WAV, FLAC, OGG, MP3, M4A or "
+                              "AAC") from None
+    if samples.ndim != 2 or samples.shape[0] == 0:
+        raise jobs.BatchError(f"no audio samples in {audio.name}")
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    out = tmp / f"{audio.stem}.wav"
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(pcm.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    log.info("converted %s to %s for the model server", audio.name, out.name)
+    return out
+
+
+def _prepare_folders(options: jobs.BatchOptions) -> dict[Path, str]:
+    """Create the output folders and remove partial files nobody renders; returns unusable ones -> why."""
+    problems: dict[Path, str] = {}
+    for folder in sorted({item.output.parent for item in options.items}):
+        try:
+            outputs.check_writable(folder)
+            outputs.remove_stale_partials(folder)
+        except (jobs.BatchError, OSError) as exc:
+            problems[folder] = str(exc)
+    return problems
 
 
 def run_job(options: jobs.BatchOptions) -> jobs.BatchReport:
     """Render every item of ``options``: skip finished ones, render the rest, report each.
 
+    Another job may render into the same folder at the same time: each video is rendered by one of them
+    (per-output locks, partial files named per render). An unwritable folder fails its items, not the job.
+
     Raises:
-        BatchError / ServerError: for problems of the whole job (no server, no rig generator).
+        BatchError / JobServerError: for problems of the whole job (no server, no rig generator).
     """
     ensure_registered()
-    report = jobs.BatchReport()
+    outputs.remove_orphan_temp_dirs()
+    bad_folders = _prepare_folders(options)
+    rendered: dict[jobs.BatchItem, jobs.ItemResult] = {}
     todo: list[jobs.BatchItem] = []
-    for folder in {item.output.parent for item in options.items}:
-        folder.mkdir(parents=True, exist_ok=True)
-        jobs.remove_stale_partials(folder)
     for item in options.items:
-        if not options.force and not jobs.video_problem(item.output):
+        if item.output.parent in bad_folders:
+            rendered[item] = jobs.ItemResult(item, "failed", bad_folders[item.output.parent])
+        elif not options.force and not jobs.video_problem(item.output):
             print(f"skip {item.audio.name}: {item.output} is already rendered (--force to redo)")
         else:
             todo.append(item)
-    rendered: dict[jobs.BatchItem, jobs.ItemResult] = {}
     if todo:
-        with tempfile.TemporaryDirectory(prefix="auth-batch-") as tmp, \
-                JobServer(options.server_url) as server:
-            template = options.blend
-            if template is None:
-                build_default_scene(options)
-                template = Path(tmp) / "default_scene.blend"
-                bpy.ops.wm.save_as_mainfile(filepath=str(template), copy=True)
-            for n, item in enumerate(todo, start=1):
-                result = render_item(item, n, len(todo), options, Path(template).resolve(), server.url)
-                rendered[item] = result
-                word = "done" if result.status == "rendered" else "FAILED"
-                print(f"[{n}/{len(todo)}] {item.audio.name}: {word} "
-                      f"{item.output if result.status == 'rendered' else result.message} "
-                      f"({result.seconds:.1f} s)")
-                sys.stdout.flush()
+        tmp = outputs.job_temp_dir()
+        try:
+            with JobServer(options.server_url) as server:
+                template = options.blend
+                if template is None:
+                    build_default_scene(options)
+                    template = tmp / "default_scene.blend"
+                    bpy.ops.wm.save_as_mainfile(filepath=str(template), copy=True)
+                template = Path(template).resolve()
+                for n, item in enumerate(todo, start=1):
+                    result = render_item(item, n, len(todo), options, template, server.url, tmp)
+                    rendered[item] = result
+                    _print_result(n, len(todo), result)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    report = jobs.BatchReport()
     for item in options.items:
         report.results.append(rendered.get(item) or jobs.ItemResult(item, "skipped"))
     return report
+
+
+def _print_result(n: int, total: int, result: jobs.ItemResult) -> None:
+    item = result.item
+    text = {"rendered": f"done {item.output}", "skipped": f"skipped ({result.message})"}.get(
+        result.status, f"FAILED {result.message}")
+    print(f"[{n}/{total}] {item.audio.name}: {text} ({result.seconds:.1f} s)")
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,10 +21,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from au_contract import EMOTIONS
+from au_contract import connection
+from au_contract import options as request_options
 
-from .job_server import ServerError
-from .jobs import BatchError, BatchOptions, collect_items, parse_resolution
+from .errors import BatchError
+from .jobs import BatchOptions, collect_items, parse_resolution
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +40,15 @@ def _resolution(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _strength(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {text}")
-    return value
-
-
-def _fps(text: str) -> float:
-    value = float(text)
-    if not 1.0 <= value <= 240.0:
-        raise argparse.ArgumentTypeError(f"fps must be in [1, 240], got {text}")
-    return value
-
-
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     """The options ``render`` and ``demo`` share (look, server, engine)."""
-    parser.add_argument("--fps", type=_fps, default=None,
-                        help="frames per second (default: the .blend's own; default scene 30)")
-    parser.add_argument("--emotion", choices=EMOTIONS, default="NEUTRAL", help="emotion (default NEUTRAL)")
-    parser.add_argument("--strength", type=_strength, default=1.0, help="emotion strength 0..1 (default 1)")
+    # --fps --emotion --strength: the contract's request options (names, ranges, messages, help)
+    request_options.add_arguments(parser, ("fps", "emotion", "strength"), defaults={"fps": None},
+                                  default_help={"fps": "the .blend's own; the default scene's is 30"})
     parser.add_argument("--resolution", type=_resolution, default=None, metavar="WxH",
                         help="frame size, e.g. 512x512 (default: the .blend's own; default scene 512x512)")
     parser.add_argument("--server", default=None, metavar="URL",
-                        help="model server URL (default: reuse http://127.0.0.1:8765 if it answers, "
+                        help=f"model server URL (default: reuse {connection.DEFAULT_URL} if it answers, "
                              "else start one for the job and stop it after)")
     parser.add_argument("--engine", choices=ENGINES, default=None,
                         help="render engine (default: the .blend's own; the default scene uses the "
@@ -120,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
         report = blender_side().run_job(options)
-    except (BatchError, ServerError) as exc:
+    except BatchError as exc:  # JobServerError included
         print(f"au-talking-head render: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary(), file=sys.stderr if report.failed else sys.stdout)

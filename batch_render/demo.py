@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from .cli import add_render_options, blender_side
-from .job_server import ServerError
-from .jobs import BatchError, BatchItem, BatchOptions, probe
+from .errors import BatchError
+from .jobs import BatchItem, BatchOptions, probe
 
 #: The bundled clip (Piper en_US-joe-medium, made by scripts/make_demo_clip.py) and its phone timings.
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         report = blender_side().run_job(options)
-    except (BatchError, ServerError) as exc:
+    except BatchError as exc:  # JobServerError included
         print(f"au-talking-head demo: error: {exc}", file=sys.stderr)
         return 2
     if report.failed:

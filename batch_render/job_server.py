@@ -10,28 +10,28 @@ Python lacks them, the same job still works.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from au_contract import connection
 from blender_addon.server import launch as server_launch
+
+from .errors import JobServerError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URL = "http://127.0.0.1:8765"
+DEFAULT_URL = connection.DEFAULT_URL
 _ROOT = Path(__file__).resolve().parent.parent
-
-
-class ServerError(RuntimeError):
-    """No model server could be reached or started; the message says what to do."""
 
 
 def is_reachable(url: str, timeout_s: float = 1.0) -> bool:
     """True if an HTTP server answers at ``url`` (any status: it is up), False if nothing listens."""
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/v1/health", timeout=timeout_s):
+        with urllib.request.urlopen(url.rstrip("/") + connection.HEALTH_PATH, timeout=timeout_s):
             return True
     except urllib.error.HTTPError:
         return True
@@ -39,7 +39,7 @@ def is_reachable(url: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = connection.DEFAULT_HOST) -> int:
     """A TCP port that is free on ``host`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -75,7 +75,7 @@ class JobServer:
     def __enter__(self) -> JobServer:
         if self.requested is not None:
             if not is_reachable(self.requested, timeout_s=3.0):
-                raise ServerError(f"the model server at {self.requested} does not answer: start it with "
+                raise JobServerError(f"the model server at {self.requested} does not answer: start it with "
                                   "'au-talking-head serve', or leave out --server to start one for the job")
             return self
         if self.reuse_default and is_reachable(DEFAULT_URL):
@@ -88,17 +88,19 @@ class JobServer:
         """Start a server on a free loopback port (``server_launch`` picks the program) and wait for it.
 
         Raises:
-            ServerError: if no program can run the server, or it exits or stays silent while starting.
+            JobServerError: if no program can run the server, or it exits or stays silent while starting.
         """
         port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = connection.server_url(connection.DEFAULT_HOST, port)
         try:
-            command = server_launch.server_command(port, preferred_python=self.python)
+            # --parent-pid: the server exits by itself when this job ends, even when killed with -9
+            command = [*server_launch.server_command(port, preferred_python=self.python),
+                       "--parent-pid", str(os.getpid())]
             self.process = server_launch.ServerProcess(command)
             self.process.wait_ready(lambda: is_reachable(self.url, timeout_s=0.5), self.start_timeout_s)
         except server_launch.LaunchError as exc:
             self.process = None
-            raise ServerError(str(exc)) from None
+            raise JobServerError(str(exc)) from None
         log.info("model server for this job at %s (log %s)", self.url, self.process.log_path)
 
     def stop(self) -> None:

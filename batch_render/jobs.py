@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import BatchError
+from .outputs import PARTIAL_SUFFIX, partial_path, remove_stale_partials  # noqa: F401 (old home of these names)
+
 #: File suffixes picked up when a folder is given as input (a file named explicitly is always tried).
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aif", ".aiff"})
-#: Suffix of the temporary file a render writes before it is renamed to its final name.
-PARTIAL_SUFFIX = ".partial.mp4"
-
-
-class BatchError(RuntimeError):
-    """A batch item (or the whole job) cannot be done; the message says what to change."""
+#: Suffixes the model server cannot decode: converted to WAV inside Blender before the request.
+CONVERTED_SUFFIXES = frozenset({".m4a", ".aac", ".mp4"})
 
 
 @dataclass(frozen=True)
@@ -148,19 +147,18 @@ def collect_items(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     return items
 
 
-def partial_path(final: Path) -> Path:
-    """The temporary file (same folder, hidden) a render of ``final`` writes first."""
-    return final.with_name(f".{final.stem}{PARTIAL_SUFFIX}")
-
-
-def remove_stale_partials(folder: Path) -> list[Path]:
-    """Delete temporary files left in ``folder`` by an interrupted render; returns what was deleted."""
-    removed = []
-    if folder.is_dir():
-        for path in folder.glob(f".*{PARTIAL_SUFFIX}"):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
+def needs_conversion(path: Path) -> bool:
+    """True for AAC audio (``.m4a``/``.aac``/``.mp4``, or an MP4/ADTS header): the model server's decoder
+    (libsndfile) cannot read it, so the Blender side converts it to WAV first (Blender's own FFmpeg)."""
+    if path.suffix.lower() in CONVERTED_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    return (len(head) >= 12 and head[4:8] == b"ftyp") or (len(head) >= 2 and head[0] == 0xFF
+                                                          and head[1] & 0xF6 == 0xF0)
 
 
 def publish(partial: Path, final: Path) -> None:

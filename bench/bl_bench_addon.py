@@ -60,8 +60,9 @@ def main() -> int:
     bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
                                              enable_on_install=True)
     ext = "bl_ext.user_default.au_talking_head"
-    gen, tracks_mod = (import_module(f"{ext}.{m}") for m in ("animation.generation", "animation.tracks"))
-    au_codes = import_module(f"{ext}.au_contract").AU_CODES
+    gen = import_module(f"{ext}.animation.generation")
+    tracks_mod = import_module("au_contract.tracks")  # the contract ships as a wheel beside the extension
+    au_codes = import_module("au_contract").AU_CODES
 
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.au_talking_head.generate_rig()
@@ -70,8 +71,8 @@ def main() -> int:
     fps = 30.0
     n = int(args.minutes * 60 * fps)
     rng = np.random.default_rng(0)
-    tracks = tracks_mod.Tracks(fps=fps, frame_count=n, duration_s=n / fps,
-                               channels={c: speechlike(n, rng) for c in au_codes})
+    tracks = tracks_mod.TrackSet(fps=fps, frame_count=n, duration_s=n / fps,
+                                 channels={c: speechlike(n, rng) for c in au_codes})
     wav = Path(tempfile.mkdtemp(prefix="auth-bench-audio-")) / "speech.wav"
     write_wav(wav, n / fps)
     req = gen.GenerateRequest(audio_path=str(wav), server_url=scene.au_talking_head.server_url, fps=fps)

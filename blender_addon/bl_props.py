@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from au_contract import CONTROL_MARKER_PROP, EMOTIONS
+from au_contract.connection import DEFAULT_URL as DEFAULT_SERVER_URL
+from au_contract.options import SPECS as OPTION_SPECS
 
-DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
+#: Blender's IntProperty is 32-bit; the contract's seed goes to 2**63-1.
+_INT_MAX = 2**31 - 1
 
 #: Enum items of the emotion choice: (identifier, label, description), identifiers = au_contract.EMOTIONS.
 EMOTION_ITEMS = [(e, e.title(), f"Colour the face with {e.lower()} (neutral: speech only)") for e in EMOTIONS]
 
 
+def option_range(name: str) -> dict[str, Any]:
+    """``default``, ``min`` and ``max`` of a Blender property mirroring request option ``name`` (contract)."""
+    spec = OPTION_SPECS[name]
+    out: dict[str, Any] = {"default": spec.default, "description": spec.help[0].upper() + spec.help[1:]}
+    if spec.minimum is not None and spec.maximum is not None:
+        out.update(min=spec.minimum, max=min(spec.maximum, _INT_MAX) if spec.kind is int else spec.maximum)
+    return out
+
+
 def is_control_object(obj: bpy.types.Object | None) -> bool:
     """True if ``obj`` is an AU Talking Head control object (it carries the contract marker)."""
-    return obj is not None and CONTROL_MARKER_PROP in obj
+    return obj is not None and CONTROL_MARKER_PROP in obj  # type: ignore[operator]  # stubs: ID lacks __contains__
 
 
 def _poll_rig(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
@@ -45,25 +59,17 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
         name="Start Frame", default=1, description="Frame at which the speech starts"
     )
     emotion: EnumProperty(  # type: ignore[valid-type]
-        name="Emotion", items=EMOTION_ITEMS, default="NEUTRAL",
+        name="Emotion", items=EMOTION_ITEMS, default=OPTION_SPECS["emotion"].default,
         description="Emotion colouring the face; keyframe its strength on the rig to change it over time",
     )
+    # The request options the panel mirrors: defaults, ranges and tooltips from au_contract.options.
     strength: FloatProperty(  # type: ignore[valid-type]
-        name="Strength", default=1.0, min=0.0, max=1.0, description="Strength of the chosen emotion"
+        name="Strength", **{**option_range("strength"), "description": "Strength of the chosen emotion"}
     )
-    blinks: BoolProperty(  # type: ignore[valid-type]
-        name="Blinks", default=True, description="Add natural blinks"
-    )
-    prosody: BoolProperty(  # type: ignore[valid-type]
-        name="Prosody", default=True, description="Raise the brows on stressed words (capped by the rig)"
-    )
-    smoothing: FloatProperty(  # type: ignore[valid-type]
-        name="Smoothing", default=0.0, min=0.0, max=1.0,
-        description="Extra temporal smoothing of the mouth (0: none, 1: a 60 ms Gaussian)",
-    )
-    seed: IntProperty(  # type: ignore[valid-type]
-        name="Seed", default=0, min=0, description="Seed of the blinks and prosody (same seed, same result)"
-    )
+    blinks: BoolProperty(name="Blinks", **option_range("blinks"))  # type: ignore[valid-type]
+    prosody: BoolProperty(name="Prosody", **option_range("prosody"))  # type: ignore[valid-type]
+    smoothing: FloatProperty(name="Smoothing", **option_range("smoothing"))  # type: ignore[valid-type]
+    seed: IntProperty(name="Seed", **option_range("seed"))  # type: ignore[valid-type]
     tolerance: FloatProperty(  # type: ignore[valid-type]
         name="Key Tolerance", default=0.01, min=0.0005, max=0.1, precision=4,
         description="Largest difference between the keys written and the model's track (AU units)",
@@ -99,12 +105,12 @@ CLASSES = (AUTH_PG_settings, AUTH_AP_preferences)
 
 def preferences() -> AUTH_AP_preferences | None:
     """The extension's preferences, or None if Blender has none for it (e.g. a half registration)."""
-    addon = bpy.context.preferences.addons.get(__package__)
-    return addon.preferences if addon is not None else None
+    addon: bpy.types.Addon | None = bpy.context.preferences.addons.get(__package__)
+    return cast(AUTH_AP_preferences, addon.preferences) if addon is not None else None
 
 
 def register_extra() -> None:
-    bpy.types.Scene.au_talking_head = PointerProperty(type=AUTH_PG_settings)
+    bpy.types.Scene.au_talking_head = PointerProperty(type=AUTH_PG_settings)  # type: ignore[func-returns-value]
 
 
 def unregister_extra() -> None:

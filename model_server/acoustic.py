@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from au_contract import MODEL_AUS
+from model_server.errors import ModelServerError
 from model_server.features import N_MELS, SAMPLE_RATE, log_mel, n_frames
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "acoustic.onnx"
 TRAIN_COMMAND = "python -m model_training.train --recipe full"
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(ModelServerError, RuntimeError):
     """The ONNX weights are missing or unreadable."""
 
 

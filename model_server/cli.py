@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("model_server.service", "run the local HTTP model server"),
+    "serve": ("model_server.serve", "run the local HTTP model server"),
     "predict": ("model_server.predict", "turn one audio file into au-tracks/1 JSON"),
     "render": ("batch_render.cli", "render audio files (or a folder) to MP4, one per input"),
     "demo": ("batch_render.demo", "render the bundled speech clip on the default splat head"),

@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from au_contract import CLOSURE_AUS
+
+from .filters import moving_max
 
 #: AUs that open the lips or drop the jaw: attenuated during a closure.
 OPENING_AUS: tuple[str, ...] = ("AU16", "AU25", "AU26", "AU27")
@@ -56,7 +57,7 @@ def closure_gate(closure: np.ndarray, fps: float) -> np.ndarray:
     if closure.size == 0:
         return np.zeros(0, np.float32)
     size = 2 * max(1, round(EVENT_HALF_WINDOW_S * fps)) + 1
-    peak = maximum_filter1d(closure.astype(np.float32), size=size, mode="nearest")  # [T]
+    peak = moving_max(closure.astype(np.float32), size, mode="nearest")  # [T]
     # * _SLACK: float32 rounding must not leave a sealed closure at 0.9999999 (a 1e-7 gap is still a gap)
     event = np.clip((peak - (EVENT_MIN - EVENT_FADE)) / EVENT_FADE * _SLACK, 0.0, 1.0)
     safe = np.maximum(peak, 1e-6)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ModelServerError
+
 log = logging.getLogger(__name__)
 
 TARGET_RATE = 16000
@@ -24,9 +26,11 @@ MAX_SAMPLE_RATE = 384000
 MAX_CHANNELS = 64
 DEFAULT_MAX_DURATION_S = 3600.0
 _BLOCK_FRAMES = 1 << 18
+#: What libsndfile reads, as messages name it.
+SUPPORTED_FORMATS = "WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF"
 
 
-class AudioError(ValueError):
+class AudioError(ModelServerError, ValueError):
     """Input audio that cannot be used.
 
     Attributes:
@@ -63,7 +67,7 @@ class DecodedAudio:
     duration_s: float
 
 
-def decode_audio(data: bytes, max_duration_s: float = DEFAULT_MAX_DURATION_S) -> DecodedAudio:
+def decode_audio(data: bytes | bytearray, max_duration_s: float = DEFAULT_MAX_DURATION_S) -> DecodedAudio:
     """Decode an audio file held in memory.
 
     Args:
@@ -85,8 +89,14 @@ def decode_audio(data: bytes, max_duration_s: float = DEFAULT_MAX_DURATION_S) ->
     try:
         handle = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError("not_audio", "This is not a readable audio file (supported: WAV, FLAC, OGG, "
-                         f"MP3, AIFF; decoder said: {_short(exc)}). Check the file, and over HTTP that its "
+        container = aac_container(data)
+        if container:
+            raise AudioError("not_audio", f"This is {container} audio, which this server cannot decode "
+                             f"(supported: {SUPPORTED_FORMATS}). Convert it first, for example "
+                             "ffmpeg -i line.m4a line.flac (the batch renderer converts it "
+                             "itself).") from exc
+        raise AudioError("not_audio", f"This is not a readable audio file (supported: {SUPPORTED_FORMATS}; "
+                         f"decoder said: {_short(exc)}). Check the file, and over HTTP that its "
                          "bytes were sent unchanged as the body.") from exc
     with handle:
         rate, channels, frames, fmt = handle.samplerate, handle.channels, handle.frames, handle.format
@@ -128,6 +138,19 @@ def decode_audio(data: bytes, max_duration_s: float = DEFAULT_MAX_DURATION_S) ->
     return DecodedAudio(samples=samples.astype(np.float32, copy=False), sample_rate=TARGET_RATE,
                         source_rate=int(rate), source_channels=int(channels), source_format=str(fmt),
                         duration_s=float(duration_s))
+
+
+def aac_container(data: bytes | bytearray) -> str:
+    """``"AAC/M4A (MP4)"`` or ``"AAC (ADTS)"`` when ``data`` starts like one of those files, else ``""``.
+
+    libsndfile reads neither; they are recognised only to say so plainly instead of "not audio".
+    """
+    head = bytes(data[:12])
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "AAC/M4A (MP4)"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "AAC (ADTS)"
+    return ""
 
 
 def _read_mono(handle: object, channels: int, max_frames: int, max_duration_s: float) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Features stage: mono 16 kHz audio -> level-normalised log-mel frames at 100 frames/s.
 
 Frame ``k`` is centred on sample ``k * HOP_LENGTH`` (time ``k / 100`` s); a clip of ``N`` samples
-gives ``ceil(N / HOP_LENGTH)`` frames. The mel filterbank is librosa's (Slaney); the STFT is a
-single-precision real FFT (scipy.fft) over a Hann window: a few milliseconds per second of audio.
+gives ``ceil(N / HOP_LENGTH)`` frames. The mel filterbank is Slaney's (the same numbers as
+``librosa.filters.mel``, computed here in numpy so the server runtime needs no librosa); the STFT is a
+real FFT (numpy) over a periodic Hann window: a few milliseconds per second of audio.
+``tests/pure/test_features_numpy.py`` checks both against librosa/scipy.
 
 Level normalisation makes the model indifferent to recording gain: the log-mel is shifted so that the
 loud end of the clip (95th percentile of the per-frame maximum) sits at 0 (but the reference never
@@ -15,7 +17,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
 
 SAMPLE_RATE = 16000
 HOP_LENGTH = 160  # 100 frames/s
@@ -29,13 +30,44 @@ FLOOR_DB = 80.0
 MIN_REF_DB = -20.0
 
 
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above."""
+    hz = np.asarray(hz, np.float64)
+    linear = hz / (200.0 / 3.0)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
+
+
+def mel_to_hz(mels: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mels = np.asarray(mels, np.float64)
+    linear = mels * (200.0 / 3.0)
+    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mels - 15.0))
+    return np.where(mels >= 15.0, log_part, linear)
+
+
+def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
+                   fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ) -> np.ndarray:
+    """Slaney-normalised triangular mel filters (``librosa.filters.mel`` defaults: htk=False, norm="slaney").
+
+    Returns:
+        [n_mels, n_fft // 2 + 1] float32; each triangle has unit area in Hz (``2 / bandwidth`` peak).
+    """
+    fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)  # [F]
+    edges_hz = mel_to_hz(np.linspace(hz_to_mel(fmin_hz), hz_to_mel(fmax_hz), n_mels + 2))  # [M + 2]
+    widths = np.diff(edges_hz)  # [M + 1]
+    ramps = edges_hz[:, None] - fft_hz[None, :]  # [M + 2, F]
+    rising = -ramps[:-2] / widths[:-1, None]  # [M, F]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
 @lru_cache(maxsize=1)
 def _mel_basis() -> tuple[np.ndarray, np.ndarray]:
-    import librosa  # heavy import, only when features are first computed
-
-    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN_HZ, fmax=FMAX_HZ)
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
-    return basis.T.astype(np.float32), window  # [F, M], [N_FFT]
+    return np.ascontiguousarray(mel_filterbank().T), window  # [F, M], [N_FFT]
 
 
 def n_frames(n_samples: int) -> int:
@@ -69,8 +101,8 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     padded = np.zeros((t - 1) * HOP_LENGTH + N_FFT, np.float32)
     padded[half:half + len(audio)] = audio
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:t]  # [T, N_FFT]
-    spec = scipy.fft.rfft(frames * window, axis=1)  # [T, F] complex64 (numpy's FFT would be float64)
-    power = spec.real ** 2 + spec.imag ** 2
+    spec = np.fft.rfft(frames * window, axis=1)  # [T, F] complex (complex128 with numpy 1.x)
+    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
     mel_db = 10.0 * np.log10(power @ basis + 1e-10)  # [T, M]
     peak = mel_db.max(axis=1)
     ref = max(float(np.percentile(peak, 95)), MIN_REF_DB)

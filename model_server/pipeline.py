@@ -2,7 +2,8 @@
 
 decode (mono 16 kHz) -> acoustic model (mouth and blend AUs, 100 Hz) -> near-silence gate ->
 upper-face events (blinks, prosody brow raises, seeded) -> resample to the scene fps (anti-aliased;
-blinks rendered at the frame times) -> emotion preset mixed in by zone -> landmarks from the AU basis.
+blinks rendered at the frame times) -> the emotion mixed in per shape key by the rig's zone rules
+(``au_contract.zone_rules.evaluate_rules``) -> landmarks from the per-shape-key basis.
 
 :func:`predict_tracks` is what the CLI and the HTTP service call; the service knows nothing else.
 """
@@ -14,21 +15,22 @@ import math
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS, MODEL_AUS, PROSODY_CAP_DEFAULT
+from au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS, MODEL_AUS, zone_rules
 from au_contract import basis as landmarks
+from au_contract.options import OptionsError, RequestOptions
 from au_contract.tracks import Landmarks, TrackSet
 
 from . import __version__, emotion, prosody, resample
 from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
 from .presence import speech_presence
-from .upper_face import UpperFaceOptions, upper_face
+from .upper_face import UpperFaceOptions, UpperFaceResult, upper_face
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,6 @@ SILENCE_DB = -60.0
 #: Clips longer than this run through the model in chunks (bounded memory), seconds.
 CHUNK_S = 60.0
 CONTEXT_S = 2.0
-MAX_SEED = 2**63 - 1
-
-
-class OptionsError(ValueError):
-    """A request option is out of range; ``code`` is ``"bad_parameter"`` and the message names it."""
-
-    code = "bad_parameter"
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class SpeechModel(Protocol):
@@ -60,53 +51,29 @@ class SpeechModel(Protocol):
     def predict(self, audio_16k: np.ndarray) -> np.ndarray: ...
 
 
-@dataclass
-class PredictOptions:
-    """Options of one prediction (the HTTP query parameters and CLI flags).
+@dataclass(frozen=True)
+class PredictOptions(RequestOptions):
+    """The contract's request options (``au_contract.options.RequestOptions``) plus the server's limit.
 
     Attributes:
-        fps: output frame rate, > 0 and <= 1000, fractional allowed (29.97).
-        emotion: one of ``au_contract.EMOTIONS`` (case-insensitive).
-        strength: emotion strength, 0..1.
-        seed: random seed for blinks and brow raises, 0..2**63-1.
-        blinks: add blinks (AU45/AU43).
-        prosody: add brow raises on pitch accents (AU01/AU02).
-        smoothing: extra temporal smoothing of the speech AUs, 0..1 (1 = a 60 ms Gaussian).
-        landmarks: include ibug68 landmarks.
-        max_duration_s: longest accepted audio, seconds.
+        max_duration_s: longest accepted audio, seconds (the server's ``--max-duration``, not a request
+            option).
     """
 
-    fps: float = 30.0
-    emotion: str = "NEUTRAL"
-    strength: float = 1.0
-    seed: int = 0
-    blinks: bool = True
-    prosody: bool = True
-    smoothing: float = 0.0
-    landmarks: bool = True
     max_duration_s: float = DEFAULT_MAX_DURATION_S
 
     def validated(self) -> PredictOptions:
-        """Return a copy with the emotion name normalised.
+        """Return a copy with every option checked and normalised (``RequestOptions.validated``).
 
         Raises:
             OptionsError: naming the bad option and its accepted range.
         """
-        if not (math.isfinite(self.fps) and 0 < self.fps <= resample.MAX_FPS):
-            raise OptionsError(f"fps must be a number in (0, {resample.MAX_FPS:g}], got {self.fps!r}")
-        try:
-            name = emotion.normalise_name(self.emotion)
-        except emotion.EmotionError as exc:
-            raise OptionsError(str(exc)) from exc
-        if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
-            raise OptionsError(f"strength must be between 0 and 1, got {self.strength!r}")
-        if not 0 <= int(self.seed) <= MAX_SEED:
-            raise OptionsError(f"seed must be an integer in [0, 2**63-1], got {self.seed!r}")
-        if not (math.isfinite(self.smoothing) and 0.0 <= self.smoothing <= 1.0):
-            raise OptionsError(f"smoothing must be between 0 and 1, got {self.smoothing!r}")
-        if not (math.isfinite(self.max_duration_s) and self.max_duration_s > 0):
-            raise OptionsError(f"max_duration_s must be positive, got {self.max_duration_s!r}")
-        return PredictOptions(**{**asdict(self), "emotion": name, "seed": int(self.seed)})
+        if not (isinstance(self.max_duration_s, int | float) and math.isfinite(self.max_duration_s)
+                and self.max_duration_s > 0):
+            raise OptionsError(f"max_duration_s must be a positive number, got {self.max_duration_s!r}")
+        out = super().validated()
+        assert isinstance(out, PredictOptions)
+        return out
 
 
 _MODEL_LOCK = threading.Lock()
@@ -147,7 +114,9 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
         model: the acoustic model; default :func:`get_model` ("auto" device).
 
     Returns:
-        A validated :class:`TrackSet` with every AU of the contract as a channel.
+        A validated :class:`TrackSet` with every AU of the contract as a channel: each AU's shape-key value
+        on the default head (the mean of the two sides for a sided AU under a one-sided emotion, see
+        ``au_contract.zone_rules``), landmarks per shape key.
 
     Raises:
         model_server.decode.AudioError: bad audio (empty, not audio, truncated, NaN, too long...).
@@ -156,65 +125,104 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
         model_server.acoustic.ModelNotFoundError: no model weights.
     """
     opts = (options or PredictOptions()).validated()
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    started = clock
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round((now - clock) * 1000.0, 3)
-        clock = now
-
-    if isinstance(audio, DecodedAudio):
-        decoded = audio
-    else:
-        data = Path(audio).read_bytes() if isinstance(audio, Path) else audio
-        decoded = decode_audio(data, max_duration_s=opts.max_duration_s)
-    lap("decode_ms")
+    watch = _Stopwatch()
+    decoded = _decode(audio, opts)
+    opts.check_frames(decoded.duration_s)  # the frame cap (au_contract.options), before any model work
+    watch.lap("decode_ms")
     model = model or get_model()
     samples = decoded.samples
     n100 = -(-samples.size // prosody.HOP)  # model frames: ceil(N / 160)
     track = prosody.analyse(samples, n100)
     silent = n100 == 0 or float(np.percentile(track.energy_db, 95)) < SILENCE_DB
-    lap("analysis_ms")
-    if silent:
-        speech100 = np.zeros((n100, len(MODEL_AUS)), np.float32)
-    else:
-        speech100 = _run_model(model, samples)
-        gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
-        gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
-        gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
-        speech100 = speech100 * gate[:, None]
-    lap("model_ms")
+    watch.lap("analysis_ms")
+    speech100 = np.zeros((n100, len(MODEL_AUS)), np.float32) if silent else _speech_aus(model, samples, track)
+    watch.lap("model_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,
                                                       prosody=opts.prosody and not silent), track=track)
-    lap("upper_face_ms")
-    duration_s = decoded.duration_s
-    n_frames = resample.frame_count(duration_s, opts.fps)
+    watch.lap("upper_face_ms")
+    n_frames = resample.frame_count(decoded.duration_s, opts.fps)
+    aus = _au_properties(speech100, face, n_frames, opts)
+    watch.lap("resample_ms")
+    keys = zone_rules.evaluate_rules(aus, emotion.strengths(opts.emotion, opts.strength))  # [F, R]
+    matrix = zone_rules.au_channels(keys).astype(np.float32)  # [F, len(AU_CODES)]
+    channels = {code: np.ascontiguousarray(matrix[:, i]) for i, code in enumerate(AU_CODES)}
+    watch.lap("emotion_ms")
+    basis = landmarks.load_basis() if opts.landmarks else None
+    lm = None if basis is None else Landmarks(frames=basis.evaluate_keys(keys), head_size_m=basis.head_size_m)
+    watch.lap("landmarks_ms")
+    meta = _meta(opts, model, decoded, silent, face, basis, watch.done())
+    tracks = TrackSet(fps=opts.fps, frame_count=n_frames, duration_s=decoded.duration_s, channels=channels,
+                      landmarks=lm, meta=meta)
+    tracks.validate()
+    return tracks
+
+
+class _Stopwatch:
+    """Milliseconds per pipeline stage (``meta.timing_ms``)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.started = self.clock = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Record the time since the previous lap as ``name``."""
+        now = time.perf_counter()
+        self.timings[name] = round((now - self.clock) * 1000.0, 3)
+        self.clock = now
+
+    def done(self) -> dict[str, float]:
+        """The laps and ``total_ms``."""
+        return {**self.timings, "total_ms": round((time.perf_counter() - self.started) * 1000.0, 3)}
+
+
+def _decode(audio: bytes | Path | DecodedAudio, opts: PredictOptions) -> DecodedAudio:
+    """Stage 1: the audio as mono 16 kHz samples (a path is read, bytes decoded, decoded audio kept)."""
+    if isinstance(audio, DecodedAudio):
+        return audio
+    data = Path(audio).read_bytes() if isinstance(audio, Path) else audio
+    return decode_audio(data, max_duration_s=opts.max_duration_s)
+
+
+def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyTrack) -> np.ndarray:
+    """Stage 2: the model's mouth and blend AUs at 100 Hz, gated to 0 where nobody speaks.
+
+    Returns:
+        float32 [ceil(N/160), len(MODEL_AUS)].
+    """
+    speech100 = _run_model(model, samples)
+    gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
+    gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
+    gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
+    return speech100 * gate[:, None]
+
+
+def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int,
+                   opts: PredictOptions) -> np.ndarray:
+    """Stage 3: the neutral AU values at the output rate, what the add-on keys on the control object.
+
+    Mouth and blend AUs resampled (anti-aliased) with the closures enforced at the output rate, blinks and
+    brow raises rendered at the frame times; AUs no layer writes stay 0.
+
+    Returns:
+        float64 [n_frames, len(AU_CODES)] in ``AU_CODES`` order.
+    """
     times = np.arange(n_frames, dtype=np.float64) / opts.fps
     mouth = resample.resample_tracks(speech100, opts.fps, n_frames, smoothing=opts.smoothing)
     mouth = enforce_closures(mouth, MODEL_AUS, opts.fps)  # at the output rate: what the rig will show
     upper = face.render(times, snap_fps=opts.fps)
-    lap("resample_ms")
-    speech = {code: mouth[:, i] for i, code in enumerate(MODEL_AUS)}
-    speech.update({code: upper[code] for code in ("AU45", "AU43")})
-    brows = {code: upper[code] for code in ("AU01", "AU02")}
-    preset = emotion.preset(opts.emotion, opts.strength)
-    mixed = emotion.combine(speech, preset, brows, prosody_cap=PROSODY_CAP_DEFAULT)
-    zeros = np.zeros(n_frames, np.float32)
-    channels = {code: mixed.get(code, zeros) for code in AU_CODES}
-    lap("emotion_ms")
-    lm = None
-    basis_source = None
-    if opts.landmarks:
-        basis = landmarks.load_basis()
-        matrix = np.stack([channels[c] for c in AU_CODES], axis=1)
-        lm = Landmarks(frames=basis.evaluate(matrix), head_size_m=basis.head_size_m)
-        basis_source = basis.source
-    lap("landmarks_ms")
-    timings["total_ms"] = round((time.perf_counter() - started) * 1000.0, 3)
-    meta: dict[str, Any] = {
+    aus = np.zeros((n_frames, len(AU_CODES)))
+    for i, code in enumerate(MODEL_AUS):
+        aus[:, AU_CODES.index(code)] = mouth[:, i]
+    for code in ("AU45", "AU43", "AU01", "AU02"):
+        aus[:, AU_CODES.index(code)] = upper[code]
+    return aus
+
+
+def _meta(opts: PredictOptions, model: SpeechModel, decoded: DecodedAudio, silent: bool,
+          face: UpperFaceResult, basis: landmarks.LandmarkBasis | None, timings: dict[str, float]
+          ) -> dict[str, Any]:
+    """Stage 4: the track set's ``meta`` block."""
+    return {
         "model": getattr(model, "version", "unknown"),
         "device": getattr(model, "device", "cpu"),
         "server_version": __version__,
@@ -222,7 +230,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
         "sample_rate": TARGET_RATE,
         "seed": opts.seed,
         "language": "auto",
-        "duration_s": round(duration_s, 6),
+        "duration_s": round(decoded.duration_s, 6),
         "silent": silent,
         "source": {"format": decoded.source_format, "sample_rate": decoded.source_rate,
                    "channels": decoded.source_channels},
@@ -231,13 +239,9 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
         "options": {"fps": opts.fps, "blinks": opts.blinks, "prosody": opts.prosody,
                     "smoothing": opts.smoothing, "landmarks": opts.landmarks},
         "events": {"blinks": len(face.blink_times_s), "brow_raises": len(face.accent_times_s)},
-        "landmark_basis": basis_source,
+        "landmark_basis": None if basis is None else basis.source,
         "timing_ms": timings,
     }
-    tracks = TrackSet(fps=opts.fps, frame_count=n_frames, duration_s=duration_s, channels=channels,
-                      landmarks=lm, meta=meta)
-    tracks.validate()
-    return tracks
 
 
 def _run_model(model: SpeechModel, samples: np.ndarray) -> np.ndarray:

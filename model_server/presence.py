@@ -12,7 +12,8 @@ snapping shut. The speech AUs are multiplied by it.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+from .filters import gaussian_smooth1d, moving_max
 
 #: How long speech presence is held around each speech or voiced frame (s).
 HOLD_S = 0.25
@@ -35,7 +36,7 @@ def speech_presence(speech: np.ndarray, voiced: np.ndarray, frame_rate_hz: float
     if active.size == 0:
         return active
     size = 2 * max(1, round(HOLD_S * frame_rate_hz)) + 1
-    held = maximum_filter1d(active, size=size, mode="constant")
+    held = moving_max(active, size, mode="constant")
     # The ease (30 ms) is far shorter than the hold (250 ms): speech frames themselves stay at 1.
-    eased = gaussian_filter1d(held, sigma=EASE_S * frame_rate_hz, mode="nearest")
+    eased = gaussian_smooth1d(held, EASE_S * frame_rate_hz, mode="nearest")
     return np.clip(eased, 0.0, 1.0).astype(np.float32)

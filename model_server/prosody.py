@@ -133,20 +133,19 @@ def _pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(f0_hz, clarity)``: float [C] each; clarity is the normalised autocorrelation peak.
     """
-    import scipy.fft
-
     window, win_ac = _pitch_constants()
     lag_min = int(PITCH_RATE / F0_MAX_HZ)
     lag_max = int(PITCH_RATE / F0_MIN_HZ)
-    # Window into a zeroed [C, NFFT] buffer (the FFT pads nothing and copies nothing), then take the
-    # power spectrum as complex (|X|^2 + 0j, exact) so the inverse FFT converts nothing.
+    # Window into a zeroed [C, NFFT] buffer (the FFT pads nothing), then take the power spectrum as
+    # complex (|X|^2 + 0j, exact) so the inverse FFT converts nothing. numpy's FFT (pocketfft, as
+    # scipy's) keeps the server free of scipy.
     buf = np.zeros((frames.shape[0], NFFT), np.float32)
     head = buf[:, :PITCH_WIN]
     np.subtract(frames, frames.mean(axis=1, keepdims=True), out=head)
     head *= window
-    spec = scipy.fft.rfft(buf, axis=1, overwrite_x=True)  # [C, NFFT / 2 + 1] complex64
+    spec = np.fft.rfft(buf, axis=1)  # [C, NFFT / 2 + 1] complex (complex128 with numpy 1.x)
     power = np.multiply(spec, spec.conj(), out=spec)
-    ac = scipy.fft.irfft(power, NFFT, axis=1, overwrite_x=True)[:, : lag_max + 2]  # [C, L]
+    ac = np.fft.irfft(power, NFFT, axis=1)[:, : lag_max + 2].astype(np.float32)  # [C, L]
     ac = ac / (np.maximum(ac[:, :1], 1e-12) * win_ac[None, :])
     rows = np.arange(ac.shape[0])
     lag = np.argmax(ac[:, lag_min:lag_max + 1], axis=1) + lag_min

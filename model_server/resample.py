@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from .filters import gaussian_smooth1d
+
 SOURCE_RATE = 100.0
 #: Attenuation of the anti-alias filter at the target Nyquist frequency, in dB.
 NYQUIST_ATTENUATION_DB = 20.0
@@ -48,9 +50,7 @@ def gaussian_smooth(values: np.ndarray, sigma_frames: float) -> np.ndarray:
     """
     if sigma_frames <= 0.05 or values.shape[0] < 2:
         return values
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(values, sigma_frames, axis=0, mode="nearest", truncate=4.0).astype(np.float32)
+    return gaussian_smooth1d(values, sigma_frames, axis=0, mode="nearest", truncate=4.0).astype(np.float32)
 
 
 def resample_tracks(values: np.ndarray, fps: float, n_frames: int, smoothing: float = 0.0,

@@ -1,4 +1,4 @@
-"""The local HTTP server (``au-talking-head serve``): FastAPI on uvicorn, hardened for a desktop.
+"""The local HTTP server's application (``au-talking-head serve``): FastAPI on uvicorn, hardened.
 
 Endpoints (docs/api.md has the full reference):
 
@@ -7,33 +7,39 @@ Endpoints (docs/api.md has the full reference):
   au-tracks/1 JSON. Needs ``Authorization: Bearer <token>``.
 - ``GET /v1/openapi.json``: the OpenAPI schema.
 
-Defences: loopback bind by default (another interface needs ``--allow-remote``), Host and Origin
-checks against DNS rebinding, no CORS headers, a per-install token, a body-size limit enforced while
-the body streams in, a body read timeout, a decoded-duration limit, a bounded number of running and
-waiting jobs (429 beyond that), JSON 4xx for every bad input, graceful shutdown on SIGTERM/SIGINT.
-The transport knows nothing of the model: it hands bytes and options to
-:func:`model_server.pipeline.predict_tracks`.
+Defences: loopback bind by default, Host and Origin checks against DNS rebinding, no CORS headers, a
+per-install token checked before the body is read, a body-size limit enforced while the body streams in,
+a body read timeout, a decoded-duration limit, a frame cap and an answer-size limit checked before any
+model work (``runner``), a job slot taken only once the whole body is in (slow uploads cannot starve
+others), a bounded number of running and waiting jobs (429 beyond that), cancellation when the client
+goes away, long files in a worker process (memory back near the baseline after them), JSON 4xx for every
+bad input. Connection-level limits (head-read timeout, connection cap) are in ``connections``; the
+``serve`` command line and uvicorn settings in ``serve``. The transport knows nothing of the model: it
+hands bytes and options to :mod:`model_server.runner`, which calls ``pipeline.predict_tracks``.
 """
 
-
-import argparse
-import ipaddress
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from au_contract import connection
+
 from . import __version__
-from .auth import LOOPBACK_HOSTS, bearer_ok, host_name, load_or_create_token, origin_ok
+from .auth import LOOPBACK_HOSTS, bearer_ok, host_name, origin_ok
+from .errors import ModelServerError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 8765
+DEFAULT_PORT = connection.DEFAULT_PORT
 DEFAULT_MAX_BODY_MB = 256.0
+DEFAULT_MAX_RESPONSE_MB = 256.0
 DEFAULT_MAX_JOBS = 2
 DEFAULT_MAX_QUEUE = 8
 DEFAULT_BODY_TIMEOUT_S = 120.0
+#: Requests whose body or answer is larger than this hand their memory back to the system afterwards.
+RELEASE_AFTER_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -45,6 +51,7 @@ class ServerConfig:
         allowed_hosts: lower-case host names accepted in ``Host`` (loopback names by default).
         max_body_bytes: largest accepted request body.
         max_duration_s: longest accepted decoded audio.
+        max_response_bytes: largest answer (checked from duration x fps before any work).
         max_jobs: predictions running at once.
         max_queue: requests allowed to wait for a running slot (beyond: 429).
         body_timeout_s: the whole body must arrive within this time (slow clients get 408).
@@ -55,13 +62,14 @@ class ServerConfig:
     allowed_hosts: frozenset[str] = field(default_factory=lambda: LOOPBACK_HOSTS)
     max_body_bytes: int = int(DEFAULT_MAX_BODY_MB * 1024 * 1024)
     max_duration_s: float = 3600.0
+    max_response_bytes: int = int(DEFAULT_MAX_RESPONSE_MB * 1024 * 1024)
     max_jobs: int = DEFAULT_MAX_JOBS
     max_queue: int = DEFAULT_MAX_QUEUE
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     device: str = "auto"
 
 
-class ApiError(Exception):
+class ApiError(ModelServerError):
     """An error answered as ``{"error": code, "message": text}`` with an HTTP status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -69,8 +77,13 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class ClientGoneError(ModelServerError):
+    """The client closed the connection before its answer was ready (the job was cancelled)."""
+
+
 class HostGuard:
-    """ASGI middleware: reject requests whose Host (or Origin) is not allowed, before any routing."""
+    """ASGI middleware: reject requests whose Host (or Origin) is not allowed, before any routing; after a
+    large request, hand its memory back to the system (``runner.release_memory``)."""
 
     def __init__(self, app: Any, allowed_hosts: frozenset[str]) -> None:
         self.app, self.allowed = app, allowed_hosts
@@ -89,7 +102,11 @@ class HostGuard:
             problem = ("bad_origin", "Cross-site requests are refused: this server only answers local "
                        "programs, not web pages.")
         if problem is None:
+            marks: dict[str, Any] = {}
+            scope.setdefault("state", {})["auth_marks"] = marks
             await self.app(scope, receive, send)
+            if marks.get("large"):
+                await _release_memory()
             return
         from starlette.responses import JSONResponse
 
@@ -97,8 +114,20 @@ class HostGuard:
         await response(scope, receive, send)
 
 
+async def _release_memory() -> None:
+    import anyio
+
+    from . import runner
+
+    await anyio.to_thread.run_sync(runner.release_memory)
+
+
 class JobSlots:
-    """Admission control: at most ``running + waiting`` requests hold a slot; beyond that, 429."""
+    """Admission control: at most ``running + waiting`` requests hold a slot; beyond that, 429.
+
+    A request takes its slot only once its whole body is in (a slow upload holds a connection, never a
+    slot).
+    """
 
     def __init__(self, max_jobs: int, max_queue: int) -> None:
         self.capacity = max_jobs + max_queue
@@ -118,26 +147,154 @@ class JobSlots:
             self.admitted -= 1
 
 
+class Service:
+    """What the routes share: settings, job slots, the running limiter and the model."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        import anyio
+
+        self.config = config
+        self.slots = JobSlots(config.max_jobs, config.max_queue)
+        self.limiter = anyio.CapacityLimiter(config.max_jobs)
+        self.model: Any = None
+        self.model_error: str | None = None
+
+    def model_info(self) -> dict[str, Any]:
+        """Load the model on first use; its state for /v1/health (never raises)."""
+        from . import pipeline
+
+        if self.model is None and self.model_error is None:
+            try:
+                self.model = pipeline.get_model(self.config.device)
+            except Exception as exc:  # missing weights, broken onnxruntime: report, do not die
+                self.model_error = str(exc)
+        model = self.model
+        return {"model_loaded": model is not None, "model_version": getattr(model, "version", None),
+                "device": getattr(model, "device", None), "model_error": self.model_error}
+
+    async def read_body(self, request: Any) -> bytearray:
+        """The whole body, within the size limit and the body timeout (a bytearray: no copy is made).
+
+        Raises:
+            ApiError: 400 bad Content-Length, 413 too large, 408 body timeout.
+        """
+        import anyio
+
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise ApiError(400, "bad_request", "Content-Length is not a number.")
+            if int(declared) > self.config.max_body_bytes:
+                raise self.too_large()
+        body = bytearray()
+        try:
+            with anyio.fail_after(self.config.body_timeout_s):
+                async for chunk in request.stream():
+                    if len(body) + len(chunk) > self.config.max_body_bytes:
+                        raise self.too_large()
+                    body += chunk
+        except TimeoutError as exc:
+            raise ApiError(408, "body_timeout", f"The body did not arrive within "
+                           f"{self.config.body_timeout_s:.0f} s: send the whole file at once.") from exc
+        return body
+
+    def too_large(self) -> ApiError:
+        mb = self.config.max_body_bytes / (1024 * 1024)
+        return ApiError(413, "too_large", f"The body is larger than this server's limit of {mb:.0f} MiB: "
+                        "send a compressed file (FLAC, OGG, MP3), split it, or start the server with a "
+                        "larger --max-body-mb.")
+
+    async def predict(self, request: Any, body: bytearray, options: Any) -> bytes:
+        """Run one prediction under a job slot, cancelled when the client goes away.
+
+        Raises:
+            ApiError: 429 busy, 503 no model, or the job's own 4xx.
+            ClientGoneError: the client disconnected before the answer was ready.
+        """
+        if not self.slots.try_enter():
+            raise ApiError(429, "busy", f"The server is busy ({self.slots.capacity} requests running or "
+                           "waiting): retry in a few seconds, or start it with a larger "
+                           "--max-jobs/--max-queue.")
+        try:
+            if self.model is None and not self.model_info()["model_loaded"]:
+                raise ApiError(503, "model_unavailable",
+                               f"The acoustic model is not loaded: {self.model_error}")
+            return await self._run_watched(request, body, options)
+        finally:
+            self.slots.leave()
+
+    async def _run_watched(self, request: Any, body: bytearray, options: Any) -> bytes:
+        """Run the job in a thread while watching the connection; a disconnect cancels the job."""
+        import anyio
+
+        from . import runner
+
+        config = self.config
+        limits = runner.JobLimits(config.max_duration_s, config.max_response_bytes, config.device)
+        job = runner.PredictionJob(body, options, limits, self.model)
+        started = time.perf_counter()
+        gone = False
+        payload = b""
+        failure: runner.JobError | None = None
+
+        def work() -> bytes:
+            with self.slots.lock:
+                self.slots.running += 1
+            try:
+                return job.run()
+            finally:
+                with self.slots.lock:
+                    self.slots.running -= 1
+
+        async with anyio.create_task_group() as group:
+            async def watch() -> None:
+                nonlocal gone
+                while (await request.receive())["type"] != "http.disconnect":
+                    pass
+                gone = True
+                job.cancel()
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            try:
+                payload = await anyio.to_thread.run_sync(work, limiter=self.limiter)
+            except runner.JobCancelledError:
+                gone = True
+            except runner.JobError as exc:  # raised outside the task group (no exception group)
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if gone:
+            log.info("client went away after %.1f s: job cancelled (%s)", time.perf_counter() - started,
+                     job.where or "waiting")
+            raise ClientGoneError()
+        if failure is not None:
+            raise ApiError(failure.status, failure.code, failure.message)
+        return payload
+
+
 def create_app(config: ServerConfig) -> Any:
     """Build the ASGI application (FastAPI wrapped in :class:`HostGuard`)."""
-    import anyio
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.requests import ClientDisconnect
-    from starlette.responses import JSONResponse, Response
-
-    from au_contract.tracks import SCHEMA
-
-    from . import pipeline
-    from .decode import AudioError
+    from fastapi import FastAPI
 
     app = FastAPI(title="AU Talking Head model server", version=__version__, docs_url=None,
-                  redoc_url=None, openapi_url="/v1/openapi.json",
+                  redoc_url=None, openapi_url=connection.OPENAPI_PATH,
                   description="Speech audio in, FACS Action Unit tracks (au-tracks/1) out.")
-    slots = JobSlots(config.max_jobs, config.max_queue)
-    limiter = anyio.CapacityLimiter(config.max_jobs)
-    state: dict[str, Any] = {"model": None, "model_error": None}
+    service = Service(config)
+    _add_error_handlers(app)
+    _add_health(app, service)
+    _add_tracks(app, service)
+    app.state.warm_up = service.model_info
+    app.state.service = service
+    return HostGuard(app, config.allowed_hosts)
+
+
+def _add_error_handlers(app: Any) -> None:
+    """Every error is JSON ``{"error": code, "message": text}``."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.responses import JSONResponse
 
     def error(status: int, code: str, message: str) -> JSONResponse:
         return JSONResponse({"error": code, "message": message}, status_code=status)
@@ -161,201 +318,59 @@ def create_app(config: ServerConfig) -> Any:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return error(500, "internal", "Internal server error (a bug, not your input): see the server log.")
 
-    def model_info() -> dict[str, Any]:
-        if state["model"] is None and state["model_error"] is None:
-            try:
-                state["model"] = pipeline.get_model(config.device)
-            except Exception as exc:  # missing weights, broken onnxruntime: report, do not die
-                state["model_error"] = str(exc)
-        model = state["model"]
-        return {"model_loaded": model is not None, "model_version": getattr(model, "version", None),
-                "device": getattr(model, "device", None), "model_error": state["model_error"]}
 
-    app.state.warm_up = model_info
+def _add_health(app: Any, service: Service) -> None:
+    """``GET /v1/health``."""
+    from au_contract import options as request_options
+    from au_contract.health import STATUS_DEGRADED, STATUS_OK, HealthInfo
 
-    @app.get("/v1/health", summary="Server status (no token needed)")
+    config, slots = service.config, service.slots
+
+    @app.get(connection.HEALTH_PATH, summary="Server status (no token needed)")
     async def health() -> dict[str, Any]:
-        info = model_info()
-        from au_contract import AU_CODES, CONTRACT_VERSION, EMOTIONS
+        info = service.model_info()
+        return HealthInfo(
+            status=STATUS_OK if info["model_loaded"] else STATUS_DEGRADED, server_version=__version__, **info,
+            limits={"max_body_bytes": config.max_body_bytes, "max_duration_s": config.max_duration_s,
+                    "max_jobs": config.max_jobs, "max_queue": config.max_queue,
+                    "max_fps": request_options.MAX_FPS, "max_frames": request_options.MAX_FRAMES,
+                    "max_response_bytes": config.max_response_bytes},
+            jobs={"admitted": slots.admitted, "running": slots.running}).to_dict()
 
-        return {"status": "ok" if info["model_loaded"] else "degraded", **info,
-                "server_version": __version__, "schema": SCHEMA, "contract_version": CONTRACT_VERSION,
-                "au_codes": list(AU_CODES), "emotions": list(EMOTIONS),
-                "limits": {"max_body_bytes": config.max_body_bytes, "max_duration_s": config.max_duration_s,
-                           "max_jobs": config.max_jobs, "max_queue": config.max_queue},
-                "jobs": {"admitted": slots.admitted, "running": slots.running}}
 
-    allowed_params = {"fps", "emotion", "strength", "seed", "blinks", "prosody", "smoothing", "landmarks"}
+def _add_tracks(app: Any, service: Service) -> None:
+    """``POST /v1/tracks``: token, options, body, then a job slot and the prediction."""
+    from fastapi import Request
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import Response
 
-    @app.post("/v1/tracks", summary="Audio file in the body -> au-tracks/1 JSON",
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "audio/*": {"schema": {"type": "string", "format": "binary"}},
-                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def tracks(request: Request, fps: float = 30.0, emotion: str = "NEUTRAL", strength: float = 1.0,
-                     seed: int = 0, blinks: bool = True, prosody: bool = True, smoothing: float = 0.0,
-                     landmarks: bool = True) -> Response:
+    from au_contract import options as request_options
+
+    from . import pipeline
+
+    config = service.config
+
+    @app.post(connection.TRACKS_PATH, summary="Audio file in the body -> au-tracks/1 JSON",
+              openapi_extra={"parameters": request_options.openapi_parameters(), "requestBody": {
+                  "required": True, "content": {
+                      "audio/*": {"schema": {"type": "string", "format": "binary"}},
+                      "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def tracks(request: Request) -> Response:
         if not bearer_ok(request.headers.get("authorization"), config.token):
             raise ApiError(401, "unauthorized", "Missing or wrong token: send 'Authorization: Bearer "
                            "<token>' with the token from ~/.config/au-talking-head/token "
                            "(or $AU_TALKING_HEAD_TOKEN).")
-        unknown = sorted(set(request.query_params) - allowed_params)
-        if unknown:
-            raise ApiError(400, "bad_parameter", f"Unknown query parameter(s) {unknown}; accepted: "
-                           f"{sorted(allowed_params)}.")
-        options = pipeline.PredictOptions(fps=fps, emotion=emotion, strength=strength, seed=seed,
-                                          blinks=blinks, prosody=prosody, smoothing=smoothing,
-                                          landmarks=landmarks, max_duration_s=config.max_duration_s)
-        try:
-            options = options.validated()
+        try:  # the query is parsed and checked by the contract (au_contract.options), as the CLI's flags
+            query = request_options.RequestOptions.from_query(request.query_params.multi_items())
+            options = pipeline.PredictOptions(**vars(query), max_duration_s=config.max_duration_s).validated()
         except pipeline.OptionsError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc
-        if not slots.try_enter():
-            raise ApiError(429, "busy", f"The server is busy ({slots.capacity} requests running or waiting): "
-                           "retry in a few seconds, or start it with a larger --max-jobs/--max-queue.")
+        marks = request.scope.get("state", {}).get("auth_marks", {})
         try:
-            body = await read_body(request)
-            if state["model"] is None:
-                info = model_info()
-                if not info["model_loaded"]:
-                    raise ApiError(503, "model_unavailable", f"The acoustic model is not loaded: "
-                                   f"{info['model_error']}")
-            started = time.perf_counter()
-
-            def job() -> bytes:
-                with slots.lock:
-                    slots.running += 1
-                try:
-                    result = pipeline.predict_tracks(body, options, model=state["model"])
-                    result.meta["timing_ms"]["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
-                    return result.to_json_bytes()
-                finally:
-                    with slots.lock:
-                        slots.running -= 1
-
-            try:
-                payload = await anyio.to_thread.run_sync(job, limiter=limiter)
-            except AudioError as exc:
-                raise ApiError(exc.status, exc.code, exc.message) from exc
-            except pipeline.OptionsError as exc:
-                raise ApiError(400, exc.code, str(exc)) from exc
-            return Response(payload, media_type="application/json")
-        except ClientDisconnect:
+            body = await service.read_body(request)
+            marks["large"] = len(body) > RELEASE_AFTER_BYTES
+            payload = await service.predict(request, body, options)
+        except (ClientDisconnect, ClientGoneError):
             return Response(status_code=499)
-        finally:
-            slots.leave()
-
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise ApiError(400, "bad_request", "Content-Length is not a number.")
-            if int(declared) > config.max_body_bytes:
-                raise too_large()
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            with anyio.fail_after(config.body_timeout_s):
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > config.max_body_bytes:
-                        raise too_large()
-                    chunks.append(chunk)
-        except TimeoutError as exc:
-            raise ApiError(408, "body_timeout", f"The body did not arrive within "
-                           f"{config.body_timeout_s:.0f} s: send the whole file at once.") from exc
-        return b"".join(chunks)
-
-    def too_large() -> ApiError:
-        mb = config.max_body_bytes / (1024 * 1024)
-        return ApiError(413, "too_large", f"The body is larger than this server's limit of {mb:.0f} MiB: "
-                        "send a compressed file (FLAC, OGG, MP3), split it, or start the server with a "
-                        "larger --max-body-mb.")
-
-    return HostGuard(app, config.allowed_hosts)
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the ``serve`` options (imports nothing heavy)."""
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default {DEFAULT_PORT}, 0 = any free port)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow binding a non-loopback interface (anyone who can reach it and has the "
-                             "token can use the server)")
-    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
-                        help="extra Host header name to accept (with --allow-remote); repeatable")
-    parser.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB,
-                        help=f"largest request body in MiB (default {DEFAULT_MAX_BODY_MB:g})")
-    parser.add_argument("--max-duration", type=float, default=3600.0,
-                        help="longest accepted audio in seconds (default 3600)")
-    parser.add_argument("--max-jobs", type=int, default=DEFAULT_MAX_JOBS,
-                        help=f"predictions running at once (default {DEFAULT_MAX_JOBS})")
-    parser.add_argument("--max-queue", type=int, default=DEFAULT_MAX_QUEUE,
-                        help=f"requests waiting for a slot before 429 (default {DEFAULT_MAX_QUEUE})")
-    parser.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT_S,
-                        help="seconds a client has to send the whole body (default 120)")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
-                        help="where the model runs (default: CUDA when available)")
-
-
-def _is_loopback_bind(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def run(args: argparse.Namespace) -> int:
-    """Start the server and block until SIGTERM/SIGINT; returns the exit code."""
-    import uvicorn
-
-    from .auth import TokenError
-
-    allowed = set(LOOPBACK_HOSTS)
-    if not _is_loopback_bind(args.host):
-        if not args.allow_remote:
-            log.error("refusing to bind %s: it is not a loopback address. Use --allow-remote to serve other "
-                      "machines (anyone who can reach the port and knows the token can use it).", args.host)
-            return 2
-        log.warning("serving on non-loopback interface %s: other machines can reach this server", args.host)
-        allowed.add(host_name(args.host if ":" not in args.host else f"[{args.host}]"))
-        allowed.update(h.lower() for h in args.allowed_host)
-    if min(args.max_jobs, args.max_body_mb, args.max_duration, args.body_timeout) <= 0 or args.max_queue < 0:
-        log.error("--max-jobs, --max-body-mb, --max-duration and --body-timeout must be positive")
-        return 2
-    try:
-        token, origin = load_or_create_token()
-    except TokenError as exc:
-        log.error("%s", exc)
-        return 2
-    config = ServerConfig(token=token, allowed_hosts=frozenset(allowed),
-                          max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-                          max_duration_s=args.max_duration,
-                          max_jobs=args.max_jobs, max_queue=args.max_queue, body_timeout_s=args.body_timeout,
-                          device=args.device)
-    app = create_app(config)
-    info = app.app.state.warm_up()
-    _warm_model(info, config.device)
-    log.info("token from %s; model %s on %s", origin, info["model_version"], info["device"])
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=args.host, port=args.port, log_level="info", access_log=False, timeout_keep_alive=5,
-        timeout_graceful_shutdown=30, limit_concurrency=config.max_jobs + config.max_queue + 64,
-        server_header=False, lifespan="off"))
-    server.run()
-    return 0
-
-
-def _warm_model(info: dict[str, Any], device: str) -> None:
-    """Run the model once on a second of noise so the first request is as fast as the rest."""
-    if not info["model_loaded"]:
-        log.warning("model not loaded: %s (POST /v1/tracks will answer 503)", info["model_error"])
-        return
-    import numpy as np
-
-    from .pipeline import get_model
-
-    noise = np.random.default_rng(0).normal(0, 0.05, 16000).astype(np.float32)
-    get_model(device).predict(noise)
-
+        marks["large"] = marks.get("large") or len(payload) > RELEASE_AFTER_BYTES
+        return Response(payload, media_type="application/json")

@@ -26,20 +26,11 @@ from pathlib import Path
 
 from au_contract import AU_BY_CODE, AU_CODES
 
+from . import name_sets
 from .errors import MappingError
 
-ARKIT_52: tuple[str, ...] = (
-    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
-    "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
-    "eyeSquintRight", "eyeWideRight", "jawForward", "jawLeft", "jawRight", "jawOpen", "mouthClose",
-    "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight", "mouthSmileLeft", "mouthSmileRight",
-    "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft",
-    "mouthStretchRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
-    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
-    "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
-)
+#: The 52 ARKit names (defined once, in ``rigs.name_sets``).
+ARKIT_52: tuple[str, ...] = name_sets.ARKIT_52
 
 #: AU -> [(ARKit name, weight)]; "{S}" expands to Left and Right.
 AU_TO_ARKIT: dict[str, list[tuple[str, float]]] = {
@@ -54,6 +45,26 @@ AU_TO_ARKIT: dict[str, list[tuple[str, float]]] = {
     "AU28": [("mouthRollUpper", 1.0), ("mouthRollLower", 1.0)], "AU43": [("eyeBlink{S}", 1.0)],
     "AU45": [("eyeBlink{S}", 1.0)],
 }
+
+#: ARKit shapes no contract AU is named after, driven from the AUs where that is sensible (AU -> weight):
+#: the jaw slides forward as it opens wide (condylar translation in AU27), the upper lip follows the chin
+#: raiser's push (AU17), and the cheeks fill a little while the lips press before a plosive (AU24).
+ARKIT_EXTRA: dict[str, dict[str, float]] = {
+    "jawForward": {"AU27": 0.5}, "mouthShrugUpper": {"AU17": 0.5}, "cheekPuff": {"AU24": 0.15},
+}
+
+
+def arkit_weights() -> dict[str, dict[str, float]]:
+    """ARKit name -> {AU code: weight} of each AU-driven ARKit shape (``AU_TO_ARKIT``, ``ARKIT_EXTRA``)."""
+    out: dict[str, dict[str, float]] = {}
+    for code, targets in AU_TO_ARKIT.items():
+        for pattern, weight in targets:
+            for side in ("Left", "Right") if "{S}" in pattern else ("",):
+                out.setdefault(pattern.replace("{S}", side), {})[code] = weight
+    for name, weights in ARKIT_EXTRA.items():
+        out[name] = dict(weights)
+    return out
+
 
 _PREFIX = re.compile(r"^(.*[.:|/])")
 _KNOWN_PREFIXES = ("blendshape", "arkit", "bs", "facs", "shape", "key")

@@ -44,6 +44,25 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 fi
 
-# The extension zip, rebuilt only when a source file is newer than it.
+# mypy finds the Blender stubs (bpy-stubs...) through this path entry; Python itself never imports them.
+SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$ROOT/.venv/fake-bpy" > "$SITE/au_fake_bpy_stubs.pth"
+
+# Blender 4.2 LTS and 4.5 LTS as bpy wheels, each alone in its own environment (as a user's Blender has
+# nothing else): tests/blender/test_zip_alone.py installs the zip there. numpy 1.26 as in those Blenders.
+BPY_VENVS=(".venv-bpy42:bpy==4.2.23" ".venv-bpy45:bpy==4.5.15")
+for entry in "${BPY_VENVS[@]}"; do
+  dir=${entry%%:*}; want="${entry#*:} numpy==1.26.4"
+  if [ "$(cat "$dir/.au-talking-head-installed" 2>/dev/null)" != "$want" ]; then
+    echo "[install] $dir (${entry#*:} alone, ~350 MB)"
+    [ -x "$dir/bin/python" ] || python3.11 -m venv "$dir" 2>/dev/null || python3 -m venv "$dir"
+    # shellcheck disable=SC2086
+    "$dir/bin/python" -m pip install -q $want
+    echo "$want" > "$dir/.au-talking-head-installed"
+  fi
+done
+
+# The extension zips (one per platform, wheels fetched once into dist/wheelhouse/), rebuilt only when a
+# source file is newer than them.
 .venv/bin/python build_addon.py --if-stale
 echo "[install] ready: $ROOT/.venv"

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 .venv/bin/ruff check .
-.venv/bin/mypy model_server rigs blender_addon
+.venv/bin/mypy au_contract model_server model_training rigs blender_addon batch_render
 .venv/bin/python -m pytest "$@"

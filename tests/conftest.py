@@ -19,6 +19,9 @@ if str(ROOT) not in sys.path:
 
 TIERS = ("pure", "server", "blender")
 
+# Shared fixtures of every tier (ports, the real model server, speech clips): tests/fixtures.py.
+pytest_plugins = ["tests.fixtures"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:

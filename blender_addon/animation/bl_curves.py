@@ -15,6 +15,7 @@ import bpy
 import numpy as np
 
 from .curveplan import CurveData
+from .linekeys import FLOAT_ATTRS, INT_ATTRS, KeyBlock
 
 #: Raw enum values stored in keyframes (DNA eBezTriple_Handle / eBezTriple_Interpolation).
 HANDLE_FREE = 0
@@ -23,7 +24,7 @@ INTERPOLATION_BEZIER = 2
 _LAYERED = hasattr(bpy.types, "ActionSlot")
 
 
-def new_action(name: str, owner: bpy.types.ID) -> tuple[bpy.types.Action, object | None]:
+def new_action(name: str, owner: bpy.types.ID) -> tuple[bpy.types.Action, bpy.types.ActionSlot | None]:
     """Create an empty action ready to hold F-curves for ``owner``; returns (action, slot or None)."""
     action = bpy.data.actions.new(name)
     if not _LAYERED:
@@ -34,14 +35,15 @@ def new_action(name: str, owner: bpy.types.ID) -> tuple[bpy.types.Action, object
     return action, slot
 
 
-def action_slot(action: bpy.types.Action) -> object | None:
+def action_slot(action: bpy.types.Action) -> bpy.types.ActionSlot | None:
     """The first slot of an action made by :func:`new_action` (None before 4.4)."""
     if not _LAYERED or not len(action.slots):
         return None
     return action.slots[0]
 
 
-def _channelbag(action: bpy.types.Action, slot: object | None, ensure: bool) -> object | None:
+def _channelbag(action: bpy.types.Action, slot: bpy.types.ActionSlot | None, ensure: bool
+                ) -> bpy.types.ActionChannelbag | None:
     if not _LAYERED or slot is None:
         return None
     if not len(action.layers):
@@ -56,7 +58,7 @@ def _channelbag(action: bpy.types.Action, slot: object | None, ensure: bool) -> 
     return layer.strips[0].channelbag(slot, ensure=ensure)
 
 
-def fcurves(action: bpy.types.Action, slot: object | None = None) -> Iterable[bpy.types.FCurve]:
+def fcurves(action: bpy.types.Action, slot: bpy.types.ActionSlot | None = None) -> Iterable[bpy.types.FCurve]:
     """The F-curves of ``action`` for ``slot`` (default: its first slot)."""
     if not _LAYERED:
         return list(action.fcurves)
@@ -64,7 +66,7 @@ def fcurves(action: bpy.types.Action, slot: object | None = None) -> Iterable[bp
     return list(bag.fcurves) if bag is not None else []
 
 
-def find_fcurve(action: bpy.types.Action, data_path: str, slot: object | None = None
+def find_fcurve(action: bpy.types.Action, data_path: str, slot: bpy.types.ActionSlot | None = None
                 ) -> bpy.types.FCurve | None:
     """The F-curve of ``data_path`` (index 0) in ``action``, or None."""
     for fc in fcurves(action, slot):
@@ -73,7 +75,7 @@ def find_fcurve(action: bpy.types.Action, data_path: str, slot: object | None = 
     return None
 
 
-def ensure_fcurve(action: bpy.types.Action, slot: object | None, data_path: str, group: str,
+def ensure_fcurve(action: bpy.types.Action, slot: bpy.types.ActionSlot | None, data_path: str, group: str,
                   color_set: str = "DEFAULT") -> bpy.types.FCurve:
     """Return the F-curve of ``data_path`` in ``action``, creating it (and its group) if needed."""
     found = find_fcurve(action, data_path, slot)
@@ -90,7 +92,7 @@ def ensure_fcurve(action: bpy.types.Action, slot: object | None, data_path: str,
         fc = action.fcurves.new(data_path, index=0, action_group=group)
         grp = fc.group
     if color_set != "DEFAULT":
-        grp.color_set = color_set
+        grp.color_set = color_set  # type: ignore[assignment]  # a theme name from pure CurveData (a str)
     return fc
 
 
@@ -109,7 +111,8 @@ def write_keys(fc: bpy.types.FCurve, co: np.ndarray, left: np.ndarray, right: np
     fc.update()
 
 
-def write_curves(action: bpy.types.Action, slot: object | None, curves: Iterable[CurveData]) -> int:
+def write_curves(action: bpy.types.Action, slot: bpy.types.ActionSlot | None,
+                 curves: Iterable[CurveData]) -> int:
     """Write every planned curve into ``action``; returns the number of keys written."""
     total = 0
     for curve in curves:
@@ -119,7 +122,44 @@ def write_curves(action: bpy.types.Action, slot: object | None, curves: Iterable
     return total
 
 
-def ensure_empty_curves(action: bpy.types.Action, slot: object | None, curves: Iterable[CurveData]) -> None:
+def ensure_empty_curves(action: bpy.types.Action, slot: bpy.types.ActionSlot | None,
+                        curves: Iterable[CurveData]) -> None:
     """Make sure ``action`` has an (initially key-less) F-curve per planned curve, grouped the same way."""
     for curve in curves:
         ensure_fcurve(action, slot, curve.data_path, curve.group, curve.color_set)
+
+
+def read_keys(fc: bpy.types.FCurve) -> KeyBlock:
+    """Every key of ``fc`` with all its attributes (``linekeys.FLOAT_ATTRS`` / ``INT_ATTRS``), by frame."""
+    points = fc.keyframe_points
+    n = len(points)
+    floats = np.zeros((n, 9), np.float32)
+    col = 0
+    for attr, width in FLOAT_ATTRS:
+        buf = np.zeros(n * width, np.float32)
+        points.foreach_get(attr, buf)
+        floats[:, col:col + width] = buf.reshape(n, width)
+        col += width
+    ints = np.zeros((n, len(INT_ATTRS)), np.int32)
+    for i, attr in enumerate(INT_ATTRS):
+        buf_i = np.zeros(n, np.int32)
+        points.foreach_get(attr, buf_i)
+        ints[:, i] = buf_i
+    order = np.argsort(floats[:, 0], kind="stable")
+    return KeyBlock(floats[order], ints[order])
+
+
+def write_block(fc: bpy.types.FCurve, keys: KeyBlock) -> None:
+    """Replace every key of ``fc`` with ``keys`` (all attributes, exactly as given)."""
+    points = fc.keyframe_points
+    n = len(keys)
+    if len(points) != n:
+        points.clear()
+        points.add(n)
+    col = 0
+    for attr, width in FLOAT_ATTRS:
+        points.foreach_set(attr, np.ascontiguousarray(keys.floats[:, col:col + width]).ravel())
+        col += width
+    for i, attr in enumerate(INT_ATTRS):
+        points.foreach_set(attr, np.ascontiguousarray(keys.ints[:, i]))
+    fc.update()

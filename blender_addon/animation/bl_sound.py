@@ -2,11 +2,16 @@
 
 One sound strip per scene belongs to the add-on: it carries the custom property ``SOUND_MARKER`` and
 is replaced (same channel) on every generation, aligned with the start frame.
+
+Some Blender builds have no audio (the bpy 4.2 wheel: ``Blender compiled without Audaspace support``):
+:func:`speech_problem` says so *before* anything is written, and the generation then writes the curves
+without the sound strip and warns.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 import bpy
 import numpy as np
@@ -44,6 +49,21 @@ def _free_channel(editor: bpy.types.SequenceEditor, first: int, last: int) -> in
     return channel
 
 
+def audio_supported() -> bool:
+    """True when this Blender can hold sound strips and read audio (built with Audaspace)."""
+    return bool(getattr(bpy.app.build_options, "audaspace", True))
+
+
+def speech_problem(filepath: str) -> str | None:
+    """Why the speech cannot become a sound strip here (checked before any write), or None if it can."""
+    if not audio_supported():
+        return ("this Blender has no audio support (built without Audaspace): the curves were written but "
+                "the speech was not added to the sequencer; add the sound by hand in a Blender with audio")
+    if not os.path.isfile(filepath):
+        return f"the speech file {filepath} is gone: the sound strip was not added"
+    return None
+
+
 def place_speech(scene: bpy.types.Scene, filepath: str, frame_start: int, frame_count: int
                  ) -> bpy.types.Strip:
     """Put ``filepath`` in the sequencer as the add-on's sound strip starting at ``frame_start``.
@@ -71,7 +91,7 @@ def envelope(filepath: str, fps: float, frame_count: int) -> np.ndarray | None:
     try:
         import aud
 
-        sound = aud.Sound(filepath)
+        sound = aud.Sound(filepath)  # type: ignore[call-arg]  # stubs: Sound lacks its __init__(filename)
         rate = int(sound.specs[0])
         data = np.asarray(sound.data(), np.float32)  # [S, C]
     except Exception as exc:  # audaspace raises plain errors for unreadable files

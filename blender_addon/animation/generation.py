@@ -18,19 +18,23 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from au_contract.options import RequestOptions
+from au_contract.tracks import NOTES_KEY, TrackFormatError, TrackSet, read_tracks
+
+from ..errors import AddonError
 from ..server import client
 from ..server.worker import JobCancelledError
 from . import curveplan, keyreduce
-from .tracks import TrackFormatError, Tracks, parse_tracks, resample
+from .timing import resample
 
 log = logging.getLogger(__name__)
 
-_CACHE: OrderedDict[tuple, Tracks] = OrderedDict()
+_CACHE: OrderedDict[tuple, TrackSet] = OrderedDict()
 _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()
 
 
-class GenerationError(RuntimeError):
+class GenerationError(AddonError, RuntimeError):
     """A generation failed before anything was written; the message says what happened and what to do."""
 
 
@@ -65,6 +69,13 @@ class GenerateRequest:
     tolerance: float = keyreduce.DEFAULT_TOLERANCE
     timeout_s: float = 300.0
 
+    def server_options(self) -> RequestOptions:
+        """What the server is asked (the contract's options): NEUTRAL tracks at the scene's rate, no
+        landmarks; the chosen emotion is applied by the rig's emotion properties instead."""
+        return RequestOptions(fps=self.fps, emotion="NEUTRAL", strength=0.0, seed=self.seed,
+                              blinks=self.blinks, prosody=self.prosody, smoothing=self.smoothing,
+                              landmarks=False)
+
 
 @dataclass
 class Prepared:
@@ -79,7 +90,7 @@ class Prepared:
     """
 
     request: GenerateRequest
-    tracks: Tracks
+    tracks: TrackSet
     curves: list[curveplan.CurveData]
     from_cache: bool = False
     server_s: float = 0.0
@@ -89,7 +100,7 @@ class Prepared:
 def _cache_key(req: GenerateRequest) -> tuple:
     stat = Path(req.audio_path).stat()
     return (str(Path(req.audio_path).resolve()), stat.st_mtime_ns, stat.st_size, req.server_url,
-            round(req.fps, 6), req.blinks, req.prosody, round(req.smoothing, 4), req.seed)
+            req.server_options())
 
 
 def clear_cache() -> None:
@@ -99,7 +110,7 @@ def clear_cache() -> None:
 
 
 def fetch_tracks(req: GenerateRequest, cancel: threading.Event | None = None,
-                 use_cache: bool = True) -> tuple[Tracks, bool, float]:
+                 use_cache: bool = True) -> tuple[TrackSet, bool, float]:
     """Return (NEUTRAL tracks at ``req.fps``, whether they came from the cache, server seconds).
 
     Raises:
@@ -123,9 +134,7 @@ def fetch_tracks(req: GenerateRequest, cancel: threading.Event | None = None,
         audio = path.read_bytes()
         server = client.Client(req.server_url, timeout_s=req.timeout_s)
         t0 = time.perf_counter()
-        raw = server.tracks(audio, client.TrackRequest(
-            fps=req.fps, emotion="NEUTRAL", strength=0.0, seed=req.seed, blinks=req.blinks,
-            prosody=req.prosody, smoothing=req.smoothing))
+        raw = server.tracks(audio, req.server_options())
         server_s = time.perf_counter() - t0
     except client.ServerError as exc:
         raise GenerationError(str(exc)) from exc
@@ -133,16 +142,28 @@ def fetch_tracks(req: GenerateRequest, cancel: threading.Event | None = None,
         raise GenerationError(f"cannot read the audio file {path}: {exc}") from exc
     if cancel is not None and cancel.is_set():
         raise JobCancelledError("cancelled")
-    try:
-        tracks = resample(parse_tracks(raw), req.fps)
-    except TrackFormatError as exc:
-        raise GenerationError(f"the model server's answer is not usable: {exc}. Update the server and the "
-                              "add-on to the same version") from exc
+    tracks = read_answer(raw, req.fps)
     with _CACHE_LOCK:
         _CACHE[key] = tracks
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return tracks, False, server_s
+
+
+def read_answer(raw: bytes | str, fps: float) -> TrackSet:
+    """Read a server's au-tracks/1 answer with the contract's lenient reader and resample it to ``fps``.
+
+    Raises:
+        GenerationError: the answer is not usable au-tracks/1 (the message says why).
+    """
+    try:
+        tracks = read_tracks(raw, "lenient")
+    except TrackFormatError as exc:
+        raise GenerationError(f"the model server's answer is not usable: {exc}. Update the server and the "
+                              "add-on to the same version") from exc
+    for note in tracks.meta.get(NOTES_KEY, []):
+        log.info("server answer: %s", note)
+    return resample(tracks, fps)
 
 
 def prepare(req: GenerateRequest, cancel: threading.Event | None = None, use_cache: bool = True) -> Prepared:

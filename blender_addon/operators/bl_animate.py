@@ -13,16 +13,26 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from au_contract import AU_CODES, EMOTION_PROPS
+from au_contract.options import SPECS as OPTION_SPECS  # defaults and ranges of the request options
 
-from ..animation import bl_layers, bl_sound, generation, quality
-from ..animation.tracks import scene_fps
-from ..bl_props import EMOTION_ITEMS, is_control_object
+from ..animation import bl_gaze, bl_layers, bl_sound, generation, quality
+from ..animation.timing import scene_fps
+from ..bl_props import EMOTION_ITEMS, is_control_object, option_range
+from ..errors import AddonError
 from ..server.worker import BackgroundJob, JobCancelledError
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
+
+    _OperatorBase = bpy.types.Operator  # the mixin is typed as what it always ends up in
+else:
+    _OperatorBase = object
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +41,7 @@ _JOB: BackgroundJob | None = None
 last_error = ""
 
 
-class ApplyError(RuntimeError):
+class ApplyError(AddonError, RuntimeError):
     """The rig cannot take the result; the message says what to do."""
 
 
@@ -66,14 +76,23 @@ def build_request(context: bpy.types.Context, filepath: str, emotion: str, stren
         tolerance=s.tolerance)
 
 
-def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: str) -> quality.Quality:
+def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: str
+          ) -> tuple[quality.Quality, str | None]:
     """Write a prepared generation into the scene (main thread only).
+
+    Every check that can fail (rig, writable animation, sound support, reading the audio, the quality
+    figures) runs before the first write.
+
+    Returns:
+        The quality summary, and a warning when the speech could not become a sound strip (a Blender
+        without audio support): the curves are written all the same.
 
     Raises:
         ApplyError: the rig vanished or has animation the add-on will not overwrite (nothing written).
     """
     scene = context.scene
     settings = scene.au_talking_head
+    # Everything that can fail runs first; the writes below start only when all of it passed.
     problem = rig_problem(context)
     if problem:
         raise ApplyError(problem)
@@ -83,13 +102,21 @@ def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: s
     except bl_layers.LayerError as exc:
         raise ApplyError(str(exc)) from exc
     req, tracks = prepared.request, prepared.tracks
-    bl_layers.install_generated(ctl, prepared.curves)
-    bl_sound.place_speech(scene, req.audio_path, req.frame_start, tracks.frame_count)
+    sound_problem = bl_sound.speech_problem(req.audio_path)
+    envelope = bl_sound.envelope(req.audio_path, req.fps, tracks.frame_count) if not sound_problem else None
+    if envelope is None and not sound_problem:
+        sound_problem = f"Blender cannot read {req.audio_path} as audio: the sound strip was not added"
+    result = quality.assess(tracks.channels, req.fps, envelope)
+    # Writes.
+    gaze = bl_gaze.gaze_curves(scene, ctl, req.frame_start, tracks.frame_count, req.fps, req.seed)
+    bl_layers.install_generated(ctl, prepared.curves + gaze)
+    if sound_problem:
+        log.warning("%s", sound_problem)
+    else:
+        bl_sound.place_speech(scene, req.audio_path, req.frame_start, tracks.frame_count)
     last = req.frame_start + tracks.frame_count - 1
     if scene.frame_end < last:
         scene.frame_end = last
-    envelope = bl_sound.envelope(req.audio_path, req.fps, tracks.frame_count)
-    result = quality.assess(tracks.channels, req.fps, envelope)
     settings.audio_path = filepath
     settings.emotion, settings.strength, settings.frame_start = req.emotion, req.strength, req.frame_start
     settings.has_quality = True
@@ -97,11 +124,11 @@ def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: s
     settings.quality_lag_ms = result.lag_ms or 0.0
     settings.quality_closures = result.closures
     settings.quality_jitter = result.jitter
-    settings.last_message = result.summary()
-    return result
+    settings.last_message = result.summary() + (f" ({sound_problem})" if sound_problem else "")
+    return result, sound_problem
 
 
-class _GenerateBase:
+class _GenerateBase(_OperatorBase):
     """Shared body of generate_from_audio and regenerate (subclasses say where values come from)."""
 
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender API)
@@ -112,28 +139,30 @@ class _GenerateBase:
     def poll(cls, context: bpy.types.Context) -> bool:
         """Shared checks: no generation running and a usable rig (the reason shows on the greyed button)."""
         if job_running():
-            cls.poll_message_set("A generation is already running (Esc cancels it)")  # type: ignore[attr-defined]
+            cls.poll_message_set("A generation is already running (Esc cancels it)")
             return False
         problem = rig_problem(context)
         if problem:
-            cls.poll_message_set(problem)  # type: ignore[attr-defined]
+            cls.poll_message_set(problem)
             return False
         return True
 
-    def values(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
+    def inputs(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         raise NotImplementedError
 
     def _request(self, context: bpy.types.Context) -> generation.GenerateRequest:
-        filepath, emotion, strength, frame_start = self.values(context)
+        filepath, emotion, strength, frame_start = self.inputs(context)
         self._filepath = filepath
         return build_request(context, filepath, emotion, strength, frame_start)
 
-    def _finish(self, context: bpy.types.Context, prepared: generation.Prepared) -> set[str]:
+    def _finish(self, context: bpy.types.Context, prepared: generation.Prepared) -> set[OperatorReturnItems]:
         t0 = time.perf_counter()
         try:
-            result = apply(context, prepared, self._filepath)
+            result, warning = apply(context, prepared, self._filepath)
         except ApplyError as exc:
             return self._fail(context, exc)
+        if warning:
+            self.report({"WARNING"}, warning)
         global last_error
         last_error = ""
         source = "cached tracks" if prepared.from_cache else f"server {prepared.server_s:.1f} s"
@@ -141,20 +170,20 @@ class _GenerateBase:
                               f"{time.perf_counter() - t0:.2f} s): {result.summary()}")
         return {"FINISHED"}
 
-    def _fail(self, context: bpy.types.Context, exc: BaseException) -> set[str]:
+    def _fail(self, context: bpy.types.Context, exc: BaseException) -> set[OperatorReturnItems]:
         global last_error
         last_error = str(exc)
         self.report({"ERROR"}, f"Nothing changed: {exc}")
         return {"CANCELLED"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         try:
             prepared = generation.prepare(self._request(context))
         except generation.GenerationError as exc:
             return self._fail(context, exc)
         return self._finish(context, prepared)
 
-    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[OperatorReturnItems]:
         global _JOB
         if bpy.app.background or context.window is None:
             return self.execute(context)
@@ -179,7 +208,7 @@ class _GenerateBase:
         for area in context.screen.areas if context.screen else ():
             area.tag_redraw()
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturnItems]:
         job = self._job
         assert job is not None
         if event.type == "ESC":
@@ -214,13 +243,13 @@ class AUTH_OT_generate_from_audio(_GenerateBase, bpy.types.Operator):
 
     filepath: StringProperty(name="Audio", subtype="FILE_PATH", options={"SKIP_SAVE"},  # type: ignore[valid-type]
                              description="Speech file (default: the panel's Audio)")
-    emotion: EnumProperty(name="Emotion", items=EMOTION_ITEMS, default="NEUTRAL",  # type: ignore[valid-type]
-                          options={"SKIP_SAVE"})
-    strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0,  # type: ignore[valid-type]
+    emotion: EnumProperty(name="Emotion", items=EMOTION_ITEMS,  # type: ignore[valid-type]
+                          default=OPTION_SPECS["emotion"].default, options={"SKIP_SAVE"})
+    strength: FloatProperty(name="Strength", **option_range("strength"),  # type: ignore[valid-type]
                             options={"SKIP_SAVE"})
     frame_start: IntProperty(name="Start Frame", default=1, options={"SKIP_SAVE"})  # type: ignore[valid-type]
 
-    def values(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
+    def inputs(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         s = context.scene.au_talking_head
         given = self.properties.is_property_set
         return (self.filepath if given("filepath") else s.audio_path,
@@ -244,7 +273,7 @@ class AUTH_OT_regenerate(_GenerateBase, bpy.types.Operator):
             return False
         return True
 
-    def values(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
+    def inputs(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         s = context.scene.au_talking_head
         return s.audio_path, s.emotion, s.strength, s.frame_start
 

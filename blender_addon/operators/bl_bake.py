@@ -10,6 +10,8 @@ mesh's evaluated shape-key values, and writes them as sparse Bezier keys (``keyr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 import numpy as np
 from bpy.props import BoolProperty, IntProperty, StringProperty
@@ -19,6 +21,9 @@ from au_contract import AU_CODES
 from ..animation import bl_curves, keyreduce
 from ..animation.curveplan import CurveData
 from ..bl_props import is_control_object
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 FACE_MESH_PROP = "face_mesh"
 BAKED_SUFFIX = " Baked"
@@ -119,7 +124,7 @@ class AUTH_OT_bake(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         scene = context.scene
         ctl = scene.au_talking_head.rig
         start = self.frame_start if self.frame_start >= 0 else scene.frame_start
@@ -131,7 +136,7 @@ class AUTH_OT_bake(bpy.types.Operator):
         if missing:
             self.report({"ERROR"}, f"Nothing baked: the rig lacks {', '.join(missing[:4])}")
             return {"CANCELLED"}
-        mesh = None
+        mesh: bpy.types.Object | None = None
         if self.target:
             mesh = bpy.data.objects.get(self.target)
             if mesh is None:

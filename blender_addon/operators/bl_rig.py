@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from rigs.arkit import MappingError
-from rigs.bl_adapt import AdaptError, adapt_mesh
+from rigs.bl_adapt import AdaptError, adapt_character
 from rigs.bl_build import build_default_rig
 from rigs.errors import SourceDataError
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 
 class AUTH_OT_generate_rig(bpy.types.Operator):
@@ -29,7 +34,7 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
         name="Splat Twin", default=True,
         description="Also create the head's Gaussian-splat twin and render with the Gaussian Splat engine")
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         try:
             control, face = build_default_rig(context)
         except SourceDataError as exc:
@@ -44,7 +49,8 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
 
 
 class AUTH_OT_adapt_rig(bpy.types.Operator):
-    """Drive a mesh's ARKit-52 (or custom-mapped) shape keys from the AU control object"""
+    """Drive a character from the AU control object: its shape keys (ARKit-52, Character Creator, VRM,
+    visemes, a custom map) or its face bones (Rigify's face, recorded poses)"""
 
     bl_idname = "au_talking_head.adapt_rig"
     bl_label = "Adapt Character"
@@ -54,21 +60,18 @@ class AUTH_OT_adapt_rig(bpy.types.Operator):
         name="Target", default="", description="Mesh object to drive (default: the active object)")
     mapping_path: StringProperty(  # type: ignore[valid-type]
         name="AU Map", default="", subtype="FILE_PATH",
-        description="Optional JSON map from AU codes to shape-key names; empty: detect ARKit-52 names")
+        description="Optional JSON map (AU -> shape keys, or an au-pose/1 bone preset); empty: recognise "
+                    "names")
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         obj = bpy.data.objects.get(self.target) if self.target else context.active_object
         try:
-            tmap = adapt_mesh(context, obj, self.mapping_path)
+            plan = adapt_character(context, obj, self.mapping_path)
         except (AdaptError, MappingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        msg = f"Drove {len(tmap.targets)} shape keys of '{obj.name}'"
-        if tmap.unmapped:
-            msg += f"; AUs without a target: {', '.join(tmap.unmapped)}"
-        if tmap.unknown:
-            msg += f"; names not on the mesh: {', '.join(tmap.unknown)}"
-        self.report({"WARNING"} if tmap.unmapped or tmap.unknown else {"INFO"}, msg)
+        clean = getattr(plan, "clean", not getattr(plan, "missing", []))
+        self.report({"INFO"} if clean else {"WARNING"}, plan.summary(obj.name))
         return {"FINISHED"}
 
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import bpy
+
+from au_contract import errors as codes
 
 from .. import bl_props
 from ..server import client
 from ..server import launch as server_launch
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +52,12 @@ def check(url: str, timeout_s: float = 1.5) -> bool:
     try:
         info = client.Client(url).health(timeout_s=timeout_s)
     except client.ServerError as exc:
-        _STATUS.update(state="STOPPED", text=f"not running ({exc.code})")
+        state = "UNKNOWN" if exc.code == codes.BAD_ANSWER else "STOPPED"
+        _STATUS.update(state=state, text=f"not usable ({exc})" if state == "UNKNOWN" else
+                       f"not running ({exc.code})")
         return False
-    model = info.get("model") or info.get("status") or "ok"
     where = " (started here)" if started_here() else ""
-    _STATUS.update(state="RUNNING", text=f"running{where}: {model}")
+    _STATUS.update(state="RUNNING", text=f"running{where}: {info.summary()}")  # au_contract.health
     return True
 
 
@@ -108,7 +115,7 @@ class AUTH_OT_start_server(bpy.types.Operator):
         _STATUS.update(state="STARTING", text="starting...")
         return url, None
 
-    def _report_launch_problem(self, url: str, error: str) -> set[str]:
+    def _report_launch_problem(self, url: str, error: str) -> set[OperatorReturnItems]:
         """Report why no new server was started: one already runs (fine) or the launch failed."""
         if error == "already running":
             self.report({"INFO"}, f"A model server is already running at {url}")
@@ -116,7 +123,7 @@ class AUTH_OT_start_server(bpy.types.Operator):
         self.report({"ERROR"}, error)
         return {"CANCELLED"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         url, error = self._launch(context)
         if error:  # as before: an empty message counts as no error
             return self._report_launch_problem(url, error)
@@ -130,7 +137,7 @@ class AUTH_OT_start_server(bpy.types.Operator):
         self.report({"INFO"}, f"Model server running at {url}")
         return {"FINISHED"}
 
-    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[OperatorReturnItems]:
         if bpy.app.background or context.window is None:
             return self.execute(context)
         url, error = self._launch(context)
@@ -142,7 +149,7 @@ class AUTH_OT_start_server(bpy.types.Operator):
         context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturnItems]:
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         done, error = False, None
@@ -181,7 +188,7 @@ class AUTH_OT_stop_server(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         global _PROCESS
         proc, _PROCESS = _PROCESS, None
         if proc is not None:
@@ -198,7 +205,7 @@ class AUTH_OT_check_server(bpy.types.Operator):
     bl_label = "Check Server"
     bl_options = {"REGISTER"}  # noqa: RUF012 (Blender API)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         url = context.scene.au_talking_head.server_url
         ok = check(url)
         self.report({"INFO"} if ok else {"WARNING"}, f"Model server at {url}: {status()[1]}")

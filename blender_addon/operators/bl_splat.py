@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
@@ -13,6 +13,9 @@ from bpy.props import EnumProperty, StringProperty
 from ..splat.bl_data import bind_to_mesh, bound_target, create_object, is_splat, write_binding
 from ..splat.model import SplatError
 from ..splat.ply import read_any
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 #: Rotation about X that turns each file convention's up axis into Blender's +Z.
 AXIS_ROTATION_X = {"Z": 0.0, "Y": math.pi / 2, "-Y": -math.pi / 2}
@@ -38,11 +41,11 @@ class AUTH_OT_import_splat(bpy.types.Operator):
         name="Bind To", default="",
         description="Mesh object to follow when the PLY carries binding columns (e.g. an exported twin)")
 
-    def invoke(self, context: Any, event: Any) -> set[str]:
+    def invoke(self, context: Any, event: Any) -> set[OperatorReturnItems]:
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
         try:
             gaussians, binding = read_any(self.filepath)
             target = bpy.data.objects.get(self.bind_to) if self.bind_to else None
@@ -77,7 +80,7 @@ class AUTH_OT_bind_splat(bpy.types.Operator):
     target: StringProperty(name="Mesh", default="",  # type: ignore[valid-type]
                            description="Mesh to follow (default: the other selected mesh)")
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> set[OperatorReturnItems]:
         try:
             splat, target = self._pick(context)
             count = bind_to_mesh(splat, target, context.evaluated_depsgraph_get())

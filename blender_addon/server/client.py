@@ -1,9 +1,12 @@
 """HTTP client of the local model server (standard library ``urllib`` only: it runs inside Blender).
 
-Endpoints (the server's contract): ``GET /v1/health`` and ``POST /v1/tracks?fps=..&emotion=..&...``
-with the raw audio file bytes as the body and ``Authorization: Bearer <token>``. Errors come back as
-JSON ``{"error": code, "message": ...}``. Every failure surfaces as :class:`ServerError` whose message
-says what happened and what to do.
+Everything it exchanges is defined in the contract package: endpoints, token location and loopback names
+(``au_contract.connection``), the request options and their query text (``au_contract.options``), the
+health answer (``au_contract.health``) and the error codes (``au_contract.errors``). The server answers
+``GET /v1/health`` and ``POST /v1/tracks?fps=..&emotion=..&...`` with the raw audio file bytes as the
+body and ``Authorization: Bearer <token>``; errors come back as JSON ``{"error": code, "message": ...}``.
+Every failure surfaces as :class:`ServerError` whose message says what happened and what to do; options
+are checked before anything is sent, with the server's own messages.
 
 The token is read from ``AU_TALKING_HEAD_TOKEN`` if set, else from
 ``$XDG_CONFIG_HOME/au-talking-head/token`` (default ``~/.config/au-talking-head/token``).
@@ -19,19 +22,23 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from au_contract import errors as codes
+from au_contract.connection import HEALTH_PATH, LOOPBACK_HOSTS, TOKEN_ENV, TRACKS_PATH, token_path
+from au_contract.errors import HealthFormatError, OptionsError
+from au_contract.health import HealthInfo
+from au_contract.options import RequestOptions
+
+from ..errors import AddonError
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "AU_TALKING_HEAD_TOKEN"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 #: Largest audio file sent (bytes); the server enforces its own limit too.
 MAX_AUDIO_BYTES = 200 * 1024 * 1024
 
 
-class ServerError(RuntimeError):
+class ServerError(AddonError, RuntimeError):
     """The model server could not be reached or refused the request.
 
     Attributes:
@@ -42,44 +49,6 @@ class ServerError(RuntimeError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class TrackRequest:
-    """Parameters of one ``POST /v1/tracks`` call.
-
-    Attributes:
-        fps: frame rate of the returned tracks (the scene's, fractional allowed).
-        emotion: emotion id sent to the server (the add-on sends ``"NEUTRAL"`` and applies the chosen
-            emotion through the rig's emotion properties).
-        strength: emotion strength 0..1.
-        seed: seed of the blink and prosody layer.
-        blinks: whether the server adds blinks.
-        prosody: whether the server adds prosody (brow raises on stressed words).
-        smoothing: temporal smoothing strength 0..1.
-    """
-
-    fps: float
-    emotion: str = "NEUTRAL"
-    strength: float = 1.0
-    seed: int = 0
-    blinks: bool = True
-    prosody: bool = True
-    smoothing: float = 0.0
-
-    def query(self) -> str:
-        """Return the URL query string of the request."""
-        return urllib.parse.urlencode({
-            "fps": repr(float(self.fps)), "emotion": self.emotion, "strength": f"{self.strength:g}",
-            "seed": int(self.seed), "blinks": str(self.blinks).lower(), "prosody": str(self.prosody).lower(),
-            "smoothing": f"{self.smoothing:g}", "landmarks": "false",
-        })
-
-
-def token_path() -> Path:
-    """Return where the server's token file lives (``$XDG_CONFIG_HOME/au-talking-head/token``)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "au-talking-head" / "token"
 
 
 def read_token() -> str | None:
@@ -102,11 +71,11 @@ def check_url(url: str) -> str:
     """
     parsed = urllib.parse.urlparse(url.strip())
     if parsed.scheme != "http" or parsed.hostname is None:
-        raise ServerError("bad_url", f"server URL {url!r} must look like http://127.0.0.1:8765")
+        raise ServerError(codes.BAD_URL, f"server URL {url!r} must look like http://127.0.0.1:8765")
     host = parsed.hostname
-    if host not in LOOPBACK_HOSTS and f"[{host}]" not in LOOPBACK_HOSTS:
-        raise ServerError("bad_url", f"server URL {url!r} is not on this machine: the add-on only talks to "
-                                     "a local server (127.0.0.1)")
+    if host.lower() not in LOOPBACK_HOSTS:
+        raise ServerError(codes.BAD_URL, f"server URL {url!r} is not on this machine: the add-on only "
+                                         "talks to a local server (127.0.0.1)")
     return url.strip().rstrip("/")
 
 
@@ -130,31 +99,41 @@ class Client:
         self._token = token
         self.timeout_s = timeout_s
 
-    def health(self, timeout_s: float = 2.0) -> dict[str, Any]:
-        """Return the server's ``/v1/health`` JSON.
+    def health(self, timeout_s: float = 2.0) -> HealthInfo:
+        """Return the server's ``/v1/health`` answer, read by the contract.
 
         Raises:
-            ServerError: if the server is not running or does not answer in ``timeout_s``.
+            ServerError: if the server is not running, does not answer in ``timeout_s``, or its answer is
+                not the contract's health object (code ``bad_answer``).
         """
-        body = self._call("GET", "/v1/health", None, {}, timeout_s)
-        return _json_object(body, "/v1/health")
+        body = self._call("GET", HEALTH_PATH, None, {}, timeout_s)
+        try:
+            return HealthInfo.from_dict(_json_object(body, HEALTH_PATH))
+        except HealthFormatError as exc:
+            raise ServerError(codes.BAD_ANSWER, f"{self.url}{HEALTH_PATH}: {exc}") from exc
 
-    def tracks(self, audio: bytes, request: TrackRequest) -> bytes:
-        """POST the audio bytes and return the raw au-tracks/1 JSON answer.
+    def tracks(self, audio: bytes, options: RequestOptions) -> bytes:
+        """POST the audio bytes with ``options`` and return the raw au-tracks/1 JSON answer.
 
         Raises:
-            ServerError: unreachable server, timeout, bad token, or the server's own error (bad audio...).
+            ServerError: bad options (code ``bad_parameter``, the server's own message, nothing sent),
+                unreachable server, timeout, bad token, or the server's own error (bad audio...).
         """
+        try:
+            options = options.validated()
+        except OptionsError as exc:
+            raise ServerError(exc.code, str(exc)) from exc
         if not audio:
-            raise ServerError("bad_audio", "the audio file is empty: pick a speech recording")
+            raise ServerError(codes.BAD_AUDIO, "the audio file is empty: pick a speech recording")
         if len(audio) > MAX_AUDIO_BYTES:
-            raise ServerError("too_large", f"the audio file is {len(audio) / 1e6:.0f} MB; split it into "
+            raise ServerError(codes.TOO_LARGE, f"the audio file is {len(audio) / 1e6:.0f} MB; split it into "
                                            f"parts under {MAX_AUDIO_BYTES // 1_000_000} MB")
         token = self._token if self._token is not None else read_token()
         headers = {"Content-Type": "application/octet-stream"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return self._call("POST", f"/v1/tracks?{request.query()}", audio, headers, self.timeout_s)
+        query = urllib.parse.urlencode(options.to_query())
+        return self._call("POST", f"{TRACKS_PATH}?{query}", audio, headers, self.timeout_s)
 
     def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
               timeout_s: float) -> bytes:
@@ -167,18 +146,18 @@ class Client:
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError | socket.timeout):
                 raise _timeout(timeout_s) from exc
-            raise ServerError("unreachable", f"no model server at {self.url} ({exc.reason}). Start it with "
-                              "the panel's Start Server button or `au-talking-head serve`, or fix "
+            raise ServerError(codes.UNREACHABLE, f"no model server at {self.url} ({exc.reason}). Start it "
+                              "with the panel's Start Server button or `au-talking-head serve`, or fix "
                               "the Server URL.") from exc
         except TimeoutError as exc:
             raise _timeout(timeout_s) from exc
         except (ConnectionError, OSError) as exc:
-            raise ServerError("unreachable", f"lost the connection to the model server at {self.url}: "
+            raise ServerError(codes.UNREACHABLE, f"lost the connection to the model server at {self.url}: "
                                              f"{exc}. Is it still running?") from exc
 
 
 def _timeout(timeout_s: float) -> ServerError:
-    return ServerError("timeout", f"the model server did not answer within {timeout_s:g} s; it may be "
+    return ServerError(codes.TIMEOUT, f"the model server did not answer within {timeout_s:g} s; it may be "
                                   "busy or stuck: try again, or restart it")
 
 
@@ -194,27 +173,46 @@ def _http_error(exc: urllib.error.HTTPError) -> ServerError:
             message = str(obj.get("message") or obj.get("detail") or "")
     except ValueError:
         message = raw.decode("utf-8", "replace")[:300]
-    if exc.code in (401, 403):
-        return ServerError(code if code != f"http_{exc.code}" else "unauthorized",
+    if code == codes.UNAUTHORIZED or (exc.code == 401 and code == f"http_{exc.code}"):
+        return ServerError(codes.UNAUTHORIZED,
                            f"the model server refused the token ({message or exc.reason}). The add-on reads "
                            f"it from ${TOKEN_ENV} or {token_path()}: restart the server from the panel, "
                            "or copy its token there")
-    hint = {
-        400: "check that the file is a speech recording the server can decode (WAV, FLAC, OGG, MP3)",
-        413: "the audio is too long for one request: split it",
-        415: "the audio format is not supported: convert it to WAV",
-        422: "check the file and the options",
-    }.get(exc.code, "see the server's console for details")
+    hint = _HINTS.get(code) or _STATUS_HINTS.get(exc.code, "see the server's console for details")
     return ServerError(code, f"the model server rejected the request ({exc.code} {code}): "
-                             f"{message or exc.reason}. {hint.capitalize()}.")
+                             f"{message or exc.reason}. {hint[0].upper() + hint[1:]}.")
+
+
+_AUDIO_HINT = "check that the file is a speech recording the server can decode (WAV, FLAC, OGG, MP3)"
+#: What to do, by the server's error code (``au_contract.errors``).
+_HINTS: dict[str, str] = {
+    **dict.fromkeys((codes.EMPTY_BODY, codes.NOT_AUDIO, codes.TRUNCATED, codes.CORRUPT_AUDIO,
+                     codes.NO_SAMPLES, codes.NON_FINITE, codes.BAD_SAMPLES, codes.BAD_SAMPLE_RATE,
+                     codes.BAD_CHANNELS), _AUDIO_HINT),
+    codes.BAD_PARAMETER: "check the panel's options (a server of another version may accept others)",
+    codes.TOO_MANY_FRAMES: "lower the scene's frame rate or split the audio",
+    codes.TOO_LARGE: "the audio file is too big for one request: split it or compress it (FLAC, OGG)",
+    codes.TOO_LONG: "the audio is too long for one request: split it",
+    codes.BUSY: "the server is busy with other requests: try again in a few seconds",
+    codes.MODEL_UNAVAILABLE: "the server has no model loaded: see its console, or restart it",
+    codes.BAD_HOST: "use the address http://127.0.0.1:PORT in the panel's Server URL",
+    codes.BAD_ORIGIN: "use the address http://127.0.0.1:PORT in the panel's Server URL",
+}
+#: What to do, by HTTP status, for codes the add-on does not know (another server version).
+_STATUS_HINTS: dict[int, str] = {
+    400: _AUDIO_HINT,
+    413: "the audio is too long for one request: split it",
+    415: "the audio format is not supported: convert it to WAV",
+    422: "check the file and the options",
+}
 
 
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
         obj = json.loads(body)
     except ValueError as exc:
-        raise ServerError("bad_answer",
+        raise ServerError(codes.BAD_ANSWER,
                           f"{what} did not answer JSON: is another program on that port?") from exc
     if not isinstance(obj, dict):
-        raise ServerError("bad_answer", f"{what} answered {type(obj).__name__}, expected an object")
+        raise ServerError(codes.BAD_ANSWER, f"{what} answered {type(obj).__name__}, expected an object")
     return obj

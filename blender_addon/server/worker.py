@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from ..errors import AddonError
+
 T = TypeVar("T")
 
 
-class JobCancelledError(Exception):
+class JobCancelledError(AddonError):
     """The user cancelled the job."""
 
 

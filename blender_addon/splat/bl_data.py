@@ -56,7 +56,7 @@ def _get(mesh: Any, name: str, width: int, dtype: type = np.float32) -> np.ndarr
         raise SplatError(f"splat mesh '{mesh.name}' lacks the attribute '{name}': re-import the splat")
     key = {"FLOAT": "value", "INT": "value", "FLOAT_VECTOR": "vector", "QUATERNION": "value",
            "FLOAT_COLOR": "color"}[attr.data_type]
-    out = np.empty(len(mesh.vertices) * width, dtype)
+    out: np.ndarray = np.empty(len(mesh.vertices) * width, dtype)
     attr.data.foreach_get(key, out)
     return out.reshape(-1, width) if width > 1 else out
 

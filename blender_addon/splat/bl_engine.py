@@ -102,7 +102,7 @@ class AUTH_RE_splat(bpy.types.RenderEngine):
     bl_use_eevee_viewport = True
     bl_use_postprocess = True
 
-    def render(self, depsgraph: Any) -> None:
+    def render(self, depsgraph: Any) -> None:  # type: ignore[override]  # stubs: the render settings' name
         scene = depsgraph.scene
         settings = getattr(scene, "au_talking_head_splat", None)
         backend = settings.backend.lower() if settings is not None else "auto"
@@ -161,7 +161,8 @@ CLASSES = (AUTH_PG_splat_settings, AUTH_RE_splat, RENDER_PT_au_talking_head_spla
 
 
 def register_extra() -> None:
-    bpy.types.Scene.au_talking_head_splat = PointerProperty(type=AUTH_PG_splat_settings)
+    bpy.types.Scene.au_talking_head_splat = PointerProperty(  # type: ignore[func-returns-value]
+        type=AUTH_PG_splat_settings)
 
 
 def unregister_extra() -> None:

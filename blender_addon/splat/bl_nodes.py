@@ -54,7 +54,7 @@ def _named(nodes: Any, name: str, data_type: str) -> Any:
 
 def points_material() -> Any:
     """The material of the viewport points (created once per file): Emission of the ``Col`` attribute."""
-    mat = bpy.data.materials.get(MATERIAL)
+    mat: bpy.types.Material | None = bpy.data.materials.get(MATERIAL)
     if mat is not None:
         return mat
     mat = bpy.data.materials.new(MATERIAL)
@@ -86,7 +86,7 @@ def _points(nodes: Any, links: Any, geometry: Any, radius: Any) -> Any:
 
 def free_group() -> Any:
     """The node group for unbound splats (created once per file)."""
-    group = bpy.data.node_groups.get(GROUP_FREE)
+    group: bpy.types.NodeTree | None = bpy.data.node_groups.get(GROUP_FREE)
     if group is not None:
         return group
     group = _new_group(GROUP_FREE, with_object=False)
@@ -101,7 +101,7 @@ def free_group() -> Any:
 
 def bound_group() -> Any:
     """The node group for bound splats (created once per file)."""
-    group = bpy.data.node_groups.get(GROUP_BOUND)
+    group: bpy.types.NodeTree | None = bpy.data.node_groups.get(GROUP_BOUND)
     if group is not None:
         return group
     group = _new_group(GROUP_BOUND, with_object=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import AddonError
+
 C0 = 0.28209479177387814
 C1 = 0.4886025119029199
 C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792,
@@ -20,7 +22,7 @@ C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.37317633259
       -0.4570457994644658, 1.445305721320277, -0.5900435899266435)
 
 
-class SplatError(ValueError):
+class SplatError(AddonError, ValueError):
     """Bad Gaussian-splat input (file, arrays, binding); the message says what to fix."""
 
 

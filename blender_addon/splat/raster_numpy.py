@@ -16,10 +16,12 @@ buffers allocated once per frame.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .camera import Camera
-from .project import project
+from .project import Projected, project
 from .rules import ALPHA_MAX, ALPHA_MIN, CUTOFF_POWER, T_MIN, RenderOutput, finish
 
 #: Tile side of the numpy path in pixels.
@@ -89,9 +91,50 @@ def bin_tiles(xy: np.ndarray, rx: np.ndarray, ry: np.ndarray, depth: np.ndarray,
     return idx[owner[order]], tile_start, tile_count, ntx
 
 
+@dataclass
+class GaussianTerms:
+    """Per-Gaussian float32 terms of the compositing stage, each with a padding row (index N) that never
+    contributes (its threshold is +inf)."""
+
+    u: np.ndarray  # [N + 1] centre x in pixels
+    v: np.ndarray  # [N + 1] centre y in pixels
+    ca: np.ndarray  # [N + 1] -a/2 of the conic (a, b, c)
+    cb: np.ndarray  # [N + 1] -b
+    cc: np.ndarray  # [N + 1] -c/2
+    log_o: np.ndarray  # [N + 1] log opacity
+    thresh: np.ndarray  # [N + 1] a pixel counts where power + log o >= thresh
+    feats: np.ndarray  # [N + 1, 5] colour, depth, 1 (the weights then sum to the coverage)
+
+
+def gaussian_terms(proj: Projected, opacities: np.ndarray, colours: np.ndarray) -> GaussianTerms:
+    """The compositing terms of projected Gaussians.
+
+    Args:
+        proj: the projection of ``N`` Gaussians.
+        opacities: ``[N]`` float64 in [0, 1].
+        colours: ``[N, 3]`` display-referred colours.
+    """
+    n = len(opacities)
+    with np.errstate(divide="ignore"):
+        log_o = np.log(np.maximum(opacities, 1e-30))
+    # power + log(o) >= thresh  <=>  inside the 3σ ellipse and o·exp(power) >= ALPHA_MIN
+    thresh = np.append(np.maximum(CUTOFF_POWER + log_o, np.log(ALPHA_MIN)), np.inf).astype(np.float32)
+    feats = np.zeros((n + 1, 5), np.float32)
+    feats[:n, :3] = colours
+    feats[:n, 3] = proj.depth
+    feats[:n, 4] = 1.0
+    return GaussianTerms(
+        u=np.append(proj.xy[:, 0], 0).astype(np.float32),
+        v=np.append(proj.xy[:, 1], 0).astype(np.float32),
+        ca=np.append(-0.5 * proj.conics[:, 0], 0).astype(np.float32),
+        cb=np.append(-proj.conics[:, 1], 0).astype(np.float32),
+        cc=np.append(-0.5 * proj.conics[:, 2], 0).astype(np.float32),
+        log_o=np.append(log_o, 0).astype(np.float32), thresh=thresh, feats=feats)
+
+
 def rasterize(means: np.ndarray, covs: np.ndarray, colours: np.ndarray, opacities: np.ndarray,
               camera: Camera, background: np.ndarray | tuple = (0.0, 0.0, 0.0)) -> RenderOutput:
-    """Render world-space Gaussians with the rules of ``rules.py``.
+    """Render world-space Gaussians with the rules of ``rules.py``: project, bin and sort, composite.
 
     Args:
         means: ``[N, 3]`` world centres.
@@ -107,23 +150,26 @@ def rasterize(means: np.ndarray, covs: np.ndarray, colours: np.ndarray, opacitie
     keep = proj.valid & (proj.radii > 0) & (opac >= ALPHA_MIN)
     rx, ry = extents(proj.conics, opac, proj.radii)
     pair_gauss, tile_start, tile_count, ntx = bin_tiles(proj.xy, rx, ry, proj.depth, keep, width, height)
-    # Per-Gaussian terms, float32, with a padding row (index n) that never contributes.
-    n = len(means)
-    u = np.append(proj.xy[:, 0], 0).astype(np.float32)
-    v = np.append(proj.xy[:, 1], 0).astype(np.float32)
-    ca = np.append(-0.5 * proj.conics[:, 0], 0).astype(np.float32)
-    cb = np.append(-proj.conics[:, 1], 0).astype(np.float32)
-    cc = np.append(-0.5 * proj.conics[:, 2], 0).astype(np.float32)
-    with np.errstate(divide="ignore"):
-        log_o = np.log(np.maximum(opac, 1e-30))
-    # power + log(o) >= thresh  <=>  inside the 3σ ellipse and o·exp(power) >= ALPHA_MIN
-    thresh = np.append(np.maximum(CUTOFF_POWER + log_o, np.log(ALPHA_MIN)), np.inf).astype(np.float32)
-    log_o = np.append(log_o, 0).astype(np.float32)
-    feats = np.zeros((n + 1, 5), np.float32)  # colour, depth, 1 (the weights sum to the coverage)
-    feats[:n, :3] = colours
-    feats[:n, 3] = proj.depth
-    feats[:n, 4] = 1.0
+    acc = composite(gaussian_terms(proj, opac, colours), pair_gauss, tile_start, tile_count, ntx)
+    img, t_img = _untile(acc[..., :4], 1.0 - acc[..., 4], ntx, width, height)
+    return finish(img, t_img, np.asarray(background, np.float32))
 
+
+def composite(terms: GaussianTerms, pair_gauss: np.ndarray, tile_start: np.ndarray, tile_count: np.ndarray,
+              ntx: int) -> np.ndarray:
+    """Front-to-back alpha compositing of every tile's depth-sorted list, many tiles per round.
+
+    Args:
+        terms: the per-Gaussian terms (:func:`gaussian_terms`).
+        pair_gauss: ``[P]`` Gaussian index of each (tile, Gaussian) pair, sorted by tile then depth.
+        tile_start: ``[T]`` first pair of each tile.
+        tile_count: ``[T]`` number of pairs of each tile.
+        ntx: tiles per row.
+
+    Returns:
+        ``[T, TILE², 5]`` accumulated colour, depth and coverage per tile pixel (row-major in the tile).
+    """
+    n = len(terms.u) - 1
     npx = TILE * TILE
     ntiles = len(tile_count)
     acc = np.zeros((ntiles, npx, 5), np.float32)
@@ -147,16 +193,16 @@ def rasterize(means: np.ndarray, covs: np.ndarray, colours: np.ndarray, opacitie
         g = np.where(k < left, pair_gauss[pos], n)  # [C, A]
         ox = ((active % ntx) * TILE).astype(np.float32)
         oy = ((active // ntx) * TILE).astype(np.float32)
-        dx = local - (u[g] - ox)[..., None]  # [C, A, T]
-        dy = local - (v[g] - oy)[..., None]  # [C, A, T]
-        px = ca[g][..., None] * dx * dx + log_o[g][..., None]
-        py = cc[g][..., None] * dy * dy
+        dx = local - (terms.u[g] - ox)[..., None]  # [C, A, TILE]
+        dy = local - (terms.v[g] - oy)[..., None]  # [C, A, TILE]
+        px = terms.ca[g][..., None] * dx * dx + terms.log_o[g][..., None]
+        py = terms.cc[g][..., None] * dy * dy
         size = chunk * na * npx
         power = buf_alpha[:size].reshape(chunk, na, TILE, TILE)
         np.add(px[:, :, None, :], py[:, :, :, None], out=power)
-        power += (cb[g][..., None] * dx)[:, :, None, :] * dy[:, :, :, None]
+        power += (terms.cb[g][..., None] * dx)[:, :, None, :] * dy[:, :, :, None]
         power = power.reshape(chunk, na, npx)
-        outside = np.less(power, thresh[g][..., None], out=buf_mask[:size].reshape(chunk, na, npx))
+        outside = np.less(power, terms.thresh[g][..., None], out=buf_mask[:size].reshape(chunk, na, npx))
         alpha = np.exp(power, out=power)
         np.minimum(alpha, ALPHA_MAX, out=alpha)
         one_minus = np.subtract(1.0, alpha, out=alpha)
@@ -168,14 +214,12 @@ def rasterize(means: np.ndarray, covs: np.ndarray, colours: np.ndarray, opacitie
         weights = np.subtract(tc[:-1], tc[1:], out=one_minus)  # alpha_i * T_i
         if tc[-1].min() < T_MIN:  # a Gaussian that would take T below T_MIN is not added
             np.copyto(weights, 0.0, where=np.less(tc[1:], T_MIN, out=outside))
-        acc[active] += np.matmul(weights.transpose(1, 2, 0), feats[g].transpose(1, 0, 2))
+        acc[active] += np.matmul(weights.transpose(1, 2, 0), terms.feats[g].transpose(1, 0, 2))
         t_cum[active] = tc[-1]
         done[active] += chunk
         alive = (done[active] < tile_count[active]) & (tc[-1].max(1) >= T_MIN)
         active = active[alive]
-    trans = 1.0 - acc[..., 4]
-    img, t_img = _untile(acc[..., :4], trans, ntx, width, height)
-    return finish(img, t_img, np.asarray(background, np.float32))
+    return acc
 
 
 def _untile(acc: np.ndarray, trans: np.ndarray, ntx: int, width: int, height: int

@@ -8,17 +8,23 @@ Operators of other parts (``generate_rig``, the rig adapter) are drawn only once
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 
 from ..operators import bl_animate as bl_op_generate
 from ..operators import bl_server as bl_op_server
 
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import IconItems
+
 #: (operator id, label, icon) of rig operators provided by the rig generator, drawn when registered.
-RIG_OPERATORS = (
+RIG_OPERATORS: tuple[tuple[str, str, IconItems], ...] = (
     ("au_talking_head.generate_rig", "Generate Rig", "OUTLINER_OB_ARMATURE"),
     ("au_talking_head.adapt_rig", "Adapt Selected Mesh", "SHAPEKEY_DATA"),
 )
-_STATUS_ICONS = {"RUNNING": "CHECKMARK", "STOPPED": "CANCEL", "STARTING": "SORTTIME", "UNKNOWN": "QUESTION"}
+_STATUS_ICONS: dict[str, IconItems] = {"RUNNING": "CHECKMARK", "STOPPED": "CANCEL", "STARTING": "SORTTIME",
+                                       "UNKNOWN": "QUESTION"}
 
 
 def operator_registered(idname: str) -> bool:

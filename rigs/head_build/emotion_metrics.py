@@ -2,7 +2,9 @@
 
 The face is posed exactly as the rig's drivers pose it: every shape key's value is its zone-rule driver
 (``zone_rules.shape_key_driver``) evaluated on the control-object properties (AU props, emotion props,
-blend weight, prosody cap), and the mesh is ``rest + sum value * delta``. Measures are taken on the 68 iBUG
+blend weight, prosody cap), and the mesh is ``rest + sum value * delta``. The server evaluates the same
+rules with numpy (``zone_rules.evaluate_rules``), so these millimetres are also what
+``predict --emotion`` puts in the landmarks. Measures are taken on the 68 iBUG
 landmark vertices (Blender axes: +x = character's left, +z up, face towards -y), in millimetres, as the
 change from the neutral face:
 
@@ -15,7 +17,7 @@ change from the neutral face:
 - ``nose_wrinkle``: rise of the nostril wings (31, 35).
 
 Used by ``tests/pure/test_rig_emotions.py`` (a regression to faint emotions fails) and by
-``python -m rigs.emotion_metrics`` (prints the table).
+``python -m rigs.head_build.emotion_metrics`` (prints the table).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def emotion_table(head: HeadData, strength: float = 1.0) -> dict[str, dict[str, 
 
 
 def main() -> int:
-    """Print the emotion table of the default head (CLI: ``python -m rigs.emotion_metrics``)."""
+    """Print the emotion table of the default head (CLI: ``python -m rigs.head_build.emotion_metrics``)."""
     from .default_head import build_head_data
 
     table = emotion_table(build_head_data())

@@ -3,12 +3,15 @@
 Landmarks are mesh vertices, picked by documented geometric rules on the hm08 head (``pick_landmarks``),
 in iBUG-68 order: 0-16 jaw line, 17-26 brows, 27-35 nose, 36-47 eyes, 48-59 outer lip, 60-67 inner lip.
 "Image left" is the character's right (-x). Because every AU shape key is linear, the landmark positions
-are exactly ``neutral + sum_k au_k * basis_k`` while the zone rules are the identity (no emotion active,
-prosody cap not binding): ``landmark_basis`` returns that basis and ``au_contract.basis.write_basis``
-writes the file.
+are exactly ``neutral + sum_s value_s * basis_s`` over the shape keys, whatever the zone rules make of the
+AU and emotion properties: ``shape_key_basis`` returns that basis (one slice per key, what
+``au_contract.basis.write_basis`` writes) and ``landmark_basis`` the per-AU one (sides summed), exact while
+no emotion is active (every key at its AU's value).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -170,3 +173,20 @@ def landmark_basis(neutral: np.ndarray, au_deltas: dict[str, np.ndarray], landma
     return codes, neutral[landmarks].astype(np.float32), basis
 
 
+
+
+def shape_key_basis(neutral: np.ndarray, key_deltas: Mapping[tuple[str, str | None], np.ndarray],
+                    landmarks: np.ndarray) -> tuple[list[tuple[str, str | None]], np.ndarray, np.ndarray]:
+    """Displacement of each landmark per unit shape-key value.
+
+    Args:
+        neutral: [V, 3] rest positions (Blender metres).
+        key_deltas: (AU code, side or None) -> [V, 3] displacement of that shape key at value 1.
+        landmarks: [68] vertex indices.
+
+    Returns:
+        (keys [S], neutral landmarks [68, 3] float32, basis [S, 68, 3] float32)
+    """
+    keys = list(key_deltas)
+    basis = np.stack([key_deltas[k][landmarks] for k in keys]).astype(np.float32)
+    return keys, neutral[landmarks].astype(np.float32), basis

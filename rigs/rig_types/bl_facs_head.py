@@ -29,7 +29,7 @@ def _materials(mesh: Any) -> None:
         mat.diffuse_color = (*REGION_COLOURS[code], 1.0)
         if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
             mat.use_nodes = True
-        bsdf = mat.node_tree.nodes.get("Principled BSDF")
+        bsdf: bpy.types.Node | None = mat.node_tree.nodes.get("Principled BSDF")
         if bsdf is not None:
             bsdf.inputs["Base Color"].default_value = (*REGION_COLOURS[code], 1.0)
             bsdf.inputs["Roughness"].default_value = 0.15 if code in (2, 3) else 0.55

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,3 +226,63 @@ def test_blend_without_rig_fails_with_an_actionable_message(fresh: ModuleType, i
     assert report.results[0].status == "failed"
     assert "no rig" in report.results[0].message and "--blend" in report.results[0].message
     assert not items[0].output.exists()
+
+
+def _render_cmd(inputs: list[Path], out: Path, server_url: str | None) -> list[str]:
+    exe = shutil.which("au-talking-head", path=str(ROOT / ".venv" / "bin")) or "au-talking-head"
+    cmd = [exe, "render", *map(str, inputs), "-o", str(out), "--fps", "10", "--resolution", "64x64",
+           "--engine", "CYCLES", "--samples", "1"]
+    return cmd + (["--server", server_url] if server_url else [])
+
+
+def test_two_jobs_on_one_folder_render_each_input_once(clips: dict[str, Path], server_url: str,
+                                                       tmp_path: Path) -> None:
+    """Issue 18: two jobs, same inputs in opposite orders, one output folder, at the same time."""
+    audio, rate = soundfile.read(DEMO_CLIP, dtype="float32")
+    lengths = {"a": 0.4, "b": 0.7, "c": 1.0}  # distinct lengths tell the videos apart
+    inputs = []
+    for name, seconds in lengths.items():
+        inputs.append(tmp_path / f"{name}.wav")
+        soundfile.write(inputs[-1], audio[int(1.0 * rate): int((1.0 + seconds) * rate)], rate)
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    orders = (inputs, inputs[::-1])
+    jobs = [subprocess.Popen(_render_cmd(order, out, server_url), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=env) for order in orders]
+    logs = [job.communicate(timeout=600)[0] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0], "\n".join(log[-3000:] for log in logs)
+    for name, seconds in lengths.items():
+        video = out / f"{name}.mp4"
+        done = sum(log.count(f"{name}.wav: done ") for log in logs)
+        assert done == 1, f"{name}.mp4 reported done {done} times:\n" + "\n".join(logs)
+        assert _streams(video)["h264"] == pytest.approx(seconds, abs=0.1 + 1e-6), f"wrong video under {name}"
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4", "c.mp4"], "no partial file left"
+
+
+@pytest.mark.slow
+def test_killed_job_leaves_no_server_and_no_temp_folder(clips: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 18: a job killed with -9 after starting its own server; the server exits by itself and the
+    job's temporary folder is removed by the next job."""
+    from batch_render import outputs
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    job = subprocess.Popen(_render_cmd([clips["second"]], tmp_path, None), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env=env)
+    server_pid = None
+    assert job.stdout is not None
+    for line in job.stdout:
+        if "started model server pid" in line:
+            server_pid = int(line.split("pid ")[1].split()[0].rstrip(":"))
+        if "model server for this job at" in line:
+            break
+    assert server_pid is not None, "the job did not start its own server"
+    temp_dirs = list(Path(tempfile.gettempdir()).glob(f"{outputs.TEMP_PREFIX}{job.pid}-*"))
+    assert temp_dirs, "the job's temporary folder is named after its pid"
+    job.kill()
+    job.wait(30)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{server_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{server_pid}").exists(), "the job's server outlived the job"
+    assert set(temp_dirs) <= set(outputs.remove_orphan_temp_dirs()), "the next job removes the folder"
+    assert not any(p.exists() for p in temp_dirs)

@@ -18,7 +18,7 @@ import pytest
 from au_contract import ACTION_UNITS, AU_CODES
 from au_contract.zone_rules import evaluate, shape_key_driver
 from rigs.naming import shape_key_names
-from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig, model_server  # noqa: F401
+from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig
 from tests.blender.conftest import EXTENSION_MODULE
 
 FPS = 30
@@ -74,7 +74,7 @@ def _same_keys(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> list[str]:
     return [p for p in a if a[p].shape != b[p].shape or not np.array_equal(a[p], b[p])]
 
 
-def test_keyed_emotion_moves_the_corners_not_the_speech(fresh: ModuleType, model_server,  # noqa: F811
+def test_keyed_emotion_moves_the_corners_not_the_speech(fresh: ModuleType, model_server,
                                                         clip: Clip) -> None:
     bpy = fresh
     scene = bpy.context.scene

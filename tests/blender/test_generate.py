@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from au_contract import AU_CODES, EMOTION_PROPS
-from tests.blender.addon_fixtures import Clip, datablock_hash, espeak_clip, make_rig, model_server  # noqa: F401
+from tests.blender.addon_fixtures import Clip, datablock_hash, espeak_clip, make_rig
 from tests.blender.conftest import EXTENSION_MODULE
 
 
@@ -43,7 +43,7 @@ def _generate(bpy: ModuleType, path: Path, **kwargs: object) -> set[str]:
     return bpy.ops.au_talking_head.generate_from_audio(filepath=str(path), **kwargs)
 
 
-def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleType, model_server,  # noqa: F811
+def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleType, model_server,
                                                                  clip: Clip) -> None:
     bpy = fresh
     scene = bpy.context.scene
@@ -92,7 +92,7 @@ def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleTy
             f"(frames {lo + frame_start}-{hi + frame_start})")
 
 
-def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType, model_server,  # noqa: F811
+def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType, model_server,
                                                              clip: Clip) -> None:
     bpy = fresh
     scene = bpy.context.scene
@@ -140,7 +140,7 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     assert ctl["AU01"] == pytest.approx(generated_before + 0.3, abs=1e-4)
 
 
-def test_failures_leave_the_file_unchanged(fresh: ModuleType, model_server, clip: Clip,  # noqa: F811
+def test_failures_leave_the_file_unchanged(fresh: ModuleType, model_server, clip: Clip,
                                            tmp_path: Path) -> None:
     bpy = fresh
     scene = bpy.context.scene

@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig, model_server  # noqa: F401
+from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig
 from tests.blender.conftest import EXTENSION_MODULE
 
 LANDMARK_PROP = "landmark_vertices"
@@ -40,7 +40,7 @@ def _lip_gaps(bpy: ModuleType, face: object, frames: range) -> np.ndarray:
     return out
 
 
-def test_every_bilabial_closes_under_surprise(fresh: ModuleType, model_server,  # noqa: F811
+def test_every_bilabial_closes_under_surprise(fresh: ModuleType, model_server,
                                               bilabial_clip: Clip) -> None:
     bpy = fresh
     scene = bpy.context.scene
@@ -71,7 +71,7 @@ def test_every_bilabial_closes_under_surprise(fresh: ModuleType, model_server,  
         f"mm, rest {rest * 1000:.1f} mm, widest {widest * 1000:.1f} mm): {'; '.join(open_ones)}")
 
 
-def test_bake_flattens_to_shape_key_keys(fresh: ModuleType, model_server, bilabial_clip: Clip) -> None:  # noqa: F811
+def test_bake_flattens_to_shape_key_keys(fresh: ModuleType, model_server, bilabial_clip: Clip) -> None:
     bpy = fresh
     scene = bpy.context.scene
     ctl = make_rig(bpy)

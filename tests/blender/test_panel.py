@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
@@ -111,3 +112,28 @@ def test_regenerate_needs_a_first_generation(fresh: ModuleType) -> None:
     assert bpy.ops.au_talking_head.generate_from_audio.poll()
     with pytest.raises(RuntimeError, match="Nothing to regenerate yet"):
         bpy.ops.au_talking_head.regenerate()
+
+
+def test_panel_shows_the_model_version_the_real_server_reported(fresh: ModuleType, tmp_path: Path) -> None:
+    """A real server process's /v1/health, read by the contract, is what the panel's status line says."""
+    import httpx
+
+    from au_contract.connection import HEALTH_PATH
+    from au_contract.health import HealthInfo
+    from tests.server.server_harness import ServerProcess
+
+    proc = ServerProcess(tmp_path).wait_ready()
+    try:
+        reported = HealthInfo.from_dict(httpx.get(proc.url + HEALTH_PATH, timeout=10).json())
+        assert reported.model_loaded and reported.model_version
+        fresh.context.scene.au_talking_head.server_url = proc.url
+        assert fresh.ops.au_talking_head.check_server() == {"FINISHED"}
+        calls = _draw(fresh)
+        status = [(kw.get("text"), kw.get("icon")) for name, _, kw in calls
+                  if name == "label" and kw.get("text", "").startswith("Server: ")]
+        assert status == [(f"Server: running: model {reported.model_version} on {reported.device}",
+                           "CHECKMARK")]
+    finally:
+        proc.stop()
+    assert fresh.ops.au_talking_head.check_server() == {"FINISHED"}
+    assert "Server: not running (unreachable)" in _labels(_draw(fresh))

@@ -17,7 +17,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig, model_server  # noqa: F401
+from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig
 from tests.blender.character_helpers import arkit_style_names, build_face
 
 FRAMES = (1, 8, 19, 25, 37, 50, 66, 80, 95)
@@ -105,7 +105,7 @@ def _check_untrusted(bpy: ModuleType, path: Path, meshes: list[str]) -> None:
     assert bpy.app.autoexec_fail and probe.location.x == 0.0, "the probe driver should need trust"
 
 
-def test_default_rig_animates_without_python_trust(untrusted: ModuleType, model_server,  # noqa: F811
+def test_default_rig_animates_without_python_trust(untrusted: ModuleType, model_server,
                                                    clip: Clip, tmp_path: Path) -> None:
     bpy = untrusted
     ctl = make_rig(bpy)
@@ -118,7 +118,7 @@ def test_default_rig_animates_without_python_trust(untrusted: ModuleType, model_
     _check_untrusted(bpy, tmp_path / "default_rig.blend", [face])
 
 
-def test_adapted_character_animates_without_python_trust(untrusted: ModuleType, model_server,  # noqa: F811
+def test_adapted_character_animates_without_python_trust(untrusted: ModuleType, model_server,
                                                          clip: Clip, tmp_path: Path) -> None:
     bpy = untrusted
     # the default rig and the user's character on the same control object

@@ -7,12 +7,15 @@ import json
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from au_contract.health import HealthInfo
+from au_contract.options import RequestOptions
 from blender_addon.server import client, worker
 from blender_addon.server import launch as server_launch
 
@@ -32,7 +35,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        self._send(200, {"status": "ok", "model_loaded": True})
+        if self.path == "/v1/health":
+            self._send(200, HealthInfo(status="ok", model_loaded=True, server_version="9.9",
+                                       model_version="m1", device="cpu").to_dict())
+        else:  # another program on the port: JSON, but not a health answer
+            self._send(200, {"status": "ok"})
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -43,7 +50,13 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(1.5)
             self._send(200, {"ok": True})
         elif body.startswith(b"bad"):
-            self._send(415, {"error": "unsupported_audio", "message": "cannot decode this file"})
+            self._send(400, {"error": "not_audio", "message": "cannot decode this file"})
+        elif body.startswith(b"busy"):
+            self._send(429, {"error": "busy", "message": "The server is busy"})
+        elif body.startswith(b"host"):
+            self._send(403, {"error": "bad_host", "message": "Host header 'x' is not allowed"})
+        elif body.startswith(b"future"):
+            self._send(415, {"error": "some_future_code", "message": "not supported"})
         else:
             self._send(200, {"schema": "au-tracks/1"})
 
@@ -60,13 +73,26 @@ def url() -> Iterator[str]:
 def test_tracks_sends_bytes_options_and_token(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(client.TOKEN_ENV, "good-token-123456")
     c = client.Client(url + "/")
-    assert c.health()["status"] == "ok"
-    raw = c.tracks(b"RIFFxxxx", client.TrackRequest(fps=30 / 1.001, blinks=False, smoothing=0.25))
+    health = c.health()
+    assert isinstance(health, HealthInfo) and health.summary() == "model m1 on cpu"
+    options = RequestOptions(fps=30 / 1.001, emotion="happiness", blinks=False, smoothing=0.25,
+                             landmarks=False)
+    raw = c.tracks(b"RIFFxxxx", options)
     assert json.loads(raw) == {"schema": "au-tracks/1"}
     assert SEEN["body"] == b"RIFFxxxx" and SEEN["auth"] == "Bearer good-token-123456"
     path = str(SEEN["path"])
-    assert path.startswith("/v1/tracks?") and "fps=29.97002997002997" in path and "blinks=false" in path
-    assert "emotion=NEUTRAL" in path and "landmarks=false" in path and "smoothing=0.25" in path
+    assert path.startswith("/v1/tracks?")
+    # the query is the contract's text of the (validated) options: the server reads back the same options
+    sent = RequestOptions.from_query(urllib.parse.parse_qsl(path.partition("?")[2], keep_blank_values=True))
+    assert sent == options.validated() and sent.emotion == "HAPPINESS"
+    assert "blinks=false" in path and "landmarks=false" in path and "smoothing=0.25" in path
+
+
+def test_health_that_is_not_the_contract_is_a_bad_answer(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "HEALTH_PATH", "/other")  # JSON from a program that is not our server
+    with pytest.raises(client.ServerError, match="lacks 'model_loaded'") as info:
+        client.Client(url).health()
+    assert info.value.code == "bad_answer"
 
 
 def test_errors_say_what_to_do(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -77,17 +103,22 @@ def test_errors_say_what_to_do(url: str, monkeypatch: pytest.MonkeyPatch, tmp_pa
     token_file.write_text("wrong-token-000000\n")
     assert client.read_token() == "wrong-token-000000"
     with pytest.raises(client.ServerError, match="refused the token") as info:
-        client.Client(url).tracks(b"RIFF", client.TrackRequest(fps=30))
+        client.Client(url).tracks(b"RIFF", RequestOptions(fps=30))
     assert info.value.code == "unauthorized" and str(token_file) in str(info.value)
     token_file.write_text("good-token-123456")
-    with pytest.raises(client.ServerError, match=r"cannot decode this file\. The audio format") as info:
-        client.Client(url).tracks(b"bad", client.TrackRequest(fps=30))
-    assert info.value.code == "unsupported_audio"
+    # hints by the contract's error code (au_contract.errors), by HTTP status for codes it does not know
+    for body, code, hint in ((b"bad", "not_audio", "Check that the file is a speech recording"),
+                             (b"busy", "busy", "try again in a few seconds"),
+                             (b"host", "bad_host", "use the address http://127.0.0.1:PORT"),
+                             (b"future", "some_future_code", "The audio format is not supported")):
+        with pytest.raises(client.ServerError) as info:
+            client.Client(url).tracks(body, RequestOptions(fps=30))
+        assert info.value.code == code and hint.lower() in str(info.value).lower(), str(info.value)
     with pytest.raises(client.ServerError, match=r"did not answer within 0\.5 s") as info:
-        client.Client(url, timeout_s=0.5).tracks(b"slow", client.TrackRequest(fps=30))
+        client.Client(url, timeout_s=0.5).tracks(b"slow", RequestOptions(fps=30))
     assert info.value.code == "timeout"
     with pytest.raises(client.ServerError, match="audio file is empty"):
-        client.Client(url).tracks(b"", client.TrackRequest(fps=30))
+        client.Client(url).tracks(b"", RequestOptions(fps=30))
 
 
 def test_unreachable_and_remote_urls_are_refused() -> None:

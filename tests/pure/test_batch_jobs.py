@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
+import time
 import wave
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from batch_render import cli as batch_cli
 from batch_render import job_server as batch_server
 from batch_render import jobs as batch_jobs
+from batch_render import outputs
 from batch_render.jobs import BatchError
 
 # ffmpeg/ffprobe are installed by scripts/install.sh: their absence is a failure, not a skip.
@@ -190,5 +193,99 @@ def test_render_command_reports_a_missing_input_and_blend(tmp_path: Path,
 def test_unreachable_server_is_reported(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{batch_server.free_port()}"
     assert not batch_server.is_reachable(url)
-    with pytest.raises(batch_server.ServerError, match="does not answer"), batch_server.JobServer(url):
+    with pytest.raises(batch_server.JobServerError, match="does not answer"), batch_server.JobServer(url):
         pass
+
+
+# --- issue 18: shared output folders, unwritable folders, AAC inputs, a killed job's leftovers ------------
+
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from batch_render import outputs
+with outputs.item_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_lock(final: Path, seconds: float) -> subprocess.Popen:
+    """Another process holding ``final``'s render lock for ``seconds`` (started and holding on return)."""
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(final), str(seconds)], cwd=root,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_two_renders_of_one_output_use_different_partial_files(tmp_path: Path) -> None:
+    final = tmp_path / "line.mp4"
+    first, second = outputs.partial_path(final), outputs.partial_path(final)
+    assert first != second and first.parent == second.parent == tmp_path
+    assert first.name.startswith(".line.") and first.name.endswith(outputs.PARTIAL_SUFFIX)
+    assert outputs.final_of_partial(first) == final
+    assert outputs.final_of_partial(tmp_path / ".line.partial.mp4") == final  # an older version's name
+
+
+def test_item_lock_keeps_a_second_job_out_until_the_first_is_done(tmp_path: Path) -> None:
+    final = tmp_path / "line.mp4"
+    holder = _hold_lock(final, 1.5)
+    try:
+        with outputs.item_lock(final, wait=False) as got:
+            assert got is False
+        waited: list[bool] = []
+        started = time.monotonic()
+        with outputs.item_lock(final, on_wait=lambda: waited.append(True)) as got:
+            assert got is True and waited == [True]
+            assert time.monotonic() - started > 0.5
+    finally:
+        holder.wait(10)
+
+
+def test_stale_partials_are_removed_but_not_a_running_render(tmp_path: Path) -> None:
+    running = outputs.partial_path(tmp_path / "busy.mp4")
+    stale = outputs.partial_path(tmp_path / "old.mp4")
+    running.write_bytes(b"half")
+    stale.write_bytes(b"half")
+    holder = _hold_lock(tmp_path / "busy.mp4", 3.0)
+    try:
+        assert outputs.remove_stale_partials(tmp_path) == [stale]
+        assert running.exists() and not stale.exists()
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    with pytest.raises(BatchError, match=r"cannot write to the output folder .*choose another folder"):
+        outputs.check_writable(blocker / "renders")
+    outputs.check_writable(tmp_path / "fine" / "renders")
+    assert list((tmp_path / "fine" / "renders").iterdir()) == []
+
+
+def test_temp_folders_of_jobs_that_died_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"{outputs.TEMP_PREFIX}{dead.pid}-abc"
+    (orphan / "sub").mkdir(parents=True)
+    mine = tmp_path / f"{outputs.TEMP_PREFIX}{os.getpid()}-xyz"
+    mine.mkdir()
+    assert outputs.remove_orphan_temp_dirs(tmp_path) == [orphan]
+    assert not orphan.exists() and mine.exists()
+
+
+def test_aac_inputs_are_picked_up_and_marked_for_conversion(tmp_path: Path) -> None:
+    m4a = tmp_path / "line.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=0.5",
+                    "-c:a", "aac", str(m4a)], check=True)
+    disguised = tmp_path / "other.wav"
+    disguised.write_bytes(m4a.read_bytes())
+    plain = _wav(tmp_path / "plain.wav")
+    items = batch_jobs.collect_items([tmp_path], tmp_path / "out")
+    assert [i.audio.name for i in items] == ["line.m4a", "other.wav", "plain.wav"]
+    assert [batch_jobs.needs_conversion(i.audio) for i in items] == [True, True, False]
+    assert batch_jobs.needs_conversion(plain) is False

@@ -35,7 +35,7 @@ def test_serialisation_is_deterministic() -> None:
 def test_zip_ships_the_baked_head(tmp_path: Path) -> None:
     target = build_addon.build(tmp_path)
     with zipfile.ZipFile(target) as zf:
-        wheel = zf.read(next(n for n in zf.namelist() if n.startswith("wheels/")))
+        wheel = zf.read(next(n for n in zf.namelist() if n.startswith("wheels/au_talking_head_runtime-")))
     with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
         data = zf.read(build_addon.GENERATED_HEAD)
     path = tmp_path / "h.npz"

@@ -1,13 +1,15 @@
-"""Zone rules (DESIGN.md §4) as expressions, evaluated in Python."""
+"""Zone rules (DESIGN.md §4): the driver expressions evaluated in Python, and their numpy twin."""
 
 from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from au_contract import (
     ACTION_UNITS,
+    AU_CODES,
     BLEND_WEIGHT_DEFAULT,
     BLEND_WEIGHT_PROP,
     EMOTION_PROPS,
@@ -15,7 +17,17 @@ from au_contract import (
     PROSODY_CAP_DEFAULT,
     PROSODY_CAP_PROP,
 )
-from au_contract.zone_rules import MAX_EXPRESSION, evaluate, shape_key_driver, weighted_driver
+from au_contract.zone_rules import (
+    MAX_EXPRESSION,
+    RULES,
+    SHAPE_KEYS,
+    ZoneRuleError,
+    au_channels,
+    evaluate,
+    evaluate_rules,
+    shape_key_driver,
+    weighted_driver,
+)
 
 BASE = {BLEND_WEIGHT_PROP: BLEND_WEIGHT_DEFAULT, PROSODY_CAP_PROP: PROSODY_CAP_DEFAULT}
 
@@ -115,3 +127,60 @@ def test_weighted_driver_sums_and_clamps() -> None:
     spec = weighted_driver({"AU26": 0.6, "AU27": 1.0}, None)
     assert evaluate(spec, {**BASE, "AU26": 1.0}) == pytest.approx(0.6)
     assert evaluate(spec, {**BASE, "AU26": 1.0, "AU27": 1.0}) == pytest.approx(1.0)
+
+
+def _random_props(rng: np.random.Generator, n: int) -> list[dict[str, float]]:
+    """Control-object properties: random AUs (some at 0 or 1), 0-3 emotions at random strengths."""
+    out = []
+    for _ in range(n):
+        props = {code: float(rng.choice([0.0, 1.0, rng.uniform()], p=[0.2, 0.1, 0.7])) for code in AU_CODES}
+        for emotion in rng.choice(list(EMOTION_PROPS), size=int(rng.integers(0, 4)), replace=False):
+            props[EMOTION_PROPS[str(emotion)]] = float(rng.uniform())
+        props[BLEND_WEIGHT_PROP] = float(rng.uniform())
+        props[PROSODY_CAP_PROP] = float(rng.uniform())
+        out.append(props)
+    return out
+
+
+def test_numpy_rules_equal_the_driver_expressions() -> None:
+    """Reference twins: the server's numpy evaluator and the rig's driver expressions, every shape key."""
+    assert len(RULES) == len(SHAPE_KEYS) == sum(2 if au.sided else 1 for au in ACTION_UNITS)
+    rng = np.random.default_rng(7)
+    for props in _random_props(rng, 60):
+        aus = np.array([[props[c] for c in AU_CODES]])
+        strengths = {e: props.get(p, 0.0) for e, p in EMOTION_PROPS.items()}
+        got = evaluate_rules(aus, strengths, blend_weight=props[BLEND_WEIGHT_PROP],
+                             prosody_cap=props[PROSODY_CAP_PROP])[0]
+        want = [evaluate(shape_key_driver(code, side), props) for code, side in SHAPE_KEYS]
+        np.testing.assert_allclose(got, want, atol=1e-12, err_msg=str(props))
+
+
+def test_numpy_rules_per_frame_emotion_and_channels() -> None:
+    """Strengths may vary per frame; AU channels are the shape-key values, sides averaged (contempt)."""
+    n = 5
+    aus = np.zeros((n, len(AU_CODES)))
+    aus[:, AU_CODES.index("AU12")] = 0.2
+    ramp = np.linspace(0.0, 1.0, n)
+    keys = evaluate_rules(aus, {"CONTEMPT": ramp, "NEUTRAL": 1.0})
+    left, right = SHAPE_KEYS.index(("AU12", "L")), SHAPE_KEYS.index(("AU12", "R"))
+    for i, s in enumerate(ramp):
+        props = {**BASE, "AU12": 0.2, EMOTION_PROPS["CONTEMPT"]: s}
+        assert keys[i, left] == pytest.approx(evaluate(shape_key_driver("AU12", "L"), props))
+        assert keys[i, right] == pytest.approx(evaluate(shape_key_driver("AU12", "R"), props))
+    assert keys[-1, left] > keys[-1, right], "contempt lifts the left corner only"
+    channels = au_channels(keys)
+    np.testing.assert_allclose(channels[:, AU_CODES.index("AU12")], 0.5 * (keys[:, left] + keys[:, right]))
+    np.testing.assert_allclose(channels[:, AU_CODES.index("AU26")], keys[:, SHAPE_KEYS.index(("AU26", None))])
+    neutral = evaluate_rules(aus, {})
+    np.testing.assert_array_equal(au_channels(neutral), aus)  # no emotion: the identity, exactly
+
+
+@pytest.mark.parametrize(("emotions", "match"), [
+    ({"HAPPY": 1.0}, "unknown emotion"), ({"SADNESS": 1.5}, "between 0 and 1"),
+    ({"SADNESS": float("nan")}, "between 0 and 1"), ({"SADNESS": np.zeros(3)}, r"\[4\]"),
+])
+def test_numpy_rules_reject_bad_emotions(emotions: dict, match: str) -> None:
+    with pytest.raises(ZoneRuleError, match=match):
+        evaluate_rules(np.zeros((4, len(AU_CODES))), emotions)
+    with pytest.raises(ZoneRuleError, match="AU_CODES"):
+        evaluate_rules(np.zeros((4, 3)), {})

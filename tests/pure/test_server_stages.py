@@ -11,12 +11,24 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from au_contract import AU_CODES, EMOTION_PROTOTYPES, PROSODY_CAP_DEFAULT
+from au_contract import (
+    AU_CODES,
+    BLEND_WEIGHT_DEFAULT,
+    CLOSURE_AUS,
+    EMOTION_PROTOTYPES,
+    EMOTIONS,
+    ONE_SIDED,
+    PROSODY_CAP_DEFAULT,
+)
 from au_contract import basis as landmarks
 from au_contract.tracks import TrackFormatError, TrackSet
+from au_contract.zone_rules import CLOSURE_GAIN, au_channels, evaluate_rules
 from model_server import auth, emotion, prosody, resample
 from model_server.decode import AudioError, decode_audio
+from model_server.pipeline import PredictOptions, predict_tracks
 from model_server.upper_face import UpperFaceOptions, upper_face
+
+DEMO_WAV = Path(__file__).resolve().parents[2] / "assets" / "demo_speech.wav"
 
 
 def sine_tracks(freq_hz: float, seconds: float = 10.0) -> np.ndarray:
@@ -118,27 +130,45 @@ def test_brow_raises_capped_and_rendered_blinks_close_fully() -> None:
         assert tracks["AU45"].max() >= max(peaks) - 1e-6
 
 
-def test_emotion_presets_and_zone_rules() -> None:
-    prototype = EMOTION_PROTOTYPES["HAPPINESS"]
-    assert emotion.preset("happiness", 0.5) == {k: v * 0.5 for k, v in prototype.items()}
-    assert emotion.preset("NEUTRAL", 1.0) == {}
+def test_emotion_names_and_strengths() -> None:
+    assert emotion.strengths("happiness", 0.5) == {"HAPPINESS": 0.5}
+    assert emotion.strengths("NEUTRAL", 1.0) == {}
     assert emotion.one_sided("contempt") == "L"
     for bad in (("HAPPY", 1.0), ("SADNESS", 1.5), ("SADNESS", float("nan"))):
         with pytest.raises(emotion.EmotionError):
-            emotion.preset(*bad)
-    n = 5
-    closure = np.array([0, 0, 1, 0, 0], np.float32)
-    speech = {"AU24": closure, "AU26": np.zeros(n, np.float32), "AU12": np.full(n, 0.2, np.float32),
-              "AU45": np.array([0, 1, 0, 0, 0], np.float32)}
-    out = emotion.combine(speech, emotion.preset("SURPRISE"), {"AU01": np.full(n, 1.0, np.float32)})
-    surprise = EMOTION_PROTOTYPES["SURPRISE"]
-    assert out["AU26"][2] == 0 and out["AU26"][0] == pytest.approx(surprise["AU26"]), "closure gates the jaw"
-    assert out["AU12"].min() >= 0.2, "blend zone never drops below speech"
-    brow = surprise["AU01"]
-    assert out["AU01"].max() <= brow + PROSODY_CAP_DEFAULT * (1 - brow) + 1e-6 and out["AU01"].min() >= brow
-    assert out["AU45"][1] == 1.0
-    happy = emotion.combine({"AU12": np.zeros(n, np.float32)}, emotion.preset("HAPPINESS"))
-    assert happy["AU12"][0] == pytest.approx(prototype["AU12"])
+            emotion.strengths(*bad)
+
+
+@pytest.fixture(scope="module")
+def demo_neutral() -> TrackSet:
+    return predict_tracks(DEMO_WAV, PredictOptions(fps=30.0, seed=4))
+
+
+@pytest.mark.parametrize("name", [e for e in EMOTIONS if e != "NEUTRAL"])
+def test_pipeline_mixes_emotion_with_the_contract_rules(demo_neutral: TrackSet, name: str) -> None:
+    """The server's emotion tracks are the zone rules (the rig's formulas) applied to its neutral tracks."""
+    tracks = predict_tracks(DEMO_WAV, PredictOptions(fps=30.0, seed=4, emotion=name.lower(), strength=0.6))
+    neutral = demo_neutral.matrix()
+    keys = evaluate_rules(neutral, {name: 0.6})
+    np.testing.assert_allclose(tracks.matrix(), au_channels(keys), atol=1e-6)
+    basis = landmarks.load_basis()
+    assert tracks.landmarks is not None
+    np.testing.assert_allclose(tracks.landmarks.frames, basis.evaluate_keys(keys), atol=1e-7)
+    assert tracks.meta["emotion"] == {"name": name, "strength": 0.6, "one_sided": ONE_SIDED.get(name)}
+    assert np.abs(tracks.matrix() - neutral).max() > 0.1, "the emotion shows"
+
+
+def test_pipeline_emotion_keeps_closures_and_blends_the_smile(demo_neutral: TrackSet) -> None:
+    neutral = demo_neutral.channels
+    closed = np.max([neutral[c] for c in CLOSURE_AUS], axis=0) >= 1.0 / CLOSURE_GAIN
+    assert closed.sum() >= 3, "the demo clip has bilabial closures"
+    surprise = predict_tracks(DEMO_WAV, PredictOptions(fps=30.0, seed=4, emotion="SURPRISE"))
+    np.testing.assert_allclose(surprise.channels["AU26"][closed], neutral["AU26"][closed], atol=1e-6)
+    assert np.all(surprise.channels["AU26"][~closed] >= neutral["AU26"][~closed] - 1e-6)
+    happy = predict_tracks(DEMO_WAV, PredictOptions(fps=30.0, seed=4, emotion="HAPPINESS", strength=0.5))
+    a, w = neutral["AU12"], BLEND_WEIGHT_DEFAULT
+    np.testing.assert_allclose(happy.channels["AU12"], a + (0.5 * EMOTION_PROTOTYPES["HAPPINESS"]["AU12"]
+                                                            - 0.5 * a) * w, atol=1e-6)
 
 
 def full_tracks(n: int = 4) -> TrackSet:
@@ -186,9 +216,15 @@ def test_landmark_basis_is_linear_and_format_checked(tmp_path: Path) -> None:
     assert out[1, 8, 2] < out[0, 8, 2], "the jaw drop lowers the chin (Z up)"
     assert 0.05 < float(np.ptp(basis.neutral[:, 0])) < 0.3, "metres, a human face's width"
     good = dict(np.load(landmarks.DEFAULT_BASIS_PATH))
+    sides = good["sides"].tolist()
+    assert sides[:3] == ["", "L", "R"], "AU01 is unsided, AU02 sided"
     cases = {"missing": {k: v for k, v in good.items() if k != "basis"},
+             "old per-AU file": {k: v for k, v in good.items() if k != "sides"},
              "shape": {**good, "neutral": np.zeros((67, 3), np.float32)},
              "unknown AU": {**good, "au_codes": np.array(["AU99", *list(good["au_codes"][1:])])},
+             "unsided AU with a side": {**good, "sides": np.array(["L", *sides[1:]])},
+             "sided AU without a side": {**good, "sides": np.array(["", "", *sides[2:]])},
+             "duplicate key": {**good, "sides": np.array(["", "L", "L", *sides[3:]])},
              "nan": {**good, "basis": np.full_like(good["basis"], np.nan)},
              "head": {**good, "head_size": np.float32(-1)}}
     for name, arrays in cases.items():

@@ -1,4 +1,7 @@
-"""Fixtures of the server tier: real server processes, speech from espeak-ng (see server_harness.py)."""
+"""Fixtures of the server tier: real server processes with small limits, speech from espeak-ng.
+
+Built from the shared helpers of ``tests/fixtures.py`` (ports, ServerProcess, cached espeak-ng speech).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.server.server_harness import TOKEN, ServerProcess, espeak_wav
+from tests.fixtures import TOKEN, ServerProcess, espeak_wav
 
 
 @pytest.fixture(scope="session")

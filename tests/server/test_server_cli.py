@@ -49,6 +49,22 @@ def test_predict_bad_input_exits_2_with_a_message(tmp_path: Path) -> None:
     assert done.returncode == 2 and "strength" in done.stderr
 
 
+def test_predict_flags_are_the_contract_options(tmp_path: Path) -> None:
+    """The real console command rejects with the contract's message (the same text as HTTP and the client)."""
+    out = tmp_path / "x.json"
+    for flag, value, message in (("--fps", "1000", "fps must be a number from 1 to 240, got 1000.0"),
+                                 ("--fps", "1e-300", "fps must be a number from 1 to 240, got 1e-300"),
+                                 ("--seed", "-1", "seed must be a whole number from 0 to 2**63-1, got -1")):
+        done = run("predict", "in.wav", "-o", str(out), flag, value)
+        assert done.returncode == 2 and f"argument {flag}: {message}" in done.stderr, done.stderr
+    assert not out.exists()
+    help_text = run("predict", "--help").stdout
+    for flag in ("--fps", "--emotion", "--strength", "--seed", "--no-blinks", "--no-prosody", "--smoothing",
+                 "--no-landmarks"):
+        assert flag in help_text, flag
+    assert "from 1 to 240" in " ".join(help_text.split())
+
+
 def test_console_script_has_the_same_subcommands() -> None:
     exe = Path(sys.executable).with_name("au-talking-head")
     done = subprocess.run([str(exe), "predict", "--help"], capture_output=True, text=True, timeout=60)
