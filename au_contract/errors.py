@@ -37,6 +37,7 @@ HTTP_ERROR = "http_error"
 BODY_TIMEOUT = "body_timeout"
 TOO_LARGE = "too_large"
 TOO_LONG = "too_long"
+RESPONSE_TOO_LARGE = "response_too_large"
 BUSY = "busy"
 MODEL_UNAVAILABLE = "model_unavailable"
 INTERNAL = "internal"
@@ -64,6 +65,7 @@ SERVER_CODES: dict[str, tuple[int, str]] = {
     BODY_TIMEOUT: (408, "the body did not arrive in time"),
     TOO_LARGE: (413, "body over the server's size limit"),
     TOO_LONG: (413, "decoded audio longer than the server's duration limit"),
+    RESPONSE_TOO_LARGE: (413, "duration x fps (and landmarks) would make an answer over the size limit"),
     BUSY: (429, "too many requests running and waiting"),
     MODEL_UNAVAILABLE: (503, "the model weights could not be loaded"),
     INTERNAL: (500, "a bug, never bad input"),

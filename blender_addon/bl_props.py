@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any, cast
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 from au_contract import CONTROL_MARKER_PROP, EMOTIONS
 from au_contract.connection import DEFAULT_URL as DEFAULT_SERVER_URL
 from au_contract.options import SPECS as OPTION_SPECS
+
+from .animation.bl_lines import AUTH_PG_line
+from .animation.bl_lines import on_select as on_line_select
 
 #: Blender's IntProperty is 32-bit; the contract's seed goes to 2**63-1.
 _INT_MAX = 2**31 - 1
@@ -81,6 +92,9 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
     quality_closures: IntProperty(name="Lip Closures", default=0)  # type: ignore[valid-type]
     quality_jitter: FloatProperty(name="Jitter", default=0.0, precision=4)  # type: ignore[valid-type]
     last_message: StringProperty(name="Last Result", default="")  # type: ignore[valid-type]
+    # The scene's lines (animation/bl_lines.py): one per generation, listed in the panel.
+    lines: CollectionProperty(type=AUTH_PG_line)  # type: ignore[valid-type]
+    line_index: IntProperty(name="Line", default=-1, update=on_line_select)  # type: ignore[valid-type]
 
 
 class AUTH_AP_preferences(bpy.types.AddonPreferences):

@@ -17,13 +17,19 @@ log = logging.getLogger(__name__)
 
 #: Blender-facing modules in registration order (property groups before the classes that use them).
 MODULES: tuple[str, ...] = (
+    "animation.bl_lines",
     "bl_props",
     "splat.bl_engine",
     "operators.bl_server",
     "operators.bl_animate",
+    "operators.bl_line_ops",
     "operators.bl_bake",
     "operators.bl_rig",
+    "operators.bl_mapping",
+    "operators.bl_pose",
     "ui.bl_panel",
+    "ui.bl_lines_panel",
+    "ui.bl_mapping_panel",
     "operators.bl_splat",
 )
 

@@ -28,10 +28,9 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-log = logging.getLogger(__name__)
+from .service import DEFAULT_HEAD_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
 
-DEFAULT_HEAD_TIMEOUT_S = 10.0
-DEFAULT_MAX_CONNECTIONS = 256
+log = logging.getLogger(__name__)
 
 
 class GuardedH11Protocol(H11Protocol):

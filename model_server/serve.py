@@ -21,10 +21,11 @@ from typing import Any
 from au_contract import connection
 
 from .auth import LOOPBACK_HOSTS, host_name, load_or_create_token
-from .connections import DEFAULT_HEAD_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS, guarded_protocol
 from .service import (
     DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEAD_TIMEOUT_S,
     DEFAULT_MAX_BODY_MB,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_JOBS,
     DEFAULT_MAX_QUEUE,
     DEFAULT_MAX_RESPONSE_MB,
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import runner
     from .auth import TokenError
+    from .connections import guarded_protocol
 
     allowed = _allowed_hosts(args)
     if allowed is None:

@@ -38,6 +38,10 @@ DEFAULT_MAX_RESPONSE_MB = 256.0
 DEFAULT_MAX_JOBS = 2
 DEFAULT_MAX_QUEUE = 8
 DEFAULT_BODY_TIMEOUT_S = 120.0
+#: A connection must send a complete request line and headers within this time (``connections``).
+DEFAULT_HEAD_TIMEOUT_S = 10.0
+#: Open connections at most; past it the oldest idle one is closed (``connections``).
+DEFAULT_MAX_CONNECTIONS = 256
 #: Requests whose body or answer is larger than this hand their memory back to the system afterwards.
 RELEASE_AFTER_BYTES = 1024 * 1024
 

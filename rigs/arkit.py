@@ -29,6 +29,11 @@ from au_contract import AU_BY_CODE, AU_CODES
 from . import name_sets
 from .errors import MappingError
 
+MAP_SCHEMA = "au-map/1"
+#: Custom property on a mesh object holding the mapping editor's weights (au-map/1 JSON text); Adapt
+#: Character applies them on top of the recognised name sets (``rigs.mapping.plan_character(edits=...)``).
+MAP_PROP = "au_talking_head_map"
+
 #: The 52 ARKit names (defined once, in ``rigs.name_sets``).
 ARKIT_52: tuple[str, ...] = name_sets.ARKIT_52
 
@@ -176,6 +181,28 @@ def load_custom_map(path: Path) -> dict[str, dict[str, float]]:
     except (OSError, json.JSONDecodeError) as exc:
         raise MappingError(f"cannot read the AU map {path}: {exc}") from exc
     return parse_custom_map(data)
+
+
+def map_to_text(au_map: dict[str, dict[str, float]]) -> str:
+    """A custom map as au-map/1 JSON text (``{"schema": "au-map/1", "map": {"AU12": {"Smile_L": 1.0}}}``)."""
+    return json.dumps({"schema": MAP_SCHEMA, "map": au_map}, indent=1)
+
+
+def map_from_text(text: str) -> dict[str, dict[str, float]]:
+    """Read a custom map from JSON text. Raises MappingError (also for invalid JSON)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MappingError(f"the AU map is not JSON: {exc}") from exc
+    return parse_custom_map(data)
+
+
+def save_custom_map(path: Path, au_map: dict[str, dict[str, float]]) -> None:
+    """Write a custom map file (au-map/1). Raises MappingError when the file cannot be written."""
+    try:
+        Path(path).write_text(map_to_text(au_map) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot write the AU map {path}: {exc}") from exc
 
 
 def custom_target_map(au_map: dict[str, dict[str, float]], shape_keys: list[str]) -> TargetMap:

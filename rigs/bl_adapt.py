@@ -9,7 +9,7 @@ import bpy
 
 from au_contract import CONTROL_MARKER_PROP
 
-from .arkit import load_custom_map
+from .arkit import MAP_PROP, load_custom_map, map_from_text
 from .bl_bones import BonePlan, adapt_armature, find_armature, poses_for
 from .bl_drivers import add_control_props, add_driver
 from .bone_poses import load_poses
@@ -43,6 +43,15 @@ def ensure_behaviour_props(control: Any) -> None:
         ui = control.id_properties_ui(name)
         ui.update(min=lo, max=hi, soft_min=lo, soft_max=hi, default=0.0, description=description)
         control.property_overridable_library_set(f'["{name}"]', True)
+    control.update_tag()  # a driver reading a property the evaluated copy lacks is flagged invalid for good
+
+
+def revalidate(owner: Any) -> None:
+    """Clear the "invalid" flag of ``owner``'s drivers (set when one ran before its property existed)."""
+    ad = getattr(owner, "animation_data", None)
+    for fc in ad.drivers if ad is not None else ():
+        if not fc.driver.is_valid:
+            fc.driver.expression = fc.driver.expression
 
 
 def adapt_mesh(context: Any, target: Any, mapping_path: str = "", control: Any = None) -> CharacterPlan:
@@ -51,7 +60,8 @@ def adapt_mesh(context: Any, target: Any, mapping_path: str = "", control: Any =
     Args:
         target: a mesh object with shape keys.
         mapping_path: optional custom JSON map (``rigs.arkit``); empty = recognise the name sets of
-            ``rigs.name_sets`` (ARKit-52, Character Creator, VRM, visemes ...).
+            ``rigs.name_sets`` (ARKit-52, Character Creator, VRM, visemes ...), with the mapping editor's
+            weights kept on the mesh (``MAP_PROP``) on top.
         control: the control object; default: the scene's rig, created if missing.
 
     Returns:
@@ -69,7 +79,8 @@ def adapt_mesh(context: Any, target: Any, mapping_path: str = "", control: Any =
     keys = target.data.shape_keys.key_blocks
     names = [kb.name for kb in keys][1:]
     custom = load_custom_map(Path(bpy.path.abspath(mapping_path))) if mapping_path else None
-    plan = plan_character(names, custom)
+    edits = map_from_text(str(target[MAP_PROP])) if target.get(MAP_PROP) else None  # the mapping editor's
+    plan = plan_character(names, custom, edits)
     if not plan.drivers:
         hint = "; ".join(f"{k} -> {v}" for k, v in plan.unrecognised.items() if v)
         raise AdaptError(
@@ -82,6 +93,7 @@ def adapt_mesh(context: Any, target: Any, mapping_path: str = "", control: Any =
     ensure_behaviour_props(control)
     for name, spec in plan.drivers.items():
         add_driver(keys[name], "value", spec, control)
+    revalidate(target.data.shape_keys)
     target[CONTROL_REF_PROP] = control.name
     face = control.get(FACE_MESH_PROP)
     if not (isinstance(face, bpy.types.Object) and face.name in bpy.data.objects):
@@ -109,4 +121,7 @@ def adapt_character(context: Any, target: Any, mapping_path: str = "") -> Charac
         preset, poses = poses_for(arm)
     control = ensure_control(context)
     ensure_behaviour_props(control)
-    return adapt_armature(arm, control, poses, preset)
+    plan = adapt_armature(arm, control, poses, preset)
+    revalidate(arm)
+    revalidate(arm.data)
+    return plan

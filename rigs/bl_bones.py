@@ -19,9 +19,20 @@ from mathutils import Vector
 from au_contract.zone_rules import DriverSpec, weighted_driver
 
 from .bl_drivers import add_driver
-from .bone_poses import RIGIFY_EYE_DISTANCE, RIGIFY_FACE, RIGIFY_FACE_BONES, BoneDelta, Poses, poses_from_json
+from .bone_poses import (
+    RIGIFY_EYE_DISTANCE,
+    RIGIFY_FACE,
+    RIGIFY_FACE_BONES,
+    BoneDelta,
+    Poses,
+    delta_from_pose,
+    merged,
+    poses_from_json,
+    poses_to_text,
+    with_pose,
+)
 from .character_rules import gated_weighted_driver
-from .errors import AdaptError
+from .errors import AdaptError, MappingError
 from .gaze import GAZE_H_PROP, GAZE_V_PROP
 from .naming import CONTROL_REF_PROP
 
@@ -70,18 +81,118 @@ def is_rigify_face(arm: Any) -> bool:
 
 
 def poses_for(arm: Any) -> tuple[str, Poses]:
-    """(preset name, poses) for an armature: the built-in Rigify face, else the poses recorded on it.
+    """(preset name, poses) for an armature: the poses recorded on it, over the built-in Rigify face.
 
     Raises:
         AdaptError: when the armature is not a Rigify face and has no recorded poses.
+        MappingError: when the recorded poses are not a valid au-pose/1 preset.
     """
+    recorded = recorded_poses(arm)
     if is_rigify_face(arm):
-        return "Rigify face", RIGIFY_FACE
-    recorded = arm.get(POSES_PROP)
+        return ("Rigify face + recorded poses" if recorded else "Rigify face"), merged(RIGIFY_FACE, recorded)
     if recorded:
-        return "recorded poses", poses_from_json(json.loads(recorded))
-    raise AdaptError(f"'{arm.name}' is an armature without a Rigify face: give Adapt Character a pose preset "
-                     "(an au-pose/1 JSON AU Map: per AU, per bone, loc and rot), then adapt again.")
+        return "recorded poses", recorded
+    raise AdaptError(f"'{arm.name}' is an armature without a Rigify face and without recorded poses: pose "
+                     "its face for an AU in Pose Mode and press Record AU Pose (or load a pose preset), then "
+                     "adapt again.")
+
+
+def recorded_poses(arm: Any) -> Poses:
+    """The per-AU poses recorded on ``arm`` (``POSES_PROP``, au-pose/1 JSON); empty when none.
+
+    Raises:
+        MappingError: when the stored text is not a valid au-pose/1 preset.
+    """
+    text = arm.get(POSES_PROP)
+    if not text:
+        return {}
+    try:
+        data = json.loads(str(text))
+    except json.JSONDecodeError as exc:
+        raise MappingError(f"the poses stored on '{arm.name}' are not JSON ({exc}); load a preset") from exc
+    return poses_from_json(data)
+
+
+def store_poses(arm: Any, poses: Poses) -> None:
+    """Keep ``poses`` on ``arm`` (saved with the .blend file; Adapt Character reads them)."""
+    arm[POSES_PROP] = poses_to_text(poses)
+
+
+def rig_scale(arm: Any) -> float:
+    """The rig's size relative to the presets': eye distance over Rigify's, 1.0 without eye bones."""
+    eyes = [_eyeball(arm, side) for side in "LR"]
+    if eyes[0] is None or eyes[1] is None:
+        return 1.0
+    return float((eyes[0].head_local - eyes[1].head_local).length) / RIGIFY_EYE_DISTANCE
+
+
+def capture_pose(arm: Any, bones: list[str]) -> dict[str, BoneDelta]:
+    """The current pose of ``bones`` (pose bone names) as preset deltas; bones at rest are left out.
+
+    Locations go from the bone's rest axes to the armature's space (``_local`` undoes it) and are divided by
+    :func:`rig_scale`; rotations are stored as ``adapt_armature`` plays them back.
+    """
+    scale = rig_scale(arm)
+    out: dict[str, BoneDelta] = {}
+    for name in bones:
+        pb = arm.pose.bones[name]
+        loc = arm.data.bones[name].matrix_local.to_3x3() @ pb.location
+        if pb.rotation_mode == "QUATERNION":
+            q = pb.rotation_quaternion.normalized()
+            quat = (q.w, q.x, q.y, q.z)
+        else:  # Euler bones are driven as 2 x rot (``adapt_armature``): record half the angles
+            e = pb.rotation_euler
+            quat = (1.0, e.x / 2, e.y / 2, e.z / 2)
+        delta = delta_from_pose((loc.x, loc.y, loc.z), quat, scale)
+        if delta is not None:
+            out[name] = delta
+    return out
+
+
+def pose_drivers(arm: Any, bones: list[str] | None = None) -> list[Any]:
+    """The drivers :func:`adapt_armature` put on ``arm``'s bone channels (of ``bones``, default all)."""
+    ad = arm.animation_data
+    prefixes = ('["' + RULE_PREFIX, f'["{GAZE_H_PROP}"]', f'["{GAZE_V_PROP}"]')
+    wanted = None if bones is None else {f'pose.bones["{b}"]' for b in bones}
+    return [fc for fc in (ad.drivers if ad is not None else ())
+            if fc.data_path.startswith("pose.bones[")
+            and (wanted is None or fc.data_path.rpartition(".")[0] in wanted)
+            and any(v.targets[0].data_path.startswith(prefixes) for v in fc.driver.variables)]
+
+
+def pause_pose_drivers(arm: Any) -> int:
+    """Mute the AU pose drivers of ``arm`` so its bones can be posed (Adapt Character turns them back on).
+
+    Returns:
+        How many drivers were paused.
+    """
+    drivers = pose_drivers(arm)
+    for fc in drivers:
+        fc.mute = True
+    return len(drivers)
+
+
+def record_pose(arm: Any, key: str, bones: list[str]) -> dict[str, BoneDelta]:
+    """Store the current pose of ``bones`` as the pose of ``key`` (``"AU26"``, ``"AU12_L"``) on ``arm``.
+
+    Returns:
+        The recorded bone deltas (bones at rest are left out).
+
+    Raises:
+        AdaptError: when a bone is still driven by its AU poses (its pose is the drivers', not the user's),
+            or when none of ``bones`` is away from rest (nothing to record).
+    """
+    live = sorted({fc.data_path.split('"')[1] for fc in pose_drivers(arm, bones) if not fc.mute})
+    if live:
+        raise AdaptError(f"{', '.join(live)} still follow the AU poses (Blender puts driven values back): "
+                         "press Edit AU Poses to pause the drivers, pose the face, record, then Adapt "
+                         "Character")
+    deltas = capture_pose(arm, bones)
+    if not deltas:
+        raise AdaptError(f"none of the {len(bones)} bones is away from its rest pose: pose the face for "
+                         f"{key} first (move or rotate the bones), then record")
+    store_poses(arm, with_pose(recorded_poses(arm), key, deltas))
+    return deltas
 
 
 def _rule(key: str) -> DriverSpec:
@@ -125,10 +236,7 @@ def _local(arm: Any, bone: str, delta: BoneDelta, scale: float) -> tuple[Vector,
 def adapt_armature(arm: Any, control: Any, poses: Poses, preset: str) -> BonePlan:
     """Drive ``arm``'s bones from ``control`` through ``poses`` (see the module docstring)."""
     plan = BonePlan(preset)
-    eyes = [arm.data.bones.get(n) for n in ("eye.L", "eye.R")]
-    scale = 1.0
-    if all(eyes):
-        scale = (eyes[0].head_local - eyes[1].head_local).length / RIGIFY_EYE_DISTANCE
+    scale = rig_scale(arm)
     channels: dict[tuple[str, str, int], dict[str, float]] = {}
     for key, bones in poses.items():
         for bone, delta in bones.items():
@@ -161,9 +269,17 @@ def adapt_armature(arm: Any, control: Any, poses: Poses, preset: str) -> BonePla
     return plan
 
 
+def _eyeball(arm: Any, side: str) -> Any:
+    """The bone at the centre of an eyeball (Rigify: ``master_eye.L``; its eye.L sits on the target)."""
+    for name in (f"master_eye.{side}", f"ORG-eye.{side}", f"eye.{side}"):
+        if name in arm.data.bones:
+            return arm.data.bones[name]
+    return None
+
+
 def _drive_gaze(arm: Any, control: Any, plan: BonePlan) -> bool:
     target = arm.data.bones.get("eyes")
-    eye = arm.data.bones.get("eye.L")
+    eye = _eyeball(arm, "L")
     if target is None or eye is None:
         return False
     reach = abs(eye.head_local.y - target.head_local.y) * _TAN30

@@ -26,8 +26,9 @@ from .errors import MappingError
 POSE_SCHEMA = "au-pose/1"
 #: Bones that identify a Rigify face (the "Human" meta-rig's generated face rig).
 RIGIFY_FACE_BONES: tuple[str, ...] = ("jaw_master", "lip.T", "lip.B", "lips.L", "lips.R")
-#: Eye distance (metres) of the Human meta-rig: presets are scaled by a rig's eye distance over this.
-RIGIFY_EYE_DISTANCE = 0.0636
+#: Eye distance (metres, ``master_eye.L`` to ``master_eye.R``) of the Human meta-rig's generated face:
+#: presets are scaled by a rig's eye distance over this.
+RIGIFY_EYE_DISTANCE = 0.1032
 
 Vec = tuple[float, float, float]
 
@@ -84,7 +85,7 @@ RIGIFY_FACE: Poses = _mirror({
     "AU22": {"lip.T": _d(y=-0.005, z=0.003), "lip.B": _d(y=-0.005, z=-0.003), "lips.L": _d(x=-0.004),
              "lips.R": _d(x=0.004)},
     "AU23": {"lip.T": _d(z=-0.003), "lip.B": _d(z=0.003)},
-    "AU24": {"lip.T": _d(z=-0.0075), "lip.B": _d(z=0.0075), "lip.T.L.001": _d(z=-0.006),
+    "AU24": {"lip.T": _d(z=-0.009), "lip.B": _d(z=0.009), "lip.T.L.001": _d(z=-0.006),
              "lip.T.R.001": _d(z=-0.006), "lip.B.L.001": _d(z=0.006), "lip.B.R.001": _d(z=0.006)},
     "AU25": {"lip.T": _d(z=0.002), "lip.B": _d(z=-0.003)},
     "AU26": {"jaw_master": BoneDelta(rot=(0.15, 0.0, 0.0))},
@@ -142,6 +143,71 @@ def poses_from_json(data: object) -> Poses:
                 raise MappingError(f"pose preset {key}/{bone}: loc and rot are three numbers each")
             out[key][bone] = BoneDelta((loc[0], loc[1], loc[2]), (rot[0], rot[1], rot[2]))
     return out
+
+
+def pose_key(code: str, side: str = "") -> str:
+    """The preset key of an AU pose: ``"AU26"``, or ``"AU12_L"`` / ``"AU12_R"`` for one side of a sided AU.
+
+    Raises:
+        MappingError: for an unknown AU, a side other than "", "L", "R", or a side on an unsided AU.
+    """
+    if code not in AU_BY_CODE:
+        raise MappingError(f"unknown AU {code!r}")
+    if side not in ("", "L", "R"):
+        raise MappingError(f"side is L, R or empty (both), not {side!r}")
+    if side and not AU_BY_CODE[code].sided:
+        raise MappingError(f"{code} ({AU_BY_CODE[code].name}) has no sides: record it for both")
+    return f"{code}_{side}" if side else code
+
+
+def delta_from_pose(loc: Vec, quat: tuple[float, float, float, float], scale: float = 1.0,
+                    tol: float = 1e-6) -> BoneDelta | None:
+    """The delta of a posed bone, or None when it sits at rest.
+
+    Args:
+        loc: the bone's offset from rest in the armature's space (metres).
+        quat: its rotation from rest as a quaternion (w, x, y, z), normalised.
+        scale: the rig's size relative to the preset's (``loc`` is divided by it).
+        tol: offsets and quaternion components below this count as rest.
+
+    The driver sets the quaternion's xyz with w at 1 and Blender normalises, so the recorded ``rot`` is
+    ``xyz / w`` (w made positive): the rig plays back exactly the recorded rotation at the AU's value 1.
+    """
+    w, x, y, z = quat
+    if w < 0:
+        w, x, y, z = -w, -x, -y, -z
+    w = max(w, 1e-3)  # a half-turn cannot be played by xyz with w = 1; clamp rather than divide by 0
+    rot = tuple(0.0 if abs(c) < tol else c / w for c in (x, y, z))
+    off = tuple(0.0 if abs(c) < tol else c / scale for c in loc)
+    if not any(rot) and not any(off):
+        return None
+    return BoneDelta((off[0], off[1], off[2]), (rot[0], rot[1], rot[2]))
+
+
+def with_pose(poses: Poses, key: str, bones: dict[str, BoneDelta]) -> Poses:
+    """A copy of ``poses`` with the pose of ``key`` replaced by ``bones`` (removed when they are empty)."""
+    out = {k: dict(v) for k, v in poses.items() if k != key}
+    if bones:
+        out[key] = dict(bones)
+    return out
+
+
+def merged(base: Poses, over: Poses) -> Poses:
+    """``base`` with every pose of ``over`` replacing the pose of the same key (a recorded pose wins)."""
+    return {**{k: dict(v) for k, v in base.items()}, **{k: dict(v) for k, v in over.items()}}
+
+
+def poses_to_text(poses: Poses) -> str:
+    """The preset as JSON text (what is kept on the armature and written to a preset file)."""
+    return json.dumps(poses_to_json(poses), indent=1, sort_keys=True)
+
+
+def save_poses(path: Path, poses: Poses) -> None:
+    """Write a pose preset file. Raises MappingError when the file cannot be written."""
+    try:
+        Path(path).write_text(poses_to_text(poses) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot write the pose preset {path}: {exc}") from exc
 
 
 def load_poses(path: Path) -> Poses:

@@ -40,6 +40,8 @@ class CharacterPlan:
         unmapped: AU codes that reach no shape key.
         sets: name set -> number of keys recognised from it.
         visemes: whether the mouth is driven through visemes.
+        weights: shape-key name -> {AU code: weight} of every key driven by weighted AUs (the editable
+            part of the mapping; visemes, gaze and the lip closure are derived and not listed here).
     """
 
     drivers: dict[str, DriverSpec] = field(default_factory=dict)
@@ -50,6 +52,7 @@ class CharacterPlan:
     unmapped: list[str] = field(default_factory=list)
     sets: dict[str, int] = field(default_factory=dict)
     visemes: bool = False
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def summary(self, target: str) -> str:
         """The one-line report of the Adapt Character operator."""
@@ -98,14 +101,19 @@ def _mouth_left_right(side: str) -> DriverSpec:
     return gaze.jaw_side_driver("R", 0.5)
 
 
-def plan_character(names: list[str], custom_map: dict[str, dict[str, float]] | None = None) -> CharacterPlan:
+def plan_character(names: list[str], custom_map: dict[str, dict[str, float]] | None = None,
+                   edits: dict[str, dict[str, float]] | None = None) -> CharacterPlan:
     """The plan for a mesh whose shape keys (Basis excluded) are ``names``.
 
     Args:
         custom_map: AU -> {shape-key name: weight} (``rigs.arkit.parse_custom_map``); replaces recognition.
+        edits: the same format, applied on top of recognition (the mapping editor's weights): each key it
+            names is driven by exactly its AU weights there, whatever its recognised role; the other keys
+            keep theirs. An edited ``jawOpen`` carries its ``mouthClose`` along.
     """
     if custom_map is not None:
         return _plan_custom(names, custom_map)
+    per_key = invert_map(edits or {})
     rec = name_sets.recognise(names)
     plan = CharacterPlan(unrecognised=dict(rec.unknown), sets=dict(rec.sets))
     arkit = {n: r for n, (_, _, r) in rec.roles.items() if r.kind == "arkit"}
@@ -115,10 +123,14 @@ def plan_character(names: list[str], custom_map: dict[str, dict[str, float]] | N
     close = "mouthClose" in present and has_jaw
     weights = arkit_weights()
     reached: set[str] = set()
+    jaw_key = next((n for n, r in arkit.items() if r.target == "jawOpen"), "")
+    if jaw_key in per_key:
+        weights["jawOpen"] = per_key[jaw_key]
     for name, role in arkit.items():
-        _drive_arkit(plan, name, role, weights, close, reached)
+        if name not in per_key:
+            _drive_arkit(plan, name, role, weights, close, reached)
     for name, (_, _, role) in rec.roles.items():
-        if role.kind == "arkit":
+        if role.kind == "arkit" or name in per_key:
             continue
         if role.kind == "rest":
             plan.at_rest[name] = role.target
@@ -131,8 +143,9 @@ def plan_character(names: list[str], custom_map: dict[str, dict[str, float]] | N
                 plan.drivers[name] = gaze.gaze_direction_driver(role.target)
                 plan.roles[name] = f"gaze {role.target}"
     for name, (_, _, role) in rec.roles.items():  # AU shapes last: they give way to the shapes above
-        if role.kind == "aus":
+        if role.kind == "aus" and name not in per_key:
             _drive_aus(plan, name, role, close, reached)
+    _drive_edits(plan, names, per_key, close, reached)
     plan.unmapped = [c for c in AU_CODES if c not in reached]
     return plan
 
@@ -168,6 +181,7 @@ def _drive_arkit(plan: CharacterPlan, name: str, role: name_sets.Role, weights: 
             spec = gaze.with_lid_follow(spec)
         plan.drivers[name] = spec
         plan.roles[name] = _words(w) + (f" ({side})" if side else "")
+        plan.weights[name] = dict(w)
         reached.update(w)
 
 
@@ -197,7 +211,8 @@ def _drive_aus(plan: CharacterPlan, name: str, role: name_sets.Role, close: bool
     if "AU45" in w or "AU43" in w:
         spec = gaze.with_lid_follow(spec)
     plan.drivers[name] = spec
-    plan.roles[name] = " + ".join(f"{v:g} {k}" for k, v in sorted(w.items()))
+    plan.roles[name] = _words(w)
+    plan.weights[name] = dict(w)
     reached.update(w)
 
 
@@ -207,8 +222,90 @@ def _plan_custom(names: list[str], custom_map: dict[str, dict[str, float]]) -> C
     for name, w in tmap.targets.items():
         side = side_of(name)
         plan.drivers[name] = gated_weighted_driver(w, side)
-        plan.roles[name] = " + ".join(f"{v:g} {k}" for k, v in sorted(w.items()))
+        plan.roles[name] = _words(w)
+        plan.weights[name] = dict(w)
     for name in names:
         if name not in plan.drivers:
             plan.at_rest[name] = "not in the custom map"
     return plan
+
+
+def _drive_edits(plan: CharacterPlan, names: list[str], per_key: dict[str, dict[str, float]], close: bool,
+                 reached: set[str]) -> None:
+    """Drive every key the editor's weights name (replacing its recognised role); report absent names."""
+    present = set(names)
+    for name, w in per_key.items():
+        if name not in present:
+            plan.unknown.append(name)
+            continue
+        w = {code: v for code, v in w.items() if v}
+        plan.at_rest.pop(name, None)
+        plan.unrecognised.pop(name, None)
+        if not w:
+            plan.drivers.pop(name, None)
+            plan.at_rest[name] = "every weight set to 0 in the mapping editor"
+            continue
+        side = side_of(name)
+        plan.drivers[name] = weighted_driver(w, side) if close else gated_weighted_driver(w, side)
+        plan.roles[name] = _words(w) + " (edited)"
+        plan.weights[name] = dict(w)
+        reached.update(w)
+
+
+def invert_map(au_map: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """AU -> {key: weight} (a custom map) turned into key -> {AU: weight}."""
+    out: dict[str, dict[str, float]] = {}
+    for code, targets in au_map.items():
+        for name, weight in targets.items():
+            out.setdefault(name, {})[code] = float(weight)
+    return out
+
+
+def plan_map(plan: CharacterPlan) -> dict[str, dict[str, float]]:
+    """The plan's editable weights as a custom map (AU -> {shape key: weight}), AUs in contract order."""
+    return per_key_to_map(plan.weights)
+
+
+def per_key_to_map(per_key: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """key -> {AU: weight} turned back into a custom map (AU -> {key: weight}), AUs in contract order."""
+    out: dict[str, dict[str, float]] = {}
+    for name, w in sorted(per_key.items()):
+        for code, weight in w.items():
+            out.setdefault(code, {})[name] = weight
+    return {code: out[code] for code in AU_CODES if code in out}
+
+
+def edits_against(recognised: CharacterPlan, au_map: dict[str, dict[str, float]],
+                  tol: float = 1e-4) -> dict[str, dict[str, float]]:
+    """The part of ``au_map`` (a full table) that differs from the recognised plan's weights, per key.
+
+    Every key whose AU weights differ (by more than ``tol``, or in which AUs) is kept whole; the others are
+    dropped, so the stored edits name only what the user changed.
+    """
+    changed = {}
+    for name, w in invert_map(au_map).items():
+        base = recognised.weights.get(name, {})
+        if set(base) != set(w) or any(abs(base[c] - v) > tol for c, v in w.items()):
+            changed[name] = w
+    return per_key_to_map(changed)
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One row of the mapping editor: an AU's weight on a target, or a derived driver (``au`` empty)."""
+
+    au: str
+    target: str
+    weight: float
+    role: str
+    editable: bool
+
+
+def mapping_rows(plan: CharacterPlan) -> list[MapRow]:
+    """The editor's rows: one per (AU, key) weight in AU order, then derived drivers (visemes, gaze...)."""
+    table = plan_map(plan)
+    rows = [MapRow(code, name, w, plan.roles.get(name, ""), True)
+            for code, targets in table.items() for name, w in targets.items()]
+    rows += [MapRow("", name, 1.0, plan.roles.get(name, ""), False)
+             for name in sorted(plan.drivers) if name not in plan.weights]
+    return rows

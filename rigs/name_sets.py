@@ -375,9 +375,13 @@ def recognise(names: list[str]) -> Recognition:
 
 def suggest(name: str) -> str:
     """The closest known vendor spelling to an unknown name, or "" when none is close."""
-    keys = list(_INDEX)
-    close = difflib.get_close_matches(_variants(name)[-1], keys, n=1, cutoff=0.75)
-    if not close:
+    best, best_ratio = "", 0.75
+    for variant in _variants(name):
+        for key in difflib.get_close_matches(variant, list(_INDEX), n=1, cutoff=best_ratio):
+            ratio = difflib.SequenceMatcher(None, variant, key).ratio()
+            if ratio > best_ratio or not best:
+                best, best_ratio = key, ratio
+    if not best:
         return ""
-    set_name, vendor, _ = _INDEX[close[0]][0]
+    set_name, vendor, _ = _INDEX[best][0]
     return f"{vendor} ({set_name})"

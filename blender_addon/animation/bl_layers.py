@@ -28,8 +28,9 @@ ACTION_MARKER = "au_talking_head_lines"  # on the action the add-on created
 OLD_GENERATED_TRACK = "AU Generated"  # the NLA track of add-on versions before lines
 BASE_KEY, SPANS_KEY, STASH_KEY = "base", "spans", "stash"
 
-#: A line's ID properties (a ``PropertyGroup`` item supports item access like a dict).
-LineStore = MutableMapping[str, Any]
+#: Where a line keeps its merge data: its ID properties (a ``PropertyGroup`` item, which supports item
+#: access like a dict, though the stubs do not say so) or a plain dict (benchmarks).
+LineStore = MutableMapping[str, Any] | Any
 
 
 class LayerError(AddonError, RuntimeError):
@@ -194,5 +195,6 @@ def shift_line(ctl: bpy.types.Object, store: LineStore, lo: float, hi: float, de
                  for k, v in store[STASH_KEY].items()}
         for k, arr in stash.items():
             if k.endswith("|f"):
-                arr.reshape(-1, 9)[:, [0, 2, 4]] += np.float32(delta)
+                rows = arr.reshape(-1, 9)
+                rows[:, [0, 2, 4]] = rows[:, [0, 2, 4]] + np.float32(delta)
         store[STASH_KEY] = stash

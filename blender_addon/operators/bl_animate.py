@@ -21,7 +21,7 @@ from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 from au_contract import AU_CODES, EMOTION_PROPS
 from au_contract.options import SPECS as OPTION_SPECS  # defaults and ranges of the request options
 
-from ..animation import bl_gaze, bl_layers, bl_sound, generation, quality
+from ..animation import bl_gaze, bl_layers, bl_lines, bl_sound, generation, quality
 from ..animation.timing import scene_fps
 from ..bl_props import EMOTION_ITEMS, is_control_object, option_range
 from ..errors import AddonError
@@ -76,9 +76,12 @@ def build_request(context: bpy.types.Context, filepath: str, emotion: str, stren
         tolerance=s.tolerance)
 
 
-def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: str
+def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: str, line_uid: int = 0
           ) -> tuple[quality.Quality, str | None]:
-    """Write a prepared generation into the scene (main thread only).
+    """Write a prepared generation into the scene as a line (main thread only).
+
+    ``line_uid`` 0 adds a line (or regenerates the line of the same audio it would overlap); another value
+    regenerates that line, keeping its hand edits (``animation/bl_lines``).
 
     Every check that can fail (rig, writable animation, sound support, reading the audio, the quality
     figures) runs before the first write.
@@ -102,6 +105,11 @@ def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: s
     except bl_layers.LayerError as exc:
         raise ApplyError(str(exc)) from exc
     req, tracks = prepared.request, prepared.tracks
+    try:
+        plan = bl_lines.plan_line(scene, ctl, filepath or req.audio_path, req.frame_start, tracks.frame_count,
+                                  line_uid)
+    except bl_layers.LayerError as exc:
+        raise ApplyError(str(exc)) from exc
     sound_problem = bl_sound.speech_problem(req.audio_path)
     envelope = bl_sound.envelope(req.audio_path, req.fps, tracks.frame_count) if not sound_problem else None
     if envelope is None and not sound_problem:
@@ -109,14 +117,12 @@ def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: s
     result = quality.assess(tracks.channels, req.fps, envelope)
     # Writes.
     gaze = bl_gaze.gaze_curves(scene, ctl, req.frame_start, tracks.frame_count, req.fps, req.seed)
-    bl_layers.install_generated(ctl, prepared.curves + gaze)
+    values = bl_lines.LineValues(filepath or req.audio_path, req.emotion, req.strength, req.seed,
+                                 str(getattr(req, "transcript", "") or ""), str(tracks.meta.get("model", "")))
+    sound_path = None if sound_problem else req.audio_path
+    bl_lines.write(scene, ctl, plan, prepared.curves + gaze, values, sound_path)
     if sound_problem:
         log.warning("%s", sound_problem)
-    else:
-        bl_sound.place_speech(scene, req.audio_path, req.frame_start, tracks.frame_count)
-    last = req.frame_start + tracks.frame_count - 1
-    if scene.frame_end < last:
-        scene.frame_end = last
     settings.audio_path = filepath
     settings.emotion, settings.strength, settings.frame_start = req.emotion, req.strength, req.frame_start
     settings.has_quality = True
@@ -150,15 +156,20 @@ class _GenerateBase(_OperatorBase):
     def inputs(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         raise NotImplementedError
 
+    def target_line(self, context: bpy.types.Context) -> int:
+        """The uid of the line to regenerate (0: a new line)."""
+        return 0
+
     def _request(self, context: bpy.types.Context) -> generation.GenerateRequest:
         filepath, emotion, strength, frame_start = self.inputs(context)
         self._filepath = filepath
+        self._line_uid = self.target_line(context)
         return build_request(context, filepath, emotion, strength, frame_start)
 
     def _finish(self, context: bpy.types.Context, prepared: generation.Prepared) -> set[OperatorReturnItems]:
         t0 = time.perf_counter()
         try:
-            result, warning = apply(context, prepared, self._filepath)
+            result, warning = apply(context, prepared, self._filepath, self._line_uid)
         except ApplyError as exc:
             return self._fail(context, exc)
         if warning:
@@ -259,7 +270,7 @@ class AUTH_OT_generate_from_audio(_GenerateBase, bpy.types.Operator):
 
 
 class AUTH_OT_regenerate(_GenerateBase, bpy.types.Operator):
-    """Replace only the generated layer using the panel's settings; hand edits (corrections) stay"""
+    """Regenerate the selected line with the panel's emotion, strength, seed and options; hand edits stay"""
 
     bl_idname = "au_talking_head.regenerate"
     bl_label = "Regenerate"
@@ -268,14 +279,20 @@ class AUTH_OT_regenerate(_GenerateBase, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         if not super().poll(context):
             return False
-        if bl_layers.generated_strip(context.scene.au_talking_head.rig) is None:
-            cls.poll_message_set("Nothing to regenerate yet: use Generate from Audio first")
+        if bl_lines.active_line(context.scene) is None:
+            cls.poll_message_set("Nothing to regenerate yet: use Generate from Audio first, or pick a line")
             return False
         return True
 
     def inputs(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         s = context.scene.au_talking_head
-        return s.audio_path, s.emotion, s.strength, s.frame_start
+        line = bl_lines.active_line(context.scene)
+        assert line is not None  # poll
+        return line.audio_path, s.emotion, s.strength, line.frame_start
+
+    def target_line(self, context: bpy.types.Context) -> int:
+        line = bl_lines.active_line(context.scene)
+        return int(line.uid) if line is not None else 0
 
 
 CLASSES = (AUTH_OT_generate_from_audio, AUTH_OT_regenerate)

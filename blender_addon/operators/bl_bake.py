@@ -1,10 +1,13 @@
 """Operator ``bake``: flatten the live rig to plain shape-key keyframes on a mesh, for glTF/FBX export.
 
 glTF and FBX carry no drivers, so the exporter needs shape-key values as keyframes. ``bake`` evaluates
-the scene frame by frame (NLA layers, corrections, emotion and zone drivers all applied), reads the face
-mesh's evaluated shape-key values, and writes them as sparse Bezier keys (``keyreduce``, same bound) on
+the scene frame by frame (the lines' curves, emotion and zone drivers all applied) over the lines' range
+(the scene's when there are no lines), reads the face mesh's evaluated shape-key values, and writes them as
+sparse Bezier keys (``keyreduce``, same bound) on
 
-- a copy of the face mesh named ``"<mesh> Baked"`` without drivers (default, the live rig is kept), or
+- a copy of the face mesh named ``"<mesh> Baked"`` without drivers (default). The live face is then hidden
+  in the viewport and in renders (``hide_live``) and splat twins bound to it follow the copy, so the file
+  renders one head; unhide the live face to keep animating it; or
 - the face mesh itself with its shape-key drivers removed (``copy=False``).
 """
 
@@ -18,7 +21,7 @@ from bpy.props import BoolProperty, IntProperty, StringProperty
 
 from au_contract import AU_CODES
 
-from ..animation import bl_curves, keyreduce
+from ..animation import bl_curves, bl_lines, keyreduce
 from ..animation.curveplan import CurveData
 from ..bl_props import is_control_object
 
@@ -97,6 +100,18 @@ def bake(context: bpy.types.Context, ctl: bpy.types.Object, frame_start: int, fr
     return target
 
 
+def hide_live_face(context: bpy.types.Context, live: bpy.types.Object, baked: bpy.types.Object) -> None:
+    """Hide ``live`` in the viewport and in renders; splat twins bound to it follow ``baked`` instead."""
+    from ..splat import bl_data
+
+    live.hide_render = True
+    if context.view_layer.objects.get(live.name) is not None:
+        live.hide_set(True)
+    for obj in bpy.data.objects:
+        if bl_data.is_splat(obj) and bl_data.bound_target(obj) == live:
+            obj[bl_data.TARGET_KEY] = baked
+
+
 class AUTH_OT_bake(bpy.types.Operator):
     """Bake the animated face to plain shape-key keyframes (for glTF/FBX export, which carry no drivers)"""
 
@@ -106,10 +121,13 @@ class AUTH_OT_bake(bpy.types.Operator):
 
     copy: BoolProperty(name="Bake to a Copy", default=True,  # type: ignore[valid-type]
                        description="Bake onto a copy of the face mesh and keep the live rig")
+    hide_live: BoolProperty(name="Hide the Live Face", default=True,  # type: ignore[valid-type]
+                            description="After baking to a copy, hide the live face (viewport and render) "
+                                        "and move its splat twins to the copy, so one head renders")
     frame_start: IntProperty(name="Start", default=-1,  # type: ignore[valid-type]
-                             description="First frame (-1: the scene's)")
+                             description="First frame (-1: the lines' first, or the scene's)")
     frame_end: IntProperty(name="End", default=-1,  # type: ignore[valid-type]
-                           description="Last frame (-1: the scene's)")
+                           description="Last frame (-1: the lines' last, or the scene's)")
     target: StringProperty(name="Mesh", default="",  # type: ignore[valid-type]
                            description="Mesh to bake, e.g. an adapted character (default: the face mesh)")
 
@@ -127,8 +145,9 @@ class AUTH_OT_bake(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         scene = context.scene
         ctl = scene.au_talking_head.rig
-        start = self.frame_start if self.frame_start >= 0 else scene.frame_start
-        end = self.frame_end if self.frame_end >= 0 else scene.frame_end
+        first, last = bl_lines.lines_range(scene) or (scene.frame_start, scene.frame_end)
+        start = self.frame_start if self.frame_start >= 0 else first
+        end = self.frame_end if self.frame_end >= 0 else last
         if end < start:
             self.report({"ERROR"}, f"Nothing baked: the frame range {start}-{end} is empty")
             return {"CANCELLED"}
@@ -148,7 +167,12 @@ class AUTH_OT_bake(bpy.types.Operator):
         except ValueError as exc:
             self.report({"ERROR"}, f"Nothing baked: {exc}")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Baked frames {start}-{end} to shape-key keys on '{target.name}'")
+        hidden = ""
+        source = mesh if mesh is not None else face_mesh(ctl)
+        if self.copy and self.hide_live and source is not None and target != source:
+            hide_live_face(context, source, target)
+            hidden = f"; '{source.name}' is hidden (unhide it to animate it live)"
+        self.report({"INFO"}, f"Baked frames {start}-{end} to shape-key keys on '{target.name}'{hidden}")
         return {"FINISHED"}
 
 

@@ -12,6 +12,8 @@ from rigs.bl_adapt import AdaptError, adapt_character
 from rigs.bl_build import build_default_rig
 from rigs.errors import SourceDataError
 
+from .bl_mapping import note_adapt
+
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 
@@ -32,7 +34,16 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
 
     splat: BoolProperty(  # type: ignore[valid-type]
         name="Splat Twin", default=True,
-        description="Also create the head's Gaussian-splat twin and render with the Gaussian Splat engine")
+        description="Also create the head's Gaussian-splat twin")
+    render_settings: BoolProperty(  # type: ignore[valid-type]
+        name="Switch Render Settings", default=True,
+        description="With the splat twin: set the render engine to Gaussian Splat and the view transform to "
+                    "Standard (the splat's colours are display-referred). Off: the scene's render settings "
+                    "stay as they are")
+
+    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[OperatorReturnItems]:
+        """From the UI: ask before anything changes the scene's render settings."""
+        return context.window_manager.invoke_props_dialog(self, title="Generate Rig")
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturnItems]:
         try:
@@ -40,11 +51,19 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
         except SourceDataError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        changed = ""
         if self.splat:
             from ..splat.bl_data import add_splat_twin
 
+            render, view = context.scene.render, context.scene.view_settings
+            before = (render.engine, view.view_transform)
             add_splat_twin(context, face)
-        self.report({"INFO"}, f"Generated '{face.name}' driven by '{control.name}'")
+            if not self.render_settings:
+                render.engine, view.view_transform = before
+            elif (render.engine, view.view_transform) != before:
+                changed = (f"; render engine {before[0]} -> {render.engine}, view transform {before[1]} -> "
+                           f"{view.view_transform}")
+        self.report({"INFO"}, f"Generated '{face.name}' driven by '{control.name}'{changed}")
         return {"FINISHED"}
 
 
@@ -70,6 +89,7 @@ class AUTH_OT_adapt_rig(bpy.types.Operator):
         except (AdaptError, MappingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        note_adapt(context, obj, plan)  # the mapping editor shows the report and the rows
         clean = getattr(plan, "clean", not getattr(plan, "missing", []))
         self.report({"INFO"} if clean else {"WARNING"}, plan.summary(obj.name))
         return {"FINISHED"}

@@ -71,6 +71,8 @@ def draw_generation(layout: bpy.types.UILayout, settings: bpy.types.PropertyGrou
     row.prop(settings, "blinks", toggle=True)
     row.prop(settings, "prosody", toggle=True)
     opts.prop(settings, "smoothing", slider=True)
+    opts.prop(settings, "seed")
+    opts.prop(settings, "tolerance")
     box.separator()
     col = box.column(align=True)
     col.scale_y = 1.4

@@ -1,7 +1,9 @@
 """Helpers of the add-on's blender tests (generation, panel): a rig and a hash of a file's datablocks.
 
-The real server process (the ``model_server`` fixture), free ports and speech clips with known /m/ timings
-come from ``tests/fixtures.py``; they are re-exported here under their old names.
+Free ports and speech clips with known /m/ timings come from ``tests/fixtures.py`` (re-exported here under
+their old names). The real server process is the session fixture ``model_server`` of ``tests/fixtures.py``,
+registered for every test by ``tests/conftest.py``: request it by name, never import it into a test module
+(an imported fixture becomes a second server whose token replaces the first one's in the environment).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from types import ModuleType
 
 import numpy as np
 
-from tests.fixtures import LEAD_SILENCE_S, ROOT, Clip, espeak_clip, free_port, model_server
+from tests.fixtures import LEAD_SILENCE_S, ROOT, Clip, espeak_clip, free_port
 from tests.fixtures import ServerProcess as Server
 
 __all__ = ["LEAD_SILENCE_S", "ROOT", "Clip", "Server", "datablock_hash", "espeak_clip", "free_port",
-           "make_rig", "model_server"]
+           "make_rig"]
 
 
 def make_rig(bpy: ModuleType) -> object:

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import numpy as np
 
-from tests.blender.addon_fixtures import ROOT, model_server  # noqa: F401
+from tests.blender.addon_fixtures import ROOT
 
 FPS = 30
 DEMO = ROOT / "assets" / "demo_speech.wav"
@@ -40,7 +40,7 @@ def _lip_distance(bpy: ModuleType, rig: object, frames: range) -> np.ndarray:
 
 
 def test_rigify_face_adapts_with_no_setup_and_closes_on_bilabials(fresh: ModuleType,
-                                                                  model_server) -> None:  # noqa: F811
+                                                                  model_server) -> None:
     bpy = fresh
     rig = _rigify_face(bpy)
     assert bpy.ops.au_talking_head.adapt_rig(target=rig.name) == {"FINISHED"}

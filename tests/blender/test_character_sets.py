@@ -15,7 +15,7 @@ import pytest
 
 from rigs.arkit import ARKIT_52
 from rigs.mapping import plan_character
-from tests.blender.addon_fixtures import ROOT, model_server  # noqa: F401
+from tests.blender.addon_fixtures import ROOT
 from tests.blender.character_helpers import arkit_style_names, build_face, shape_values
 
 FPS = 30
@@ -101,7 +101,7 @@ def test_vendor_name_set_adapts_with_nothing_unmatched(fresh: ModuleType, vendor
     assert max(blocks[n].value for n in driven) > 0.3, "jaw drop, blink or gaze moves a driven shape"
 
 
-def test_arkit_52_full_face_with_gaze_on_real_voice(fresh: ModuleType, model_server) -> None:  # noqa: F811
+def test_arkit_52_full_face_with_gaze_on_real_voice(fresh: ModuleType, model_server) -> None:
     bpy = fresh
     names = arkit_style_names()
     obj = build_face(bpy, "ARKitFace", {styled: arkit for arkit, styled in names.items()})
@@ -119,7 +119,7 @@ def test_arkit_52_full_face_with_gaze_on_real_voice(fresh: ModuleType, model_ser
     assert float(np.min(np.minimum(left_out, left_in))) < 1e-6, "one eye never looks in and out at once"
 
 
-def test_oculus_viseme_mesh_closes_on_bilabials(fresh: ModuleType, model_server) -> None:  # noqa: F811
+def test_oculus_viseme_mesh_closes_on_bilabials(fresh: ModuleType, model_server) -> None:
     bpy = fresh
     keys = [f"viseme_{v}" for v in OCULUS]
     obj = build_face(bpy, "VisemeHead", _carrying(keys))

@@ -36,10 +36,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
 
 
 def _au_keys(ctl: object) -> dict[str, np.ndarray]:
-    """Every key of the generated AU curves: data path -> [K, 6] (co, left handle, right handle)."""
-    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
+    """Every key of the AU curves (the rig's active action): data path -> [K, 6] (co, left, right handle)."""
+    curves = _ext("animation.bl_curves")
     out = {}
-    for fc in curves.fcurves(layers.generated_action(ctl)):
+    for fc in curves.fcurves(ctl.animation_data.action):  # type: ignore[attr-defined]
         if fc.data_path.strip('[]"') not in AU_CODES:
             continue
         n = len(fc.keyframe_points)

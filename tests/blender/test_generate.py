@@ -1,8 +1,8 @@
 """Generate from audio with the installed extension, the real rig and the real model server process.
 
-What it must show (issue #6): curves, groups, sound strip and timing (a lip closure for each /m/ lands
-within one frame of it, fractional frame rate); the layers (a hand edit survives regeneration with
-another emotion); failures leave the file unchanged; bake flattens to shape-key keys.
+What it must show (issue #6, lines since issue 15): curves in the rig's active action, zone groups, sound
+strip and timing (a lip closure for each /m/ lands within one frame of it, fractional frame rate); a hand
+edit in the curves survives regeneration with another emotion; failures leave the file unchanged.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _generate(bpy: ModuleType, path: Path, **kwargs: object) -> set[str]:
     return bpy.ops.au_talking_head.generate_from_audio(filepath=str(path), **kwargs)
 
 
-def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleType, model_server,
+def test_generation_writes_curves_groups_sound_and_timing(fresh: ModuleType, model_server,
                                                                  clip: Clip) -> None:
     bpy = fresh
     scene = bpy.context.scene
@@ -55,17 +55,16 @@ def test_generation_writes_layers_curves_groups_sound_and_timing(fresh: ModuleTy
     result = _generate(bpy, clip.path, emotion="HAPPINESS", strength=0.8, frame_start=frame_start)
     assert result == {"FINISHED"}
 
-    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
+    curves = _ext("animation.bl_curves")
     ad = ctl.animation_data
-    gen = layers.generated_action(ctl)
-    assert gen is not None and ad.nla_tracks[layers.GENERATED_TRACK].strips[0].blend_type == "REPLACE"
-    assert ad.action is layers.corrections_action(ctl) and ad.action_blend_type == "ADD"
+    gen = ad.action  # the lip-sync itself is the active action: what the Graph Editor shows
+    assert gen is not None and not ad.nla_tracks and ad.action_blend_type == "REPLACE"
     fcs = {fc.data_path: fc for fc in curves.fcurves(gen)}
     assert set(fcs) == {f'["{c}"]' for c in (*AU_CODES, *EMOTION_PROPS.values())}
     au12 = fcs['["AU12"]']
-    assert au12.group.name == "Blend · AU12 Lip Corner Puller"
-    assert fcs['["AU26"]'].group.name == "Mouth · AU26 Jaw Drop"
-    assert fcs['["AU45"]'].group.name.startswith("Upper · AU45 Blink")
+    assert au12.group.name == "Blend"
+    assert fcs['["AU26"]'].group.name == "Mouth"
+    assert fcs['["AU45"]'].group.name == "Upper"
     assert all(k.interpolation == "BEZIER" for k in au12.keyframe_points)
     n_frames = math.floor(clip.duration_s * fps) + 1
     total_keys = sum(len(fc.keyframe_points) for fc in fcs.values())
@@ -100,44 +99,42 @@ def test_hand_edit_survives_regeneration_with_another_emotion(fresh: ModuleType,
     scene.au_talking_head.server_url = model_server.url
     bpy.ops.ed.undo_push(message="rig")
     assert _generate(bpy, clip.path, frame_start=1) == {"FINISHED"}
-    layers, curves = _ext("animation.bl_layers"), _ext("animation.bl_curves")
-    corrections = layers.corrections_action(ctl)
-    # the user's hand edit: raise the brows by 0.3 around frame 20 (keys in the active action)
-    fc = curves.find_fcurve(corrections, '["AU01"]')
-    assert fc is not None and fc.group.name == "Upper · AU01 Inner Brow Raiser"
+    curves = _ext("animation.bl_curves")
+    action = ctl.animation_data.action
+    # the user's hand edit: brows up to 0.3 around frame 20 (keys in the rig's own AU01 curve)
+    fc = curves.find_fcurve(action, '["AU01"]')
+    assert fc is not None and fc.group.name == "Upper"
     for frame, value in ((10, 0.0), (20, 0.3), (30, 0.0)):
         fc.keyframe_points.insert(frame, value)
     bpy.ops.ed.undo_push(message="hand edit")  # the user's edit is its own undo step
     scene.frame_set(20)
-    generated_before = curves.find_fcurve(layers.generated_action(ctl), '["AU01"]').evaluate(20)
-    assert ctl["AU01"] == pytest.approx(generated_before + 0.3, abs=1e-4)
+    assert ctl["AU01"] == pytest.approx(0.3, abs=1e-6), "the value keyed is the value shown"
     mouth_before = ctl["AU25"]
 
     settings = scene.au_talking_head
     settings.emotion, settings.strength = "SURPRISE", 1.0
-    settings.blinks = not settings.blinks  # also forces a new server call: the generated layer is rebuilt
+    settings.blinks = not settings.blinks  # also forces a new server call: the line is generated anew
     # called as a button press is: with an undo push (scripts' calls push none unless asked)
     assert bpy.ops.au_talking_head.regenerate("EXEC_DEFAULT", True) == {"FINISHED"}
-    assert layers.corrections_action(ctl) == corrections
-    edited = curves.find_fcurve(corrections, '["AU01"]')
-    keys = [(round(k.co[0]), round(k.co[1], 4)) for k in edited.keyframe_points]
-    assert keys == [(10, 0.0), (20, 0.3), (30, 0.0)]
+    assert ctl.animation_data.action == action, "one action, regenerated in place"
+    edited = curves.find_fcurve(action, '["AU01"]')
+    keys = {round(k.co[0]): round(k.co[1], 4) for k in edited.keyframe_points}
+    assert [keys.get(f) for f in (10, 20, 30)] == [0.0, 0.3, 0.0], "the hand edit survives"
     scene.frame_set(20)
-    generated_after = curves.find_fcurve(layers.generated_action(ctl), '["AU01"]').evaluate(20)
-    assert ctl["AU01"] == pytest.approx(generated_after + 0.3, abs=1e-4)
+    assert ctl["AU01"] == pytest.approx(0.3, abs=1e-6)
     assert ctl["emotion_surprise"] == pytest.approx(1.0) and ctl["emotion_happiness"] == 0.0
     assert ctl["AU25"] == pytest.approx(mouth_before, abs=0.02), "speech stays; only the emotion changed"
-    assert len([a for a in bpy.data.actions if "AU Generated" in a.name]) == 1, "old layer removed"
-    # one undo step per generation: one undo brings back the previous layer, hand edit included
+    assert len(bpy.data.actions) == 1, "no second action"
+    # one undo step per generation: one undo brings back the previous line, hand edit included
     name = ctl.name
     bpy.ops.ed.undo()
     ctl = bpy.data.objects[name]
-    corrections = layers.corrections_action(ctl)
-    assert len(curves.find_fcurve(corrections, '["AU01"]').keyframe_points) == 3
     scene = bpy.context.scene
-    scene.frame_set(20)
+    for frame in (1, 20):  # evaluate again after the undo
+        scene.frame_set(frame)
     assert ctl["emotion_surprise"] == pytest.approx(0.0)
-    assert ctl["AU01"] == pytest.approx(generated_before + 0.3, abs=1e-4)
+    assert ctl["AU01"] == pytest.approx(0.3, abs=1e-6)
+    assert scene.au_talking_head.lines[0].emotion == "NEUTRAL"
 
 
 def test_failures_leave_the_file_unchanged(fresh: ModuleType, model_server, clip: Clip,

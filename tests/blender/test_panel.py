@@ -52,7 +52,7 @@ def _labels(calls: list) -> list[str]:
 def test_draw_shows_every_control(fresh: ModuleType) -> None:
     calls = _draw(fresh)
     for prop in ("server_url", "rig", "audio_path", "frame_start", "emotion", "strength", "blinks", "prosody",
-                 "smoothing"):
+                 "smoothing", "seed", "tolerance"):
         assert prop in _props(calls), prop
     ops = _operators(calls)
     for op in ("start_server", "stop_server", "generate_from_audio", "regenerate", "bake"):
@@ -137,3 +137,27 @@ def test_panel_shows_the_model_version_the_real_server_reported(fresh: ModuleTyp
         proc.stop()
     assert fresh.ops.au_talking_head.check_server() == {"FINISHED"}
     assert "Server: not running (unreachable)" in _labels(_draw(fresh))
+
+
+def test_lines_list_draws_the_lines_and_their_buttons(fresh: ModuleType) -> None:
+    bpy = fresh
+    settings = bpy.context.scene.au_talking_head
+    line = settings.lines.add()
+    line.name, line.uid, line.frame_start, line.frame_count, line.emotion = "hello", 1, 200, 90, "SADNESS"
+    settings.line_index = 0
+    calls: list[tuple[str, tuple, dict]] = []
+    panel = bpy.types.VIEW3D_PT_au_talking_head_lines
+    panel.draw(SimpleNamespace(layout=RecordingLayout(calls)), bpy.context)
+    lists = [args for name, args, _ in calls if name == "template_list"]
+    assert lists and lists[0][0] == "AUTH_UL_lines"
+    assert lists[0][2:] == (settings, "lines", settings, "line_index")
+    for op in ("regenerate", "move_line", "remove_line"):
+        assert f"au_talking_head.{op}" in _operators(calls), op
+    assert any(label.startswith("hello: Sadness") for label in _labels(calls))
+    # one row of the list: mute toggle, name, frames, emotion
+    row: list[tuple[str, tuple, dict]] = []
+    bpy.types.AUTH_UL_lines.draw_item(None, bpy.context, RecordingLayout(row), settings, line, 0, settings,
+                                      "line_index")
+    assert _props(row) == ["mute"] and "200-289" in _labels(row) and "Sadness" in _labels(row)
+    with pytest.raises(RuntimeError, match=r"Nothing to regenerate yet|Pick a rig first"):
+        bpy.ops.au_talking_head.regenerate()

@@ -81,7 +81,7 @@ try:
     out["au_range"] = {code: max(v) - min(v) for code, v in values.items()}
     layers = sys.modules[f"{EXT}.animation.bl_layers"]
     curves = sys.modules[f"{EXT}.animation.bl_curves"]
-    action = layers.generated_action(rig)
+    action = layers.lines_action(rig)  # the rig's active action: every line's curves
     out["generated_curves"] = {fc.data_path: len(fc.keyframe_points) for fc in curves.fcurves(action)}
 
     if INJECT:  # fail each fallible step of a regeneration in turn: the file must stay exactly as it was

@@ -25,7 +25,7 @@ ROOTS = {
     "blender_addon": "blender_addon.errors.AddonError",
     "batch_render": "batch_render.errors.BatchError",
 }
-SCRIPTS = ("build_addon.py",)  # in the name check only: a script has no package root
+SCRIPTS = ("build_addon.py", "build_wheels.py")  # in the name check only: a script has no package root
 
 
 @dataclass
