@@ -71,7 +71,7 @@ class JobError(ModelServerError):
         return self.message
 
 
-class JobCancelledError(ModelServerError):
+class RequestCancelledError(ModelServerError):
     """The job was cancelled (the client went away) before it finished."""
 
 
@@ -181,7 +181,7 @@ class PredictionJob:
         """Predict; returns the JSON bytes.
 
         Raises:
-            JobError: bad input or a failed worker; JobCancelledError: :meth:`cancel` was called.
+            JobError: bad input or a failed worker; RequestCancelledError: :meth:`cancel` was called.
         """
         if len(self.body) <= INPROCESS_MAX_BODY_BYTES:
             self.where = "server"
@@ -204,7 +204,7 @@ class PredictionJob:
         parent, child = ctx.Pipe(duplex=True)
         with self._lock:
             if self._cancelled:
-                raise JobCancelledError()
+                raise RequestCancelledError()
             args = (child, self.options, self.limits, self.started)
             self._process = ctx.Process(target=_worker_main, args=args,  # type: ignore[attr-defined]
                                         name="au-talking-head-job", daemon=True)
@@ -218,7 +218,7 @@ class PredictionJob:
             raise JobError(*head[1:])
         except (EOFError, OSError) as exc:
             if self._cancelled:
-                raise JobCancelledError() from None
+                raise RequestCancelledError() from None
             log.error("worker process %s ended without an answer (%s)", self._process.pid, exc)
             raise JobError(500, "internal", "the worker process died (out of memory?): see the server "
                            "log") from None

@@ -262,7 +262,7 @@ class Service:
             group.start_soon(watch)
             try:
                 payload = await anyio.to_thread.run_sync(work, limiter=self.limiter)
-            except runner.JobCancelledError:
+            except runner.RequestCancelledError:
                 gone = True
             except runner.JobError as exc:  # raised outside the task group (no exception group)
                 failure = exc

@@ -51,7 +51,8 @@ def gaze_curves(scene: bpy.types.Scene, ctl: bpy.types.Object, frame_start: floa
     params = gaze.GazeParams()
     where = _eye_and_target(scene, ctl)
     if where is not None:
-        h, v, dist = gaze.look_at(tuple(where[0]), tuple(where[1]))
+        eye, target = (tuple(float(c) for c in point[:3]) for point in where)
+        h, v, dist = gaze.look_at((eye[0], eye[1], eye[2]), (target[0], target[1], target[2]))
         params = gaze.GazeParams(target_h=h, target_v=v, target_distance_m=dist)
     keys = gaze.gaze_keys(frame_count / fps, seed, params)
     frames = frame_start + keys.times_s * fps
