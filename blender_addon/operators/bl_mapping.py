@@ -206,9 +206,25 @@ class AUTH_OT_show_mapping(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class _MapFile:
+class JsonFileOperator:
+    """Mixin of the JSON save/load operators: a file path, a ``*.json`` filter, and a file browser that
+    opens on :meth:`default_filename` (also used by the pose-preset operators)."""
+
     filepath: StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
     filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def default_filename(self, context: Any) -> str:
+        """The file name the browser proposes; subclasses name it after what they save."""
+        raise NotImplementedError
+
+    def invoke(self, context: Any, _event: Any) -> set[OperatorReturnItems]:
+        if not self.filepath:
+            self.filepath = self.default_filename(context)
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+
+class _MapFile(JsonFileOperator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -217,11 +233,8 @@ class _MapFile:
             return False
         return True
 
-    def invoke(self, context: Any, _event: Any) -> set[OperatorReturnItems]:
-        if not self.filepath:
-            self.filepath = f"{_mapping(context).character.name}_au_map.json"
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
+    def default_filename(self, context: Any) -> str:
+        return f"{_mapping(context).character.name}_au_map.json"
 
 
 class AUTH_OT_save_au_map(_MapFile, bpy.types.Operator):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty
 
 from au_contract import ACTION_UNITS
 from rigs.bl_adapt import adapt_character
@@ -23,7 +23,7 @@ from rigs.bone_poses import load_poses, pose_key, save_poses
 from rigs.errors import AdaptError, MappingError
 from rigs.naming import CONTROL_REF_PROP
 
-from .bl_mapping import note_adapt
+from .bl_mapping import JsonFileOperator, note_adapt
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
@@ -120,9 +120,7 @@ class AUTH_OT_edit_au_poses(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class _PresetFile:
-    filepath: StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
-    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
+class _PresetFile(JsonFileOperator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -131,11 +129,8 @@ class _PresetFile:
             return False
         return True
 
-    def invoke(self, context: Any, _event: Any) -> set[OperatorReturnItems]:
-        if not self.filepath:
-            self.filepath = f"{_armature(context).name}_au_poses.json"
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
+    def default_filename(self, context: Any) -> str:
+        return f"{_armature(context).name}_au_poses.json"
 
 
 class AUTH_OT_save_pose_preset(_PresetFile, bpy.types.Operator):
