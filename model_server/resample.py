@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from au_contract.options import MAX_FPS, MIN_FPS
+
 from .filters import gaussian_smooth1d
 
 SOURCE_RATE = 100.0
@@ -21,7 +23,6 @@ SOURCE_RATE = 100.0
 NYQUIST_ATTENUATION_DB = 20.0
 #: Gaussian sigma (seconds) of the extra smoothing at ``smoothing = 1``.
 MAX_EXTRA_SIGMA_S = 0.06
-MAX_FPS = 1000.0
 
 
 def frame_count(duration_s: float, fps: float) -> int:
@@ -59,7 +60,8 @@ def resample_tracks(values: np.ndarray, fps: float, n_frames: int, smoothing: fl
 
     Args:
         values: float32 [T, K] at ``source_rate`` Hz, sample t at time ``t / source_rate``.
-        fps: target frame rate (> 0, <= MAX_FPS), may be fractional.
+        fps: target frame rate (the contract's range, ``au_contract.options`` MIN_FPS..MAX_FPS), may be
+            fractional.
         n_frames: number of output frames F; frame i is at time ``i / fps``.
         smoothing: extra smoothing strength in [0, 1].
         source_rate: rate of ``values`` in Hz.
@@ -70,8 +72,8 @@ def resample_tracks(values: np.ndarray, fps: float, n_frames: int, smoothing: fl
     Raises:
         ValueError: non-finite or non-positive fps, smoothing outside [0, 1].
     """
-    if not (math.isfinite(fps) and 0.0 < fps <= MAX_FPS):
-        raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ValueError(f"fps must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps!r}")
     if not (math.isfinite(smoothing) and 0.0 <= smoothing <= 1.0):
         raise ValueError(f"smoothing must be between 0 and 1, got {smoothing!r}")
     if values.ndim != 2:
