@@ -5,6 +5,9 @@ selection), clean and augmented (noise/reverb/telephone/gain/speed, seeded), plu
 clips (a real man's voice, /usr/share/sounds/alsa) as a real-speech check, their targets built from a
 pocketsphinx forced alignment of the known words ("Front Left"...). ``Noise.wav`` only checks rest.
 Metric definitions: :mod:`model_training.metrics`. Thresholds from issue #3 are checked at the end.
+``--viewer`` runs :mod:`model_training.evaluate_viewer` instead (issue 11: landmark metrics of the whole
+pipeline on the real-speech development set and the leave-one-engine-out folds; the other arguments go
+to it).
 """
 
 from __future__ import annotations
@@ -176,6 +179,14 @@ def check(row: dict[str, float]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns 0 (the verdicts are printed, not enforced)."""
+    import sys
+
+    rest = list(sys.argv[1:] if argv is None else argv)
+    if "--viewer" in rest:
+        from model_training import evaluate_viewer
+
+        rest.remove("--viewer")
+        return evaluate_viewer.main(rest)
     parser = argparse.ArgumentParser(
         description="Evaluate the acoustic model on held-out voices + ALSA clips")
     parser.add_argument("--weights", type=Path, default=None)

@@ -8,6 +8,11 @@
 * smoothing-head noise test: jerk of ``head(raw + noise)`` vs ``raw + noise``;
 * rest: the share of frames inside pauses of >= 250 ms (60 ms trimmed at both ends for the transition)
   where AU25 and AU26 are both <= 0.1.
+
+The viewer metrics of issue 11 (second half of the module) judge what a viewer sees instead: the lip
+aperture and mouth width of the ibug68 landmarks (:func:`lip_aperture`, :func:`mouth_width`), for closure
+recall and depth, rounding, rest, jerk against the target articulation's landmarks; definitions in
+docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -95,3 +100,169 @@ def rest_frames(au25: np.ndarray, au26: np.ndarray, phones: list[str], starts_s:
         ok += int(rest.sum())
         total += hi - lo
     return ok, total
+
+
+# --- Viewer metrics (issue 11): what a viewer sees, from the ibug68 landmarks of a track ------------------
+#
+# Landmark indices are 0-based ibug68: 36/45 outer eye corners, 48/54 mouth corners, 62/66 the middle of
+# the upper/lower inner lip. Every quantity below is divided by the eye-corner distance, so it does not
+# depend on the head's size. Inputs are 100 Hz (a track at the scene rate is resampled first,
+# :func:`resample_to_100hz`). docs/evaluation.md explains each choice.
+
+#: A bilabial counts as closed when the aperture falls to this share of the clip's 95th percentile.
+VIEWER_CLOSED_SHARE = 0.15
+#: Bilabials shorter than this are not scored (too short to show a closure at 30 fps).
+VIEWER_MIN_BILABIAL_S = 0.03
+#: Rounded/spread vowel pairs whose *target* mouth widths differ by less than this (eye-distance units)
+#: are not scored: the target itself barely shows a difference there.
+ROUNDING_MIN_TARGET_DIFF = 0.03
+_UP = 2  # Blender axes: Z is up
+
+
+def lip_aperture(landmarks: np.ndarray) -> np.ndarray:
+    """Lip aperture a(t): the inner-lip gap 62-66 along the face's vertical axis, clipped at 0, divided by
+    the eye-corner distance 36-45.
+
+    The gap is measured vertically (not as an unsigned 3D distance) because pressed lips interpenetrate
+    in the landmark basis: an unsigned distance would count a firm /m/ as a slightly open mouth.
+
+    Args:
+        landmarks: [F, 68, 3] ibug68 points (Blender axes, Z up).
+
+    Returns:
+        [F] aperture, >= 0 (0 = lips closed; about 0.4 wide open on the default head).
+    """
+    gap = (landmarks[:, 62, _UP] - landmarks[:, 66, _UP]).clip(0.0, None)
+    return (gap / _eye_distance(landmarks)).astype(np.float64)
+
+
+def mouth_width(landmarks: np.ndarray) -> np.ndarray:
+    """Mouth width: mouth corners 48-54 over the eye-corner distance 36-45. [F, 68, 3] -> [F]."""
+    w = np.linalg.norm(landmarks[:, 54] - landmarks[:, 48], axis=1)
+    return (w / _eye_distance(landmarks)).astype(np.float64)
+
+
+def _eye_distance(landmarks: np.ndarray) -> np.ndarray:
+    return np.maximum(np.linalg.norm(landmarks[:, 45] - landmarks[:, 36], axis=1), 1e-9)
+
+
+def resample_to_100hz(values: np.ndarray, fps: float, n_out: int) -> np.ndarray:
+    """Linear resampling of a [F, ...] track at ``fps`` to ``n_out`` frames at 100 Hz (edges held)."""
+    t_in = np.arange(len(values)) / fps
+    t_out = np.arange(n_out) / FRAME_RATE_HZ
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(t_out, t_in, flat[:, i]) for i in range(flat.shape[1])], axis=1)
+    return out.reshape((n_out, *values.shape[1:]))
+
+
+def _frames(a_s: float, b_s: float, n: int) -> tuple[int, int]:
+    lo = max(0, int(np.floor(a_s * FRAME_RATE_HZ)))
+    return lo, min(n, max(lo + 1, int(np.ceil(b_s * FRAME_RATE_HZ))))
+
+
+def viewer_closures(aperture: np.ndarray, kinds: list[str], starts_s: np.ndarray, ends_s: np.ndarray
+                    ) -> tuple[list[bool], list[float]]:
+    """Closure recall hits and closure depths of one clip.
+
+    * recall: every bilabial segment of >= 30 ms is a hit when min a(t) over [start - 20 ms, end + 20 ms]
+      is <= 0.15 x the clip's 95th-percentile aperture;
+    * depth: for such bilabials with a vowel segment right before and right after, 1 - min a over the
+      same window / mean a over the two vowels (1 = fully closed, 0 = no narrower than the vowels).
+
+    Args:
+        aperture: [T] a(t) at 100 Hz.
+        kinds: per segment ``"bilabial"``, ``"vowel"``, ``"pause"`` or another phone kind
+            (:func:`segment_kinds`).
+        starts_s / ends_s: [S] segment times.
+
+    Returns:
+        (hits per scored bilabial, depths of the bilabials between vowels).
+    """
+    n = len(aperture)
+    limit = VIEWER_CLOSED_SHARE * float(np.percentile(aperture, 95)) if n else 0.0
+    hits: list[bool] = []
+    depths: list[float] = []
+    for i, (kind, a, b) in enumerate(zip(kinds, starts_s, ends_s, strict=True)):
+        if kind != "bilabial" or b - a < VIEWER_MIN_BILABIAL_S - 1e-9:
+            continue
+        lo, hi = _frames(a - CLOSURE_TOLERANCE_S, b + CLOSURE_TOLERANCE_S, n)
+        if hi <= lo or lo >= n:
+            continue
+        low = float(aperture[lo:hi].min())
+        hits.append(low <= limit)
+        if 0 < i < len(kinds) - 1 and kinds[i - 1] == "vowel" and kinds[i + 1] == "vowel":
+            v = [aperture[slice(*_frames(starts_s[j], ends_s[j], n))] for j in (i - 1, i + 1)]
+            vowels = float(np.concatenate(v).mean())
+            if vowels > 1e-6:
+                depths.append(1.0 - low / vowels)
+    return hits, depths
+
+
+def rounding_pairs(width_pred: np.ndarray, width_target: np.ndarray, rounded: list[bool | None],
+                   starts_s: np.ndarray, ends_s: np.ndarray) -> list[bool]:
+    """Rounding of one clip: for each pair (rounded vowel, spread vowel) of the clip whose *target* mouth
+    widths differ by at least :data:`ROUNDING_MIN_TARGET_DIFF`, whether the predicted mouth is narrower
+    for the rounded one. Widths are means over the middle half of each vowel.
+
+    Args:
+        width_pred / width_target: [T] mouth width at 100 Hz (:func:`mouth_width`).
+        rounded: per segment True (rounded vowel), False (spread vowel), None (anything else).
+        starts_s / ends_s: [S] segment times.
+
+    Returns:
+        One bool per scored pair.
+    """
+    n = len(width_pred)
+
+    def core(j: int, w: np.ndarray) -> float:
+        q = 0.25 * (ends_s[j] - starts_s[j])
+        lo, hi = _frames(starts_s[j] + q, ends_s[j] - q, n)
+        return float(w[lo:hi].mean()) if hi > lo and lo < n else float("nan")
+
+    rnd = [j for j, r in enumerate(rounded) if r is True]
+    spr = [j for j, r in enumerate(rounded) if r is False]
+    out: list[bool] = []
+    for i in rnd:
+        for j in spr:
+            tr, ts = core(i, width_target), core(j, width_target)
+            if not np.isfinite(tr) or not np.isfinite(ts) or ts - tr < ROUNDING_MIN_TARGET_DIFF:
+                continue
+            out.append(core(i, width_pred) < core(j, width_pred))
+    return out
+
+
+def viewer_rest(aperture: np.ndarray, kinds: list[str], starts_s: np.ndarray, ends_s: np.ndarray
+                ) -> tuple[int, int]:
+    """(frames at rest, frames checked) inside pauses of >= 250 ms (60 ms trimmed at both ends); at rest
+    means a(t) <= 0.15 x the clip's 95th-percentile aperture (the closure threshold)."""
+    n = len(aperture)
+    limit = VIEWER_CLOSED_SHARE * float(np.percentile(aperture, 95)) if n else 0.0
+    ok = total = 0
+    for kind, a, b in zip(kinds, starts_s, ends_s, strict=True):
+        if kind != "pause" or b - a < MIN_PAUSE_S:
+            continue
+        lo = int(np.ceil((a + PAUSE_TRIM_S) * FRAME_RATE_HZ))
+        hi = min(n, int(np.floor((b - PAUSE_TRIM_S) * FRAME_RATE_HZ)))
+        if hi <= lo:
+            continue
+        ok += int((aperture[lo:hi] <= limit).sum())
+        total += hi - lo
+    return ok, total
+
+
+def speech_mask(kinds: list[str], starts_s: np.ndarray, ends_s: np.ndarray, n: int) -> np.ndarray:
+    """[n] bool, True on 100 Hz frames inside a non-pause segment."""
+    mask = np.zeros(n, bool)
+    for kind, a, b in zip(kinds, starts_s, ends_s, strict=True):
+        if kind != "pause":
+            lo, hi = _frames(a, b, n)
+            mask[lo:hi] = True
+    return mask
+
+
+def normalised_jerk(aperture: np.ndarray, fps: float = 30.0) -> float:
+    """Mean |second difference| of a / p95(a) resampled to ``fps`` (0 for a flat track)."""
+    p95 = float(np.percentile(aperture, 95)) if len(aperture) else 0.0
+    if p95 <= 1e-9:
+        return 0.0
+    return jerk((aperture / p95)[:, None], fps)

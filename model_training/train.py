@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fold", choices=("festival", "flite", "piper"), default=None,
+                        help="leave-one-engine-out: train without this engine (model_training.folds); "
+                             "writes .cache/folds/acoustic-no-<engine>.onnx unless --out is given")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import torch
@@ -138,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     recipe = RECIPES[args.recipe]
+    if args.fold:
+        from model_training.folds import fold_recipe, fold_weights
+
+        recipe = fold_recipe(args.fold, args.recipe)
+        if args.out == parser.get_default("out"):
+            args.out = fold_weights(args.fold)
     train_set, val_set = build_sets(recipe, args.cache / recipe.name, args.seed)
     print(f"train frames {len(train_set.feats)}  val frames {len(val_set.feats)}", flush=True)
     net = train(recipe, train_set, val_set, args.threads, args.seed, args.steps)
