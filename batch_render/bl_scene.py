@@ -1,7 +1,8 @@
 """The batch renderer's default scene and scene geometry helpers (Blender side: imports bpy).
 
-The default scene: the generated rig with its splat twin, a camera framing the face, a world and a key
-light. Also the operator call that turns an extension error report into a ``BatchError``.
+The default scene: the generated rig with its splat twin and the studio ``generate_rig`` adds
+(``rigs.bl_studio``: a camera framing the face, three-point lights, a plain world). Also the operator
+call that turns an extension error report into a ``BatchError``.
 """
 
 from __future__ import annotations
@@ -9,16 +10,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import bpy
 
-from rigs import regions
+from rigs import bl_studio, regions
 
 from . import jobs
-
-if TYPE_CHECKING:
-    from mathutils import Vector
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +25,7 @@ SPLAT_ENGINE = "AU_TALKING_HEAD_SPLAT"
 FALLBACK_ENGINE = "CYCLES"
 DEFAULT_RESOLUTION = (512, 512)
 DEFAULT_FPS = 30
-#: Face regions the default camera frames (the face, not the whole head).
-FACE_REGIONS = (regions.LIPS, regions.EYE_WHITE, regions.IRIS, regions.BROW, regions.EYELASH)
+FACE_REGIONS = bl_studio.FACE_REGIONS
 
 
 def ensure_registered() -> None:
@@ -43,7 +40,7 @@ def ensure_registered() -> None:
 
 
 def build_default_scene(options: jobs.BatchOptions) -> None:
-    """Replace the open file with the default scene: rig + splat twin, face camera, world, light.
+    """Replace the open file with the default scene: rig + splat twin, face camera, world, three-point light.
 
     Raises:
         BatchError: if the rig cannot be generated.
@@ -55,17 +52,8 @@ def build_default_scene(options: jobs.BatchOptions) -> None:
     if rig is None:
         raise jobs.BatchError("generate_rig made no rig (scene.au_talking_head.rig is empty)")
     head = face_mesh(scene)
-    world = bpy.data.worlds.new("AUTH World")
-    world.color = (0.18, 0.18, 0.2)
-    scene.world = world
-    _add_camera(scene, head)
-    light = bpy.data.objects.new("AUTH Key Light", bpy.data.lights.new("AUTH Key Light", "AREA"))
-    light.data.energy = 60.0
-    light.data.size = 1.0
-    scene.collection.objects.link(light)
-    cam = scene.camera
-    light.location = cam.location + cam.matrix_world.to_3x3() @ _vec(0.6, 0.6, 0.0)
-    light.rotation_euler = cam.rotation_euler
+    if head is not None:
+        bl_studio.ensure_studio(scene, head)  # generate_rig added it; a no-op then
     scene.render.resolution_x, scene.render.resolution_y = DEFAULT_RESOLUTION
     scene.render.resolution_percentage = 100
     scene.render.fps, scene.render.fps_base = DEFAULT_FPS, 1.0
@@ -77,12 +65,6 @@ def build_default_scene(options: jobs.BatchOptions) -> None:
         scene.cycles.samples = 16
     log.info("default scene: rig %s, head %s, engine %s", rig.name, head.name if head else None,
              scene.render.engine)
-
-
-def _vec(x: float, y: float, z: float) -> Vector:
-    from mathutils import Vector
-
-    return Vector((x, y, z))
 
 
 def engine_available(idname: str) -> bool:
@@ -125,34 +107,6 @@ def region_points(obj: bpy.types.Object, codes: Sequence[int], evaluated: bool =
     finally:
         if evaluated:
             eval_obj.to_mesh_clear()
-
-
-def _add_camera(scene: bpy.types.Scene, head: bpy.types.Object | None) -> None:
-    """Add a camera looking at the face from the front (-Y side, Blender's character convention)."""
-    cam = bpy.data.objects.new("AUTH Camera", bpy.data.cameras.new("AUTH Camera"))
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    cam.data.lens = 85.0
-    cam.data.sensor_fit = "AUTO"
-    cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
-    features = region_points(head, FACE_REGIONS, evaluated=False) if head else []
-    if not features:
-        cam.location = (0.0, -1.0, 0.0)
-        return
-    everything = region_points(head, (), evaluated=False)
-    lo = [min(p[k] for p in features) for k in range(3)]
-    hi = [max(p[k] for p in features) for k in range(3)]
-    # The whole head from the crown to just below the chin (features: brows to lips), 8% margin.
-    top = max(p[2] for p in everything)
-    bottom = lo[2] - 0.3 * (hi[2] - lo[2])
-    width = max(p[0] for p in everything) - min(p[0] for p in everything)
-    half = 0.54 * max(top - bottom, width)
-    half_fov = math.atan(cam.data.sensor_width / (2 * cam.data.lens))
-    distance = half / math.tan(half_fov)
-    front = min(p[1] for p in everything)
-    cam.location = ((lo[0] + hi[0]) / 2, front - distance, (top + bottom) / 2)
-    cam.data.clip_start = distance * 0.05
-    cam.data.clip_end = distance * 20
 
 
 def world_to_pixels(scene: bpy.types.Scene, points: list) -> list[tuple[float, float]]:

@@ -14,12 +14,19 @@ Pure module (numpy only). The caller binds the samples to their triangles (``spl
 
 from __future__ import annotations
 
+import io
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from . import regions as rg
 
+log = logging.getLogger(__name__)
+
+#: Colours of the default head's twin fitted to Cycles renders of its mesh (``head_build.bl_fit_splats``).
+FITTED_FILE = Path(__file__).resolve().parent / "data" / "default_head_splat.npz"
 #: Display-referred (sRGB) base colour per region code.
 REGION_COLOURS: dict[int, tuple[float, float, float]] = {
     rg.SKIN: (0.86, 0.66, 0.55),
@@ -170,3 +177,28 @@ def _vertex_normals(v: np.ndarray, t: np.ndarray, cross: np.ndarray) -> np.ndarr
     for i in range(3):
         np.add.at(normals, t[:, i], cross)
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+def save_fitted(path: Path, colours: np.ndarray, head_hash: str, count: int, note: str,
+                seed: int = 0) -> None:
+    """Write fitted twin colours ``[N, 3]`` (display-referred, 0..1; stored as uint8) for the head whose
+    content hash is ``head_hash`` and the twin of ``count`` Gaussians sampled with ``seed``."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, rgb=np.round(np.clip(colours, 0, 1) * 255).astype(np.uint8),
+                        head_hash=np.array(head_hash), count=np.array(count), seed=np.array(seed),
+                        note=np.array(note))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(buf.getvalue())
+
+
+def load_fitted(head_hash: str, count: int, seed: int, path: Path | None = None) -> np.ndarray | None:
+    """Fitted colours ``[N, 3]`` float32 for this head, count and seed, or None (no file, or fitted for
+    another head or twin: the region colours are used then)."""
+    path = FITTED_FILE if path is None else Path(path)
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        if (str(data["head_hash"]) != head_hash or int(data["count"]) != count or int(data["seed"]) != seed):
+            log.info("fitted splat colours in %s are for another head or twin: using region colours", path)
+            return None
+        return data["rgb"].astype(np.float32) / 255.0

@@ -37,9 +37,10 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
         description="Also create the head's Gaussian-splat twin")
     render_settings: BoolProperty(  # type: ignore[valid-type]
         name="Switch Render Settings", default=True,
-        description="With the splat twin: set the render engine to Gaussian Splat and the view transform to "
-                    "Standard (the splat's colours are display-referred). Off: the scene's render settings "
-                    "stay as they are")
+        description="Add what the scene lacks of a studio (a camera framing the head, three-point lights, "
+                    "a plain background) and, with the splat twin, set the render engine to Gaussian Splat "
+                    "and the view transform to Standard (the splat's colours are display-referred). Off: the "
+                    "scene's camera, lights, world and render settings stay as they are")
 
     def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[OperatorReturnItems]:
         """From the UI: ask before anything changes the scene's render settings."""
@@ -52,6 +53,11 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         changed = ""
+        if self.render_settings:
+            from rigs.bl_studio import ensure_studio
+
+            added = ensure_studio(context.scene, face)
+            changed = f"; added {', '.join(added)}" if added else ""
         if self.splat:
             from ..splat.bl_data import add_splat_twin
 
@@ -61,7 +67,7 @@ class AUTH_OT_generate_rig(bpy.types.Operator):
             if not self.render_settings:
                 render.engine, view.view_transform = before
             elif (render.engine, view.view_transform) != before:
-                changed = (f"; render engine {before[0]} -> {render.engine}, view transform {before[1]} -> "
+                changed += (f"; render engine {before[0]} -> {render.engine}, view transform {before[1]} -> "
                            f"{view.view_transform}")
         self.report({"INFO"}, f"Generated '{face.name}' driven by '{control.name}'{changed}")
         return {"FINISHED"}

@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 
 from rigs import regions, splat_twin
+from rigs.naming import RIG_HASH_PROP
 
 from . import binding as bnd
 from . import bl_nodes as bl_splat_nodes
@@ -276,6 +277,9 @@ def add_splat_twin(context: Any, face_obj: Any, seed: int = 0, count: int = spla
     if attr is not None and attr.domain == "FACE":
         attr.data.foreach_get("value", codes)
     sample = splat_twin.sample_twin(verts, tris, codes[poly], count=count, seed=seed)
+    fitted = splat_twin.load_fitted(str(face_obj.get(RIG_HASH_PROP, "")), count, seed)
+    if fitted is not None:  # the default head: colours fitted to Cycles renders of its mesh
+        sample.rgb = fitted
     tri_verts = tris[sample.tri_index]
     binding = bnd.bind_on_surface(verts, tri_verts, sample.bary, sample.radii,
                                   elongation=sample.elongation, tangents=sample.tangents)

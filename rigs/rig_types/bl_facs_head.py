@@ -1,4 +1,5 @@
-"""Rig type ``facs_head``: the default CC0 head mesh with AU shape keys, zone groups, regions, landmarks.
+"""Rig type ``facs_head``: the default CC0 head mesh with AU shape keys, zone groups, regions, landmarks,
+its materials (``bl_head_materials``) and painted brow and hair weights (``head_paint``).
 
 Publishes ``ctx.data["head"]`` (the pure ``HeadData``) and ``ctx.data["face"]`` (the mesh object).
 """
@@ -10,30 +11,11 @@ from typing import Any
 import bpy
 import numpy as np
 
+from .. import head_paint
+from ..bl_head_materials import assign_materials
 from ..head_data import HeadData, default_head_data
 from ..naming import FACE_OBJECT, LANDMARK_PROP, RIG_HASH_PROP
-from ..regions import REGION_ATTRIBUTE, REGION_NAMES
-
-#: Base colours (linear RGB) of the preview materials, by region code.
-REGION_COLOURS: dict[int, tuple[float, float, float]] = {
-    0: (0.62, 0.40, 0.30), 1: (0.55, 0.20, 0.20), 2: (0.85, 0.85, 0.82), 3: (0.12, 0.22, 0.35),
-    4: (0.10, 0.07, 0.05), 5: (0.85, 0.83, 0.75), 6: (0.55, 0.22, 0.25), 7: (0.25, 0.06, 0.07),
-    8: (0.03, 0.02, 0.02),
-}
-
-
-def _materials(mesh: Any) -> None:
-    for code in sorted(REGION_NAMES):
-        name = f"AUTH_{REGION_NAMES[code]}"
-        mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
-        mat.diffuse_color = (*REGION_COLOURS[code], 1.0)
-        if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
-            mat.use_nodes = True
-        bsdf: bpy.types.Node | None = mat.node_tree.nodes.get("Principled BSDF")
-        if bsdf is not None:
-            bsdf.inputs["Base Color"].default_value = (*REGION_COLOURS[code], 1.0)
-            bsdf.inputs["Roughness"].default_value = 0.15 if code in (2, 3) else 0.55
-        mesh.materials.append(mat)
+from ..regions import REGION_ATTRIBUTE
 
 
 class Rig:
@@ -63,7 +45,13 @@ class Rig:
         mesh.validate(clean_customdata=False)
         attr = mesh.attributes.new(REGION_ATTRIBUTE, "INT", "FACE")
         attr.data.foreach_set("value", head.regions.astype(np.int32))
-        _materials(mesh)
+        assign_materials(mesh, head.verts, head.faces, head.regions)
+        skin = head_paint.skin_vertices(head.faces, head.regions, len(head.verts))
+        for name, weights in ((head_paint.BROW_ATTRIBUTE, head_paint.brow_weights(head.verts, head.landmarks,
+                                                                                  skin)),
+                              (head_paint.HAIR_ATTRIBUTE, head_paint.hair_weights(head.verts, skin))):
+            paint = mesh.attributes.new(name, "FLOAT", "POINT")
+            paint.data.foreach_set("value", weights)
         mesh.polygons.foreach_set("material_index", head.regions.astype(np.int32))
         obj = bpy.data.objects.new(FACE_OBJECT, mesh)
         ctx.collection.objects.link(obj)

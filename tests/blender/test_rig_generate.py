@@ -179,3 +179,34 @@ def test_custom_map_and_unmapped_report(fresh: ModuleType, tmp_path: Path) -> No
     bad.write_text('{"AU99": "x"}')
     with pytest.raises(RuntimeError, match="unknown AU 'AU99'"):  # an ERROR report raises in background mode
         bpy.ops.au_talking_head.adapt_rig(target=obj.name, mapping_path=str(bad))
+
+
+def test_render_settings_add_the_studio_and_painted_head(fresh: ModuleType) -> None:
+    from rigs import head_paint
+    from rigs.bl_studio import LIGHTS
+
+    scene = fresh.context.scene
+    _, face = _generate(fresh)
+    assert scene.camera is not None and scene.world is not None
+    lights = {o.name for o in scene.objects if o.type == "LIGHT"}
+    assert lights == set(LIGHTS)
+    # the camera looks at the face: the head's centre projects near the image centre
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    fresh.context.view_layer.update()
+    ndc = world_to_camera_view(scene, scene.camera, face.matrix_world @ Vector((0.0, 0.0, 0.0)))
+    assert 0.3 < ndc.x < 0.7 and 0.3 < ndc.y < 0.8 and ndc.z > 0
+    for name in (head_paint.BROW_ATTRIBUTE, head_paint.HAIR_ATTRIBUTE):
+        values = np.empty(len(face.data.vertices), np.float32)
+        face.data.attributes[name].data.foreach_get("value", values)
+        assert values.min() >= 0.0 and values.max() == pytest.approx(1.0, abs=0.05)
+    skin = face.data.materials[0]
+    assert skin.node_tree.nodes["Principled BSDF"].inputs["Subsurface Weight"].is_linked
+
+
+def test_render_settings_off_leave_the_scene_alone(fresh: ModuleType) -> None:
+    scene = fresh.context.scene
+    assert fresh.ops.au_talking_head.generate_rig(render_settings=False) == {"FINISHED"}
+    assert scene.camera is None and scene.world is None
+    assert not [o for o in scene.objects if o.type == "LIGHT"]
