@@ -50,7 +50,10 @@ echo "$ROOT/.venv/fake-bpy" > "$SITE/au_fake_bpy_stubs.pth"
 
 # Blender 4.2 LTS and 4.5 LTS as bpy wheels, each alone in its own environment (as a user's Blender has
 # nothing else): tests/blender/test_zip_alone.py installs the zip there. numpy 1.26 as in those Blenders.
-BPY_VENVS=(".venv-bpy42:bpy==4.2.23" ".venv-bpy45:bpy==4.5.15")
+# Only the test command needs them (scripts/test.sh passes --with-test-blenders): ~700 MB of downloads
+# that setting up for the demo does not need.
+BPY_VENVS=()
+[ "${1:-}" = "--with-test-blenders" ] && BPY_VENVS=(".venv-bpy42:bpy==4.2.23" ".venv-bpy45:bpy==4.5.15")
 for entry in "${BPY_VENVS[@]}"; do
   dir=${entry%%:*}; want="${entry#*:} numpy==1.26.4"
   if [ "$(cat "$dir/.au-talking-head-installed" 2>/dev/null)" != "$want" ]; then
