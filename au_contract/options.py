@@ -2,11 +2,12 @@
 
 :class:`RequestOptions` is the one definition behind every way an option enters the product:
 
-- the ``predict`` CLI flags (:func:`add_arguments`, :func:`options_from_namespace`);
-- the query string of ``POST /v1/tracks`` (:meth:`RequestOptions.from_query`, :func:`openapi_parameters`);
+- the ``predict`` CLI flags (``au_contract.option_flags``: ``add_arguments``, ``options_from_namespace``);
+- the query string of ``POST /v1/tracks`` (:meth:`RequestOptions.from_query`, ``option_flags.parse_query``
+  and ``option_flags.openapi_parameters``);
 - the add-on's HTTP client (:meth:`RequestOptions.to_query`, validated before sending);
 - the add-on's panel and operator properties (defaults and ranges read from :data:`SPECS`);
-- the batch renderer's ``--fps/--emotion/--strength`` (:func:`add_arguments` with a subset).
+- the batch renderer's ``--fps/--emotion/--strength`` (``option_flags.add_arguments`` with a subset).
 
 Every path turns values (Python values or their text) into options with :func:`check_value`, so the same
 bad value gives the same message everywhere (``fps=1000`` over HTTP, ``--fps 1000`` on the command line
@@ -29,10 +30,10 @@ Pure module (standard library only).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -45,6 +46,11 @@ DEFAULT_FPS = 30.0
 #: Most frames one request may produce (``frame_count`` of one au-tracks/1 document).
 MAX_FRAMES = 360_000
 MAX_SEED = 2**63 - 1
+#: Longest transcript of one request, UTF-8 bytes (a line of dialog is far shorter).
+MAX_TRANSCRIPT_BYTES = 4096
+DEFAULT_LANGUAGE = "en"
+#: Free-text options the command line reads from a UTF-8 file (``--transcript-file``).
+FILE_OPTIONS = ("transcript",)
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -62,6 +68,8 @@ class OptionSpec:
         minimum, maximum: inclusive range of numbers (None: unbounded).
         choices: accepted values of a text option (compared case-insensitively, stored upper case).
         range_text: the range as written in messages (``"from 1 to 240"``).
+        max_bytes: free text (a ``str`` option without choices): longest accepted UTF-8 length.
+        pattern: free text: a regular expression the whole value must match ("" = any text).
     """
 
     name: str
@@ -72,12 +80,15 @@ class OptionSpec:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     range_text: str = ""
+    max_bytes: int = 0
+    pattern: str = ""
 
 
 def _option(default: Any, help_text: str, minimum: float | None = None, maximum: float | None = None,
-            choices: tuple[str, ...] = (), range_text: str = "") -> Any:
+            choices: tuple[str, ...] = (), range_text: str = "", max_bytes: int = 0, pattern: str = ""
+            ) -> Any:
     meta = {"help": help_text, "minimum": minimum, "maximum": maximum, "choices": choices,
-            "range_text": range_text}
+            "range_text": range_text, "max_bytes": max_bytes, "pattern": pattern}
     return field(default=default, metadata=meta)
 
 
@@ -97,6 +108,11 @@ class RequestOptions:
         prosody: add brow raises (AU01/AU02) on pitch accents.
         smoothing: extra temporal smoothing of the speech AUs, 0..1 (1 = a 60 ms Gaussian).
         landmarks: include the 68 iBUG landmarks per frame.
+        transcript: the line's text (dialog mode, ``model_server.dialog``): at most
+            :data:`MAX_TRANSCRIPT_BYTES` of UTF-8, no NUL; "" = none. A text that does not match the audio
+            is never an error: the server answers audio-only tracks with a warning in ``meta["dialog"]``.
+        language: espeak-ng voice code of the transcript (``en``, ``en-gb``, ``de``, ``fr``...); letters,
+            digits and ``-_+`` only, at most 32 characters. A code espeak-ng does not know is a warning.
     """
 
     fps: float = _option(DEFAULT_FPS, "output frame rate, fractional allowed (29.97)", MIN_FPS, MAX_FPS)
@@ -108,6 +124,12 @@ class RequestOptions:
     prosody: bool = _option(True, "add brow raises (AU01/AU02) on pitch accents")
     smoothing: float = _option(0.0, "extra smoothing of the speech AUs (1 = a 60 ms Gaussian)", 0.0, 1.0)
     landmarks: bool = _option(True, "include the 68 iBUG landmarks per frame")
+    transcript: str = _option("", "the line's transcript (dialog mode): the lips hit its consonants",
+                              max_bytes=MAX_TRANSCRIPT_BYTES, range_text=f"UTF-8, at most "
+                              f"{MAX_TRANSCRIPT_BYTES} bytes")
+    language: str = _option(DEFAULT_LANGUAGE, "espeak-ng voice code of the transcript (en, en-gb, de, fr)",
+                            max_bytes=32, pattern=r"[A-Za-z0-9][A-Za-z0-9_+-]*",
+                            range_text="an espeak-ng voice code such as en, en-gb, de, fr")
 
     def validated(self) -> RequestOptions:
         """Return a copy with every option checked and normalised (same class as ``self``).
@@ -175,7 +197,7 @@ def _spec(f: dataclasses.Field) -> OptionSpec:
     kind = type(f.default)
     range_text = meta["range_text"] or (f"from {minimum:g} to {maximum:g}" if minimum is not None else "")
     return OptionSpec(f.name, kind, f.default, meta["help"], minimum, maximum, tuple(meta["choices"]),
-                      range_text)
+                      range_text, meta["max_bytes"], meta["pattern"])
 
 
 OptionsT = TypeVar("OptionsT", bound=RequestOptions)
@@ -214,6 +236,8 @@ def check_value(name: str, value: Any) -> Any:
     spec = SPECS[name]
     if spec.kind is bool:
         return _check_bool(spec, value)
+    if spec.kind is str and not spec.choices:
+        return _check_text(spec, value)
     if spec.kind is str:
         key = str(value).strip().upper() if isinstance(value, str) else None
         if key not in spec.choices:
@@ -225,6 +249,24 @@ def check_value(name: str, value: Any) -> Any:
     if not (math.isfinite(number) and spec.minimum <= number <= spec.maximum):
         raise _range_error(spec, number)
     return number
+
+
+def _check_text(spec: OptionSpec, value: Any) -> str:
+    """A free-text option: a string of at most ``max_bytes`` UTF-8 bytes, no NUL, matching ``pattern``."""
+    if not isinstance(value, str):
+        raise OptionsError(f"{spec.name} must be text, got {_shown(value)}")
+    text = value.strip() if spec.pattern else value
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise OptionsError(f"{spec.name} must be valid UTF-8 text") from None
+    if size > spec.max_bytes:
+        raise OptionsError(f"{spec.name} must be at most {spec.max_bytes} bytes of UTF-8, got {size} bytes")
+    if "\0" in text:
+        raise OptionsError(f"{spec.name} must not contain NUL characters")
+    if spec.pattern and text and not re.fullmatch(spec.pattern, text):
+        raise OptionsError(f"{spec.name} must be {spec.range_text}, got {_shown(value)}")
+    return text or (spec.default if spec.pattern else text)
 
 
 def _check_bool(spec: OptionSpec, value: Any) -> bool:
@@ -266,78 +308,20 @@ def _range_error(spec: OptionSpec, value: Any) -> OptionsError:
 
 # --- command lines ---------------------------------------------------------------------------------------
 
-def argparse_type(name: str) -> Any:
-    """An argparse ``type=`` callable that checks option ``name`` with the contract's message."""
-    def parse(text: str) -> Any:
-        try:
-            return check_value(name, text)
-        except OptionsError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = name  # argparse names the type in some messages
-    return parse
-
-
-def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str] | None = None,
-                  defaults: Mapping[str, Any] | None = None,
-                  default_help: Mapping[str, str] | None = None) -> None:
-    """Add one flag per option: ``--fps 25``, ``--emotion sadness``, ``--no-blinks`` for switches.
-
-    Args:
-        parser: where to add them.
-        names: which options (default: all, in :data:`SPECS` order).
-        defaults: per-option default other than the contract's (e.g. ``{"fps": None}`` = "keep the
-            scene's"); the contract's default otherwise.
-        default_help: what an overridden default means, per option (``{"fps": "the .blend's own"}``).
-    """
-    defaults = defaults or {}
-    default_help = default_help or {}
-    for name in names or SPECS:
-        spec = SPECS[name]
-        default = defaults.get(name, spec.default)
-        if spec.kind is bool:
-            parser.add_argument(f"--no-{name}", dest=name, action="store_false", default=default,
-                                help=f"do not {spec.help}")
-            continue
-        accepted = f"one of {', '.join(spec.choices)}" if spec.choices else spec.range_text
-        parser.add_argument(f"--{name}", type=argparse_type(name), default=default, metavar=name.upper(),
-                            help=f"{spec.help}; {accepted} (default: {default_help.get(name, default)})")
-
-
-def options_from_namespace(args: argparse.Namespace, cls: type[OptionsT], **extra: Any) -> OptionsT:
-    """Build and validate options of class ``cls`` from parsed :func:`add_arguments` flags.
-
-    Args:
-        args: the parsed flags.
-        cls: :class:`RequestOptions` or a subclass (the server's ``PredictOptions``).
-        extra: values of the subclass's own fields.
-
-    Raises:
-        OptionsError: a bad value (flags parsed with :func:`argparse_type` are already checked).
-    """
-    values = {name: getattr(args, name) for name in SPECS if getattr(args, name, None) is not None}
-    out = cls(**values, **extra).validated()
-    assert isinstance(out, cls)
-    return out
-
-
-# --- HTTP ------------------------------------------------------------------------------------------------
-
-def openapi_parameters() -> list[dict[str, Any]]:
-    """The options as OpenAPI query parameters (the server's schema is generated from :data:`SPECS`)."""
-    out = []
-    for spec in SPECS.values():
-        schema: dict[str, Any] = {"type": {bool: "boolean", int: "integer", float: "number",
-                                           str: "string"}[spec.kind], "default": spec.default}
-        if spec.minimum is not None:
-            schema.update(minimum=spec.minimum, maximum=spec.maximum)
-        if spec.choices:
-            schema["enum"] = list(spec.choices)
-        out.append({"name": spec.name, "in": "query", "required": False, "schema": schema,
-                    "description": spec.help})
-    return out
-
-
-__all__ = ["DEFAULT_FPS", "MAX_FPS", "MAX_FRAMES", "MAX_SEED", "MIN_FPS", "SPECS", "OptionSpec",
-           "OptionsError", "RequestOptions", "add_arguments", "argparse_type", "check_value", "frame_count",
-           "max_duration_s", "openapi_parameters", "options_from_namespace"]
+__all__ = [
+    "DEFAULT_FPS",
+    "DEFAULT_LANGUAGE",
+    "FILE_OPTIONS",
+    "MAX_FPS",
+    "MAX_FRAMES",
+    "MAX_SEED",
+    "MAX_TRANSCRIPT_BYTES",
+    "MIN_FPS",
+    "SPECS",
+    "OptionSpec",
+    "OptionsError",
+    "RequestOptions",
+    "check_value",
+    "frame_count",
+    "max_duration_s",
+]

@@ -159,7 +159,7 @@ def _render_locked(item: jobs.BatchItem, index: int, total: int, options: jobs.B
         scene = prepare_scene(options, server_url)
         frame_start = scene.frame_start
         _call_operator("generate_from_audio", filepath=str(audio), emotion=options.emotion,
-                       strength=options.strength, frame_start=frame_start)
+                       strength=options.strength, frame_start=frame_start, transcript=item.transcript)
         scene = bpy.context.scene
         strip = sound_strip(scene, audio, frame_start)
         fps = scene.render.fps / scene.render.fps_base

@@ -21,8 +21,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from au_contract import connection
-from au_contract import options as request_options
+from au_contract import connection, option_flags
 
 from .errors import BatchError
 from .jobs import BatchOptions, collect_items, parse_resolution
@@ -43,7 +42,7 @@ def _resolution(text: str) -> tuple[int, int]:
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     """The options ``render`` and ``demo`` share (look, server, engine)."""
     # --fps --emotion --strength: the contract's request options (names, ranges, messages, help)
-    request_options.add_arguments(parser, ("fps", "emotion", "strength"), defaults={"fps": None},
+    option_flags.add_arguments(parser, ("fps", "emotion", "strength"), defaults={"fps": None},
                                   default_help={"fps": "the .blend's own; the default scene's is 30"})
     parser.add_argument("--resolution", type=_resolution, default=None, metavar="WxH",
                         help="frame size, e.g. 512x512 (default: the .blend's own; default scene 512x512)")

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from au_contract.errors import OptionsError
+from au_contract.transcripts import read_sidecar
+
 from .errors import BatchError
 from .outputs import PARTIAL_SUFFIX, partial_path, remove_stale_partials  # noqa: F401 (old home of these names)
 
@@ -33,10 +36,12 @@ class BatchItem:
     Attributes:
         audio: the speech file to animate.
         output: the final MP4 path (written atomically; never half-written).
+        transcript: the line's text from ``<audio stem>.txt`` beside it (dialog mode), "" when none.
     """
 
     audio: Path
     output: Path
+    transcript: str = ""
 
 
 @dataclass
@@ -116,10 +121,12 @@ def collect_items(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     A folder contributes its files with an audio suffix (``AUDIO_SUFFIXES``, not recursive, sorted by
     name); a file given by name is always an item, whatever its suffix (a bad one fails on its own).
     Two inputs with the same stem get ``stem_2``, ``stem_3``... in input order, so names are stable
-    between runs (resuming relies on it).
+    between runs (resuming relies on it). A UTF-8 ``<stem>.txt`` beside an audio file is its transcript
+    (``au_contract.transcripts``, dialog mode).
 
     Raises:
-        BatchError: if an input does not exist, or nothing at all was found.
+        BatchError: if an input does not exist, nothing at all was found, or a transcript file is not
+            UTF-8 text of at most 4096 bytes.
     """
     audio: list[Path] = []
     for path in inputs:
@@ -143,7 +150,11 @@ def collect_items(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
             n += 1
             name = f"{path.stem}_{n}"
         used.add(name.lower())
-        items.append(BatchItem(path.resolve(), (Path(out_dir) / f"{name}.mp4").resolve()))
+        try:
+            transcript = read_sidecar(path)
+        except OptionsError as exc:
+            raise BatchError(f"{path.name}: {exc}") from exc
+        items.append(BatchItem(path.resolve(), (Path(out_dir) / f"{name}.mp4").resolve(), transcript))
     return items
 
 

@@ -17,6 +17,7 @@ from bpy.props import (
 
 from au_contract import CONTROL_MARKER_PROP, EMOTIONS
 from au_contract.connection import DEFAULT_URL as DEFAULT_SERVER_URL
+from au_contract.options import DEFAULT_LANGUAGE
 from au_contract.options import SPECS as OPTION_SPECS
 
 from .animation.bl_lines import AUTH_PG_line
@@ -81,6 +82,13 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
     prosody: BoolProperty(name="Prosody", **option_range("prosody"))  # type: ignore[valid-type]
     smoothing: FloatProperty(name="Smoothing", **option_range("smoothing"))  # type: ignore[valid-type]
     seed: IntProperty(name="Seed", **option_range("seed"))  # type: ignore[valid-type]
+    transcript: StringProperty(  # type: ignore[valid-type]
+        name="Transcript", default="",
+        description="The line's text (dialog mode: the lips hit every consonant). Empty: a UTF-8 .txt with "
+                    "the audio's name beside it is used when present")
+    language: StringProperty(  # type: ignore[valid-type]
+        name="Language", default=DEFAULT_LANGUAGE,
+        description="espeak-ng voice code of the transcript: en, en-gb, de, fr, es, it, pt...")
     tolerance: FloatProperty(  # type: ignore[valid-type]
         name="Key Tolerance", default=0.01, min=0.0005, max=0.1, precision=4,
         description="Largest difference between the keys written and the model's track (AU units)",

@@ -1,6 +1,7 @@
 """The stages glued: audio -> au-tracks/1 (DESIGN.md §2).
 
-decode (mono 16 kHz) -> acoustic model (mouth and blend AUs, 100 Hz) -> near-silence gate ->
+decode (mono 16 kHz) -> acoustic model (mouth and blend AUs, 100 Hz) -> near-silence gate -> the
+transcript's closures blended in when one is given and matches (dialog mode, ``model_server.dialog``) ->
 upper-face events (blinks, prosody brow raises, seeded) -> resample to the scene fps (anti-aliased;
 blinks rendered at the frame times) -> the emotion mixed in per shape key by the rig's zone rules
 (``au_contract.zone_rules.evaluate_rules``) -> landmarks from the per-shape-key basis.
@@ -26,7 +27,7 @@ from au_contract import basis as landmarks
 from au_contract.options import OptionsError, RequestOptions
 from au_contract.tracks import Landmarks, TrackSet
 
-from . import __version__, emotion, prosody, resample
+from . import __version__, dialog, emotion, prosody, resample
 from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
 from .presence import speech_presence
@@ -137,6 +138,8 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     watch.lap("analysis_ms")
     speech100 = np.zeros((n100, len(MODEL_AUS)), np.float32) if silent else _speech_aus(model, samples, track)
     watch.lap("model_ms")
+    speech100, dialog_meta = _dialog(samples, speech100, silent, opts)
+    watch.lap("dialog_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,
                                                       prosody=opts.prosody and not silent), track=track)
     watch.lap("upper_face_ms")
@@ -151,6 +154,9 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     lm = None if basis is None else Landmarks(frames=basis.evaluate_keys(keys), head_size_m=basis.head_size_m)
     watch.lap("landmarks_ms")
     meta = _meta(opts, model, decoded, silent, face, basis, watch.done())
+    meta["dialog"] = dialog_meta
+    meta["language"] = opts.language if opts.transcript.strip() else "auto"
+    meta["warnings"] = [dialog_meta["warning"]] if dialog_meta.get("warning") else []
     tracks = TrackSet(fps=opts.fps, frame_count=n_frames, duration_s=decoded.duration_s, channels=channels,
                       landmarks=lm, meta=meta)
     tracks.validate()
@@ -194,6 +200,17 @@ def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyT
     gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
     gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
     return speech100 * gate[:, None]
+
+
+def _dialog(samples: np.ndarray, speech100: np.ndarray, silent: bool, opts: PredictOptions
+            ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Stage 2b: the transcript's closures blended into the speech AUs (unchanged without a transcript,
+    on silence, or when the transcript does not match: ``meta["dialog"]`` says which)."""
+    if silent and opts.transcript.strip():
+        return speech100, dialog.dialog_meta(True, opts.language, False, "the audio is silent: nothing to "
+                                             "align the transcript to")
+    result = dialog.transcript_targets(samples, speech100, opts.transcript, opts.language)
+    return dialog.blend(speech100, result), result.meta
 
 
 def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int,

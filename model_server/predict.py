@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from au_contract import options as request_options
+from au_contract import option_flags
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, metavar="IN_AUDIO", help="speech file (WAV, FLAC, OGG, MP3...)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.json",
                         help="where to write the au-tracks/1 JSON ('-' for standard output)")
-    request_options.add_arguments(parser)  # --fps --emotion --strength --seed --no-blinks ... (contract)
+    option_flags.add_arguments(parser)  # --fps --emotion --strength --seed --no-blinks ... (contract)
     parser.add_argument("--max-duration", type=float, default=3600.0, help="longest accepted audio, seconds")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="model device")
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from .pipeline import OptionsError, PredictOptions, get_model, predict_tracks
 
     try:
-        options = request_options.options_from_namespace(args, PredictOptions,
+        options = option_flags.options_from_namespace(args, PredictOptions,
                                                          max_duration_s=args.max_duration)
     except OptionsError as exc:
         print(f"predict: {exc}", file=sys.stderr)

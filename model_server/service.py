@@ -348,6 +348,7 @@ def _add_tracks(app: Any, service: Service) -> None:
     from starlette.requests import ClientDisconnect
     from starlette.responses import Response
 
+    from au_contract import option_flags
     from au_contract import options as request_options
 
     from . import pipeline
@@ -355,7 +356,7 @@ def _add_tracks(app: Any, service: Service) -> None:
     config = service.config
 
     @app.post(connection.TRACKS_PATH, summary="Audio file in the body -> au-tracks/1 JSON",
-              openapi_extra={"parameters": request_options.openapi_parameters(), "requestBody": {
+              openapi_extra={"parameters": option_flags.openapi_parameters(), "requestBody": {
                   "required": True, "content": {
                       "audio/*": {"schema": {"type": "string", "format": "binary"}},
                       "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -365,7 +366,8 @@ def _add_tracks(app: Any, service: Service) -> None:
                            "<token>' with the token from ~/.config/au-talking-head/token "
                            "(or $AU_TALKING_HEAD_TOKEN).")
         try:  # the query is parsed and checked by the contract (au_contract.options), as the CLI's flags
-            query = request_options.RequestOptions.from_query(request.query_params.multi_items())
+            items = option_flags.parse_query(request.scope.get("query_string", b""))
+            query = request_options.RequestOptions.from_query(items)
             options = pipeline.PredictOptions(**vars(query), max_duration_s=config.max_duration_s).validated()
         except pipeline.OptionsError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc

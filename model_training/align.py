@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from model_server.features import SAMPLE_RATE
-from model_training.phonetics import ARPABET_TO_IPA
+from model_server.phonetics import ARPABET_TO_IPA
 
 
 def load_16k(path: Path) -> np.ndarray:

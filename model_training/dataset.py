@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from model_server.coarticulation import au_targets
 from model_server.features import log_mel, n_frames
 from model_training.augment import augment, background, voice_shift
-from model_training.coarticulation import au_targets
 from model_training.corpus_build import Clip
 
 log = logging.getLogger(__name__)

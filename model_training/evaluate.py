@@ -104,8 +104,8 @@ def print_table(title: str, rows: dict[str, dict[str, float]], columns: tuple[st
 
 def _heldout_groups(model: AcousticModel, taps: np.ndarray, recipe_name: str, cache: Path, seed: int,
                     augmented: bool) -> dict[str, Group]:
+    from model_server.coarticulation import au_targets, bilabial_windows
     from model_training.augment import augment
-    from model_training.coarticulation import au_targets, bilabial_windows
     from model_training.recipe import RECIPES, split_clips
 
     recipe = RECIPES[recipe_name]
@@ -129,7 +129,7 @@ def _heldout_groups(model: AcousticModel, taps: np.ndarray, recipe_name: str, ca
 
 def _reserved_groups(model: AcousticModel, taps: np.ndarray, n: int) -> dict[str, Group]:
     """Independent check on the reserved CMU voices (Flite slt, rms): generated in memory, never cached."""
-    from model_training.coarticulation import au_targets, bilabial_windows
+    from model_server.coarticulation import au_targets, bilabial_windows
     from model_training.flite_gen import reserved_clips
 
     groups: dict[str, Group] = defaultdict(Group)
@@ -143,8 +143,8 @@ def _reserved_groups(model: AcousticModel, taps: np.ndarray, n: int) -> dict[str
 
 
 def _alsa_groups(model: AcousticModel, taps: np.ndarray) -> dict[str, Group]:
+    from model_server.coarticulation import au_targets, bilabial_windows
     from model_training.align import align_words, load_16k
-    from model_training.coarticulation import au_targets, bilabial_windows
 
     groups: dict[str, Group] = defaultdict(Group)
     for i, path in enumerate(sorted(ALSA_DIR.glob("*.wav"))):

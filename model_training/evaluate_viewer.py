@@ -4,7 +4,7 @@ Each clip goes through :func:`model_server.pipeline.predict_tracks` (the server'
 the scene rate, landmarks of the default head), the landmarks are resampled to 100 Hz, and the lip
 aperture and mouth width (:mod:`model_training.metrics`, viewer section) are compared with those of the
 target articulation: the coarticulation targets of the clip's true or aligned phones
-(:func:`model_training.coarticulation.au_targets`) pushed through the same landmark basis.
+(:func:`model_server.coarticulation.au_targets`) pushed through the same landmark basis.
 
 Sets: ``dev`` (the real-speech development set, :mod:`model_training.devset`), ``heldout`` (the
 recipe's held-out TTS voices) and ``fold:<engine>`` (a leave-one-engine-out evaluation set,
@@ -26,9 +26,9 @@ import numpy as np
 
 from au_contract import AU_CODES, MODEL_AUS
 from au_contract.basis import LandmarkBasis, load_basis
+from model_server.phonetics import phone_target, split_ipa
 from model_training import metrics as m
 from model_training.corpus_build import Clip
-from model_training.phonetics import phone_target, split_ipa
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def segment_kinds(phones: list[str]) -> tuple[list[str], list[bool | None]]:
 def target_landmarks(phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray, n100: int,
                      basis: LandmarkBasis) -> np.ndarray:
     """The target articulation's landmarks at 100 Hz: [n100, 68, 3]."""
-    from model_training.coarticulation import au_targets
+    from model_server.coarticulation import au_targets
 
     model_aus = au_targets(phones, starts_s, ends_s, n100)  # [T, len(MODEL_AUS)]
     full = np.zeros((n100, len(AU_CODES)), np.float32)
@@ -84,15 +84,18 @@ def target_landmarks(phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray
     return basis.evaluate(full)
 
 
-def predicted_landmarks(model: object, audio: np.ndarray, fps: float) -> np.ndarray:
-    """The server pipeline's landmarks for 16 kHz ``audio``, resampled to 100 Hz: [ceil(N/160), 68, 3]."""
+def predicted_landmarks(model: object, audio: np.ndarray, fps: float, transcript: str = "",
+                        language: str = "en") -> np.ndarray:
+    """The server pipeline's landmarks for 16 kHz ``audio``, resampled to 100 Hz: [ceil(N/160), 68, 3].
+
+    ``transcript`` (in espeak-ng voice ``language``) runs the pipeline in dialog mode."""
     from model_server.decode import DecodedAudio
     from model_server.pipeline import PredictOptions, predict_tracks
 
     decoded = DecodedAudio(samples=audio.astype(np.float32), sample_rate=16000, source_rate=16000,
                            source_channels=1, source_format="WAV", duration_s=len(audio) / 16000)
-    tracks = predict_tracks(decoded, PredictOptions(fps=fps, blinks=False, prosody=False),
-                            model=model)  # type: ignore[arg-type]
+    options = PredictOptions(fps=fps, blinks=False, prosody=False, transcript=transcript, language=language)
+    tracks = predict_tracks(decoded, options, model=model)  # type: ignore[arg-type]
     assert tracks.landmarks is not None
     n100 = -(-len(audio) // 160)
     return m.resample_to_100hz(tracks.landmarks.frames, fps, n100)
@@ -171,13 +174,31 @@ def score_clip(pred_lm: np.ndarray, target_lm: np.ndarray, phones: list[str], st
                      (a_pred[mask], a_tgt[mask]), lag)
 
 
+def transcript_for(clips: list[Clip], k: int, mode: str) -> str:
+    """The transcript clip ``k`` is predicted with: ``none`` "", ``own`` its text, ``other`` the text of
+    the next clip of the same language (a wrong transcript of the right language)."""
+    if mode == "none":
+        return ""
+    if mode == "own":
+        return str(clips[k].meta.get("text", ""))
+    lang = clips[k].meta.get("language")
+    for step in range(1, len(clips)):
+        other = clips[(k + step) % len(clips)]
+        if other.meta.get("language") == lang and other.meta.get("text") != clips[k].meta.get("text"):
+            return str(other.meta.get("text", ""))
+    return ""
+
+
 def evaluate(model: object, clips: Iterable[Clip], set_name: str, fps: float,
-             basis: LandmarkBasis) -> dict[str, dict[str, float]]:
-    """Rows ``<set>:all``, ``<set>:source=..``, ``lang=..``, ``speaker=..`` of one model on ``clips``."""
+             basis: LandmarkBasis, transcripts: str = "none") -> dict[str, dict[str, float]]:
+    """Rows ``<set>:all``, ``<set>:source=..``, ``lang=..``, ``speaker=..`` of one model on ``clips``;
+    ``transcripts`` (``none``, ``own``, ``other``): what dialog mode is given (:func:`transcript_for`)."""
     groups: dict[str, Group] = defaultdict(Group)
-    for clip in clips:
+    clips = list(clips)
+    for k, clip in enumerate(clips):
         audio = clip.float_audio()
-        pred = predicted_landmarks(model, audio, fps)
+        language = str(clip.meta.get("language", "en")).split("-")[0]
+        pred = predicted_landmarks(model, audio, fps, transcript_for(clips, k, transcripts), language)
         target = target_landmarks(clip.phones, clip.starts_s, clip.ends_s, len(pred), basis)
         score = score_clip(pred, target, clip.phones, clip.starts_s, clip.ends_s)
         meta = clip.meta
@@ -293,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "training")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--transcripts", default="none", choices=["none", "own", "other"],
+                        help="dialog mode: no transcript, the clip's own, or another clip's (a wrong one)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     basis = load_basis()
@@ -303,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in args.weights:
             model = AcousticModel.load(w, device="cpu")
             per_model[f"{model.version}"[:13] if len(args.weights) == 1 else w.stem[:13]] = evaluate(
-                model, clips, set_name, args.fps, basis)
+                model, clips, set_name, args.fps, basis, args.transcripts)
         report[set_name] = per_model
         print_side_by_side(f"{set_name}: viewer metrics at {args.fps:g} fps ({len(clips)} clips)", per_model)
     print("\n## bounds (issue 11)")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import soundfile as sf
 
+from model_server.phonetics import ARPABET_TO_IPA
 from model_training.corpus import utterance
 from model_training.corpus_build import Clip, to_clip
-from model_training.phonetics import ARPABET_TO_IPA
 from model_training.timing import TimedSpeech
 
 VOICES = {"kal": "voice_kal_diphone", "ked": "voice_ked_diphone"}

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import soundfile as sf
 
+from model_server.phonetics import ARPABET_TO_IPA
 from model_training.corpus import sentence
 from model_training.corpus_build import Clip, to_clip
 from model_training.festival_gen import segments_from_ends
-from model_training.phonetics import ARPABET_TO_IPA
 from model_training.timing import TimedSpeech
 
 VOICES = {"kal": "kal16", "awb": "awb"}

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from model_server.features import SAMPLE_RATE
-from model_training.phonetics import phone_target, split_ipa
+from model_server.phonetics import phone_target, split_ipa
 from model_training.timing import PAUSE
 
 log = logging.getLogger(__name__)

@@ -110,8 +110,8 @@ def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip
 def code_version(recipe: Recipe) -> str:
     """A short hash of the recipe's clip counts and of the modules that shape features and targets
     (keys the frame caches, so a changed recipe or target model never reuses stale frames)."""
-    from model_server import features
-    from model_training import augment, coarticulation, dataset, phonetics
+    from model_server import coarticulation, features, phonetics
+    from model_training import augment, dataset
 
     digest = hashlib.sha1(repr(sorted((k, sorted(v.items())) for k, v in recipe.clips.items())).encode())
     digest.update(voices_version().encode())

@@ -1,6 +1,6 @@
 """Viseme weights solved from the AU tracks, as simple driver expressions (pure, no bpy).
 
-The acoustic model's mouth AUs are linear in seven articulatory parameters (``model_training.coarticulation``:
+The acoustic model's mouth AUs are linear in seven articulatory parameters (``model_server.coarticulation``:
 AU24 = 0.8 x closure, AU28 = 0.6 x labiodental contact, AU18/AU22 = rounding/funnel, AU20 = 0.6 x spread,
 AU26 = jaw, AU25 = lip separation), so the parameters come back as clamped linear maps of the AUs:
 

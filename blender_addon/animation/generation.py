@@ -15,11 +15,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from au_contract.options import RequestOptions
+from au_contract.errors import OptionsError
+from au_contract.options import DEFAULT_LANGUAGE, RequestOptions
 from au_contract.tracks import NOTES_KEY, TrackFormatError, TrackSet, read_tracks
+from au_contract.transcripts import read_sidecar
 
 from ..errors import AddonError
 from ..server import client
@@ -54,6 +56,9 @@ class GenerateRequest:
         seed: seed of blinks and prosody.
         tolerance: key reduction bound (AU units, see ``keyreduce``).
         timeout_s: how long to wait for the server's answer.
+        transcript: the line's text (dialog mode); "" = the UTF-8 ``<audio stem>.txt`` beside the audio
+            when there is one (``au_contract.transcripts``), else none.
+        language: espeak-ng voice code of the transcript (``en``, ``de``, ``fr``...).
     """
 
     audio_path: str
@@ -68,13 +73,29 @@ class GenerateRequest:
     seed: int = 0
     tolerance: float = keyreduce.DEFAULT_TOLERANCE
     timeout_s: float = 300.0
+    transcript: str = ""
+    language: str = DEFAULT_LANGUAGE
+
+    def with_transcript(self) -> GenerateRequest:
+        """This request with its transcript resolved: the given text, else the sidecar file's.
+
+        Raises:
+            GenerationError: the sidecar file is not UTF-8 text of at most 4096 bytes.
+        """
+        if self.transcript.strip() or not self.audio_path:
+            return self
+        try:
+            text = read_sidecar(self.audio_path)
+        except OptionsError as exc:
+            raise GenerationError(str(exc)) from exc
+        return replace(self, transcript=text) if text else self
 
     def server_options(self) -> RequestOptions:
         """What the server is asked (the contract's options): NEUTRAL tracks at the scene's rate, no
         landmarks; the chosen emotion is applied by the rig's emotion properties instead."""
         return RequestOptions(fps=self.fps, emotion="NEUTRAL", strength=0.0, seed=self.seed,
                               blinks=self.blinks, prosody=self.prosody, smoothing=self.smoothing,
-                              landmarks=False)
+                              landmarks=False, transcript=self.transcript, language=self.language)
 
 
 @dataclass
@@ -166,12 +187,22 @@ def read_answer(raw: bytes | str, fps: float) -> TrackSet:
     return resample(tracks, fps)
 
 
+def dialog_warning(tracks: TrackSet) -> str | None:
+    """What the server says about the transcript when it was given but not (fully) used, else None."""
+    dialog = tracks.meta.get("dialog")
+    if isinstance(dialog, dict) and dialog.get("transcript") and dialog.get("warning"):
+        return f"Transcript: {dialog['warning']}"
+    return None
+
+
 def prepare(req: GenerateRequest, cancel: threading.Event | None = None, use_cache: bool = True) -> Prepared:
     """Fetch the tracks (or reuse them) and plan every curve of the generated layer.
 
     Raises:
-        GenerationError, JobCancelledError: see :func:`fetch_tracks`; bad emotion or strength.
+        GenerationError, JobCancelledError: see :func:`fetch_tracks`; bad emotion or strength; a
+            transcript file beside the audio that is not UTF-8 (``GenerateRequest.with_transcript``).
     """
+    req = req.with_transcript()
     tracks, cached, server_s = fetch_tracks(req, cancel, use_cache)
     t0 = time.perf_counter()
     try:

@@ -65,15 +65,19 @@ def rig_problem(context: bpy.types.Context) -> str | None:
 
 
 def build_request(context: bpy.types.Context, filepath: str, emotion: str, strength: float,
-                  frame_start: int) -> generation.GenerateRequest:
-    """Collect a generation request from operator values and the scene settings."""
+                  frame_start: int, transcript: str | None = None) -> generation.GenerateRequest:
+    """Collect a generation request from operator values and the scene settings.
+
+    ``transcript`` None: the panel's; "" there too: the ``.txt`` beside the audio when present (resolved by
+    ``generation.prepare``)."""
     scene = context.scene
     s = scene.au_talking_head
     return generation.GenerateRequest(
         audio_path=bpy.path.abspath(filepath) if filepath else "", server_url=s.server_url,
         fps=scene_fps(scene.render.fps, scene.render.fps_base), frame_start=frame_start, emotion=emotion,
         strength=strength, blinks=s.blinks, prosody=s.prosody, smoothing=s.smoothing, seed=s.seed,
-        tolerance=s.tolerance)
+        tolerance=s.tolerance, transcript=s.transcript if transcript is None else transcript,
+        language=s.language)
 
 
 def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: str, line_uid: int = 0
@@ -160,11 +164,16 @@ class _GenerateBase(_OperatorBase):
         """The uid of the line to regenerate (0: a new line)."""
         return 0
 
+    def transcript_input(self, context: bpy.types.Context) -> str | None:
+        """The transcript the operator was given (None: the panel's)."""
+        return None
+
     def _request(self, context: bpy.types.Context) -> generation.GenerateRequest:
         filepath, emotion, strength, frame_start = self.inputs(context)
         self._filepath = filepath
         self._line_uid = self.target_line(context)
-        return build_request(context, filepath, emotion, strength, frame_start)
+        transcript = self.transcript_input(context)
+        return build_request(context, filepath, emotion, strength, frame_start, transcript)
 
     def _finish(self, context: bpy.types.Context, prepared: generation.Prepared) -> set[OperatorReturnItems]:
         t0 = time.perf_counter()
@@ -174,6 +183,10 @@ class _GenerateBase(_OperatorBase):
             return self._fail(context, exc)
         if warning:
             self.report({"WARNING"}, warning)
+        dialog = generation.dialog_warning(prepared.tracks)
+        if dialog:
+            self.report({"WARNING"}, dialog)
+            context.scene.au_talking_head.last_message += f" ({dialog})"
         global last_error
         last_error = ""
         source = "cached tracks" if prepared.from_cache else f"server {prepared.server_s:.1f} s"
@@ -259,6 +272,12 @@ class AUTH_OT_generate_from_audio(_GenerateBase, bpy.types.Operator):
     strength: FloatProperty(name="Strength", **option_range("strength"),  # type: ignore[valid-type]
                             options={"SKIP_SAVE"})
     frame_start: IntProperty(name="Start Frame", default=1, options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    transcript: StringProperty(name="Transcript", options={"SKIP_SAVE"},  # type: ignore[valid-type]
+                               description="The line's text (default: the panel's, else <audio>.txt)")
+
+    def transcript_input(self, context: bpy.types.Context) -> str | None:
+        """The operator's ``transcript`` when set, else None (the panel's, then the sidecar file)."""
+        return self.transcript if self.properties.is_property_set("transcript") else None
 
     def inputs(self, context: bpy.types.Context) -> tuple[str, str, float, int]:
         s = context.scene.au_talking_head

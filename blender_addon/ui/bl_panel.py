@@ -62,6 +62,9 @@ def draw_generation(layout: bpy.types.UILayout, settings: bpy.types.PropertyGrou
     box = layout.box()
     box.label(text="Speech", icon="SOUND")
     box.prop(settings, "audio_path", text="")
+    row = box.row(align=True)
+    row.prop(settings, "transcript", text="", icon="TEXT")  # empty: <audio>.txt beside the audio
+    row.prop(settings, "language", text="")
     box.prop(settings, "frame_start")
     col = box.column(align=True)
     col.prop(settings, "emotion")

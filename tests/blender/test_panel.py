@@ -52,7 +52,7 @@ def _labels(calls: list) -> list[str]:
 def test_draw_shows_every_control(fresh: ModuleType) -> None:
     calls = _draw(fresh)
     for prop in ("server_url", "rig", "audio_path", "frame_start", "emotion", "strength", "blinks", "prosody",
-                 "smoothing", "seed", "tolerance"):
+                 "smoothing", "seed", "tolerance", "transcript", "language"):
         assert prop in _props(calls), prop
     ops = _operators(calls)
     for op in ("start_server", "stop_server", "generate_from_audio", "regenerate", "bake"):

@@ -53,6 +53,20 @@ def test_folder_and_files_become_items_named_from_stems(tmp_path: Path) -> None:
     assert all(i.output.parent == (tmp_path / "out").resolve() for i in items)
 
 
+def test_transcript_sidecars_are_picked_up_and_bad_ones_named(tmp_path: Path) -> None:
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    _wav(folder / "hello.wav")
+    _wav(folder / "quiet.wav")
+    (folder / "hello.txt").write_text("Hello, Bob! 😀", encoding="utf-8")
+    items = batch_jobs.collect_items([folder], tmp_path / "out")
+    got = [(i.audio.name, i.transcript) for i in items]
+    assert got == [("hello.wav", "Hello, Bob! 😀"), ("quiet.wav", "")]
+    (folder / "quiet.txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(BatchError, match=r"quiet.wav: the transcript file .*quiet.txt is not UTF-8"):
+        batch_jobs.collect_items([folder], tmp_path / "out")
+
+
 def test_explicit_non_audio_file_is_kept_to_fail_on_its_own(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")

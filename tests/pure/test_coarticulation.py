@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from au_contract import MODEL_AUS
-from model_training.coarticulation import articulation, au_targets, bilabial_windows
-from model_training.phonetics import ARPABET_TO_IPA, PARAMS, split_ipa
+from model_server.coarticulation import articulation, au_targets, bilabial_windows
+from model_server.phonetics import ARPABET_TO_IPA, PARAMS, split_ipa
 
 AU = {c: i for i, c in enumerate(MODEL_AUS)}
 

@@ -15,6 +15,7 @@ import pytest
 
 from au_contract import EMOTIONS
 from au_contract.errors import BAD_PARAMETER, TOO_MANY_FRAMES, OptionsError
+from au_contract.option_flags import openapi_parameters
 from au_contract.options import (
     MAX_FPS,
     MAX_FRAMES,
@@ -23,7 +24,6 @@ from au_contract.options import (
     RequestOptions,
     check_value,
     max_duration_s,
-    openapi_parameters,
 )
 from batch_render import cli as batch_cli
 from blender_addon.server import client
@@ -58,7 +58,7 @@ GOOD_VALUES: list[tuple[str, str, Any]] = [
 def test_one_field_per_option_with_help_default_and_range() -> None:
     fields = [f.name for f in dataclasses.fields(RequestOptions)]
     assert fields == list(SPECS) == ["fps", "emotion", "strength", "seed", "blinks", "prosody", "smoothing",
-                                     "landmarks"]
+                                     "landmarks", "transcript", "language"]
     for spec in SPECS.values():
         assert spec.help and spec.kind in (float, int, bool, str)
         assert check_value(spec.name, spec.default) == spec.default, "every default is valid"
@@ -148,7 +148,7 @@ def test_cli_flags_and_client_give_the_contract_message(name: str, value: Any, t
 
 
 def test_cli_flags_read_the_contract_defaults_and_values(capsys: pytest.CaptureFixture[str]) -> None:
-    from au_contract.options import options_from_namespace
+    from au_contract.option_flags import options_from_namespace
 
     args, _ = _parse(predict.configure, ["in.wav", "-o", "o.json"], capsys)
     assert options_from_namespace(args, PredictOptions, max_duration_s=args.max_duration) == PredictOptions()
@@ -175,6 +175,8 @@ def test_openapi_parameters_and_docs_table_follow_the_dataclass() -> None:
             default = str(spec.default).lower()
         else:
             default = f"`{spec.default}`" if spec.kind is str else f"{spec.default:g}"
+        if spec.default == "":
+            default = "(none)"
         assert rows[spec.name].startswith(f"{default} |"), (spec.name, rows[spec.name])
         if spec.range_text:
             assert spec.range_text in rows[spec.name], (spec.name, rows[spec.name])

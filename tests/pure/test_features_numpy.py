@@ -145,8 +145,13 @@ def test_server_runtime_imports_no_scipy_librosa_or_torch() -> None:
     clip = CLIPS[0]
     code = ("import sys, pathlib, model_server.service, model_server.cli, model_server.predict; "
             "from model_server.pipeline import predict_tracks; "
+            "from model_server.pipeline import PredictOptions; "
             f"tracks = predict_tracks(pathlib.Path({clip!r}).read_bytes()); assert tracks.frame_count > 10; "
-            "bad = sorted(m for m in ('scipy', 'librosa', 'torch', 'sklearn', 'numba') if m in sys.modules); "
+            f"tracks = predict_tracks(pathlib.Path({clip!r}).read_bytes(), "  # dialog mode too
+            "PredictOptions(transcript='Maybe we should meet.')); "
+            "assert tracks.meta['dialog']['transcript']; "
+            "bad = sorted(m for m in ('scipy', 'librosa', 'torch', 'sklearn', 'numba', 'model_training') "
+            "if m in sys.modules); "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from au_contract import MODEL_AUS
-from model_training.phonetics import (
+from model_server.phonetics import (
     ANTICIPATION_S,
     CARRYOVER_S,
     N_PARAMS,

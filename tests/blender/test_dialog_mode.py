@@ -1,0 +1,59 @@
+"""Dialog mode in Blender: the Generate panel's transcript field and the ``<audio>.txt`` sidecar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.blender.addon_fixtures import Clip, espeak_clip, make_rig
+
+TEXT = "mama made my map"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return espeak_clip(tmp_path_factory.mktemp("dialog"), TEXT, "line")
+
+
+def test_sidecar_transcript_is_picked_up_and_recorded(fresh: ModuleType, model_server, clip: Clip) -> None:
+    bpy = fresh
+    make_rig(bpy)
+    settings = bpy.context.scene.au_talking_head
+    settings.server_url = model_server.url
+    sidecar = clip.path.with_suffix(".txt")
+    sidecar.write_text(TEXT + "\n", encoding="utf-8")
+    try:
+        assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(clip.path)) == {"FINISHED"}
+    finally:
+        sidecar.unlink()
+    line = settings.lines[0]
+    assert line.transcript == TEXT + "\n"
+    assert "Transcript:" not in settings.last_message
+
+
+def test_panel_transcript_with_an_unknown_language_warns_but_generates(fresh: ModuleType, model_server,
+                                                                      clip: Clip) -> None:
+    bpy = fresh
+    make_rig(bpy)
+    settings = bpy.context.scene.au_talking_head
+    settings.server_url = model_server.url
+    settings.transcript, settings.language = TEXT, "xx-nope"
+    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(clip.path)) == {"FINISHED"}
+    assert "Transcript: espeak-ng has no voice 'xx-nope'" in settings.last_message
+    assert settings.lines[0].transcript == TEXT
+
+
+def test_a_sidecar_that_is_not_utf8_changes_nothing(fresh: ModuleType, model_server, clip: Clip,
+                                                   tmp_path: Path) -> None:
+    bpy = fresh
+    make_rig(bpy)
+    settings = bpy.context.scene.au_talking_head
+    settings.server_url = model_server.url
+    wav = tmp_path / "bad.wav"
+    wav.write_bytes(clip.path.read_bytes())
+    wav.with_suffix(".txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(RuntimeError, match=r"Nothing changed: the transcript file .*bad.txt is not UTF-8"):
+        bpy.ops.au_talking_head.generate_from_audio(filepath=str(wav))
+    assert len(settings.lines) == 0

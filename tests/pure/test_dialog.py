@@ -1,0 +1,171 @@
+"""Dialog mode (model_server.dialog, dtw_align, espeak): transcript options, alignment, gating, blending."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from au_contract import CLOSURE_AUS, MODEL_AUS
+from au_contract.option_flags import add_arguments, openapi_parameters, options_from_namespace, parse_query
+from au_contract.options import MAX_TRANSCRIPT_BYTES, OptionsError, RequestOptions
+from model_server import dialog, dtw_align, espeak
+from model_server.coarticulation import au_targets
+from tests.fixtures import espeak_clip
+
+TEXT = "My mother bought a map and a bumpy mop for Bob."
+
+
+def _samples(tmp_path: Path, text: str = TEXT, voice: str = "en-us+m3") -> np.ndarray:
+    import soundfile as sf
+    import soxr
+
+    clip = espeak_clip(tmp_path, text, voice=voice)
+    audio, rate = sf.read(str(clip.path), dtype="float32")
+    return np.asarray(soxr.resample(audio, rate, 16000), np.float32)
+
+
+def _model_like(samples: np.ndarray) -> np.ndarray:
+    """A stand-in for the audio model: the true targets of the clip, blurred (closures half-reached)."""
+    n = -(-samples.size // 160)
+    found = dialog.align(samples, TEXT, "en")
+    assert found is not None
+    return 0.5 * au_targets(found.phones, found.starts_s, found.ends_s, n)
+
+
+# --- options ---------------------------------------------------------------------------------------------
+
+def test_transcript_and_language_are_request_options_checked_everywhere() -> None:
+    o = RequestOptions(transcript="Hi Bob 😀", language=" de ").validated()
+    assert (o.transcript, o.language) == ("Hi Bob 😀", "de")
+    assert RequestOptions(language="").validated().language == "en"
+    assert RequestOptions.from_query(o.to_query().items()) == o
+    for bad, words in ((dict(transcript="x" * (MAX_TRANSCRIPT_BYTES + 1)), "at most 4096 bytes"),
+                       (dict(transcript="a\0b"), "NUL"), (dict(transcript=5), "must be text"),
+                       (dict(language="../etc"), "espeak-ng voice code"), (dict(language="a" * 40), "32")):
+        with pytest.raises(OptionsError, match=words):
+            RequestOptions(**bad).validated()
+    names = {p["name"]: p for p in openapi_parameters()}
+    assert names["transcript"]["schema"]["maxLength"] == MAX_TRANSCRIPT_BYTES
+
+
+def test_query_must_be_utf8() -> None:
+    pairs = [("transcript", "café"), ("language", "fr")]
+    assert parse_query(b"transcript=caf%C3%A9&language=fr") == pairs
+    with pytest.raises(OptionsError, match="not UTF-8"):
+        parse_query(b"transcript=caf%E9")
+
+
+def test_transcript_file_flag(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    good = tmp_path / "line.txt"
+    good.write_text("Bonjour, ça va ?", encoding="utf-8")
+    opts = options_from_namespace(parser.parse_args(["--transcript-file", str(good), "--language", "fr"]),
+                                  RequestOptions)
+    assert (opts.transcript, opts.language) == ("Bonjour, ça va ?", "fr")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café".encode("latin-1"))
+    with pytest.raises(OptionsError, match="not UTF-8"):
+        options_from_namespace(parser.parse_args(["--transcript-file", str(bad)]), RequestOptions)
+    with pytest.raises(OptionsError, match="cannot read"):
+        options_from_namespace(parser.parse_args(["--transcript-file", str(tmp_path / "no.txt")]),
+                               RequestOptions)
+
+
+# --- engine ----------------------------------------------------------------------------------------------
+
+def test_clean_transcript_drops_emoji_and_symbols_keeps_numbers_and_punctuation() -> None:
+    assert dialog.clean_transcript("Meet me at 5 😀, OK?\x07") == ("Meet me at 5 , OK?", 2)
+
+
+def test_dtw_path_follows_a_time_shift() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((60, 4)).astype(np.float32)
+    real = np.concatenate([np.zeros((10, 4), np.float32) + ref[0], ref])  # the same, 10 frames late
+    path, cost = dtw_align.dtw_path(ref, real)
+    assert tuple(path[0]) == (0, 0) and tuple(path[-1]) == (59, 69)
+    assert cost < 0.05
+    assert np.all(np.diff(path, axis=0) >= 0)
+    moved = dtw_align.transfer(np.array([0.3]), path)
+    assert moved[0] == pytest.approx(0.4, abs=0.011)
+
+
+def test_own_transcript_is_used_and_closes_the_lips_at_bilabials(tmp_path: Path) -> None:
+    samples = _samples(tmp_path)
+    speech = _model_like(samples)
+    result = dialog.transcript_targets(samples, speech, TEXT, "en")
+    assert result.meta["used"], result.meta
+    assert result.meta["bilabials"] >= 8 and result.meta["warning"] is None
+    blended = dialog.blend(speech, result)
+    closure = [MODEL_AUS.index(c) for c in CLOSURE_AUS]
+    assert blended[:, closure].max() > speech[:, closure].max() + 0.2
+    far = result.weight == 0  # away from bilabials the audio model's values are kept exactly
+    assert far.any() and np.array_equal(blended[far], speech[far])
+
+
+@pytest.mark.parametrize(("text", "language", "words"), [
+    ("😀🎉", "en", "no words"),
+    (TEXT, "xx-nope", "no voice 'xx-nope'"),
+    ("Whereas recognition of the inherent dignity and of the equal and inalienable rights of all members "
+     "of the human family is the foundation of freedom, justice and peace in the world.", "en", "length"),
+])
+def test_unusable_transcripts_give_audio_only_and_a_warning(tmp_path: Path, text: str, language: str,
+                                                            words: str) -> None:
+    samples = _samples(tmp_path)
+    speech = _model_like(samples)
+    result = dialog.transcript_targets(samples, speech, text, language)
+    assert result.meta["transcript"] and not result.meta["used"]
+    assert words in result.meta["warning"]
+    assert dialog.blend(speech, result) is speech
+
+
+def test_no_transcript_means_no_dialog_mode() -> None:
+    speech = np.zeros((10, len(MODEL_AUS)), np.float32)
+    result = dialog.transcript_targets(np.zeros(1600, np.float32), speech, "  ", "en")
+    assert result.meta == dialog.dialog_meta(False, "en")
+
+
+def test_missing_espeak_library_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> espeak.EspeakLibrary:
+        raise espeak.EspeakUnavailableError("libespeak-ng is not installed (Debian package libespeak-ng1)")
+
+    monkeypatch.setattr(espeak, "shared_library", missing)
+    samples = np.zeros(16000, np.float32)
+    samples[4000:12000] = 0.1 * np.sin(np.arange(8000) * 0.1)
+    result = dialog.transcript_targets(samples, np.zeros((100, len(MODEL_AUS)), np.float32), TEXT, "en")
+    assert not result.meta["used"] and "libespeak-ng is not installed" in result.meta["warning"]
+
+
+# --- the add-on's request (pure half) ----------------------------------------------------------------------
+
+def test_addon_request_takes_the_panel_text_else_the_sidecar(tmp_path: Path) -> None:
+    from blender_addon.animation import generation
+
+    wav = tmp_path / "line.wav"
+    wav.write_bytes(b"RIFF")
+    req = generation.GenerateRequest(str(wav), "http://127.0.0.1:1", 24.0, language="de")
+    assert req.with_transcript().transcript == ""
+    (tmp_path / "line.txt").write_text("Guten Morgen, Mama!\n", encoding="utf-8")
+    resolved = req.with_transcript()
+    assert resolved.server_options().transcript == "Guten Morgen, Mama!\n"
+    assert resolved.server_options().language == "de"
+    typed = generation.GenerateRequest(str(wav), "http://127.0.0.1:1", 24.0, transcript="Hallo")
+    assert typed.with_transcript().transcript == "Hallo"
+    (tmp_path / "line.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(generation.GenerationError, match="not UTF-8"):
+        req.with_transcript()
+
+
+def test_addon_shows_the_servers_transcript_warning() -> None:
+    from au_contract.tracks import TrackSet
+    from blender_addon.animation import generation
+
+    def tracks(dialog_meta: dict) -> TrackSet:
+        return TrackSet(fps=30.0, frame_count=1, duration_s=0.03, channels={}, meta={"dialog": dialog_meta})
+
+    assert generation.dialog_warning(tracks(dialog.dialog_meta(False, "en"))) is None
+    bad = dialog.dialog_meta(True, "xx", False, "espeak-ng has no voice 'xx'")
+    assert generation.dialog_warning(tracks(bad)) == "Transcript: espeak-ng has no voice 'xx'"
