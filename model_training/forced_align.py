@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import resample_poly
 
+from model_server.dtw_align import _log_energy, speech_span_s, transfer
+from model_server.dtw_align import contiguous as _contiguous
 from model_server.features import SAMPLE_RATE
 from model_server.phonetics import phone_target, split_ipa
 from model_training.timing import PAUSE
@@ -75,22 +77,6 @@ def features(audio: np.ndarray) -> np.ndarray:
     return np.concatenate([mfcc, 0.5 * delta, 2.0 * energy[None]], axis=0).T.astype(np.float32)
 
 
-def _log_energy(audio: np.ndarray, n: int) -> np.ndarray:
-    pad = np.pad(audio.astype(np.float64), (200, 200 + n * _HOP))
-    frames = np.lib.stride_tricks.sliding_window_view(pad, 400)[::_HOP][:n]  # [n, 400]
-    return 10.0 * np.log10((frames ** 2).mean(axis=1) + 1e-10)
-
-
-def speech_span_s(audio: np.ndarray) -> tuple[float, float]:
-    """(first, last) time of frames within 35 dB of the loudest ones (the speech span)."""
-    n = max(1, len(audio) // _HOP)
-    e = _log_energy(audio, n)
-    loud = np.flatnonzero(e > np.percentile(e, 99) + _SPEECH_DB)
-    if not len(loud):
-        return 0.0, len(audio) / SAMPLE_RATE
-    return loud[0] / FRAME_RATE_HZ, (loud[-1] + 1) / FRAME_RATE_HZ
-
-
 def dtw_path(ref: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, float]:
     """DTW of [Tr, D] against [Tx, D] (Euclidean frame distance, steps (1,1) (1,0) (0,1)).
 
@@ -104,21 +90,6 @@ def dtw_path(ref: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, float]:
                                    weights_add=np.array([0.0, 0.5, 0.5]), backtrack=True)
     path = path[::-1]
     return path, float(cost[path[:, 0], path[:, 1]].mean())
-
-
-def transfer(times_s: np.ndarray, path: np.ndarray) -> np.ndarray:
-    """Move reference times through a DTW path. A boundary at reference frame k (between frames k-1 and
-    k) goes halfway between the end of the real frames paired with k-1 and the start of those paired with
-    k. [B] seconds -> [B] seconds, non-decreasing."""
-    n_ref = int(path[:, 0].max()) + 1
-    lo = np.full(n_ref, np.inf)
-    hi = np.full(n_ref, -np.inf)
-    np.minimum.at(lo, path[:, 0], path[:, 1])
-    np.maximum.at(hi, path[:, 0], path[:, 1])
-    k = np.clip(np.round(times_s * FRAME_RATE_HZ).astype(int), 0, n_ref)
-    start_k = np.where(k < n_ref, lo[np.minimum(k, n_ref - 1)], hi[-1] + 1)
-    end_prev = np.where(k > 0, hi[np.maximum(k - 1, 0)] + 1, lo[0])
-    return np.maximum.accumulate((start_k + end_prev) / 2.0 / FRAME_RATE_HZ)
 
 
 def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -170,25 +141,6 @@ class Aligner:
         new_ends = np.append(new_starts[1:], transfer(ends[-1:], path))
         total = len(audio) / SAMPLE_RATE
         return Alignment(*_contiguous(phones, new_starts, np.minimum(new_ends, total), total), cost, rate)
-
-
-def _contiguous(phones: list[str], starts: np.ndarray, ends: np.ndarray, total: float
-                ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Pauses at both edges, zero-length segments dropped, neighbouring pauses merged."""
-    out: list[tuple[str, float, float]] = [(PAUSE, 0.0, float(starts[0]))]
-    for p, a, b in zip(phones, starts, ends, strict=True):
-        out.append((p, float(a), float(b)))
-    out.append((PAUSE, float(ends[-1]), total))
-    merged: list[list] = []
-    for p, a, b in out:
-        b = min(b, total)
-        if b - a < 1e-6:
-            continue
-        if merged and p == PAUSE and merged[-1][0] == PAUSE:
-            merged[-1][2] = b
-            continue
-        merged.append([p, a, b])
-    return ([m[0] for m in merged], np.array([m[1] for m in merged]), np.array([m[2] for m in merged]))
 
 
 # --- the aligner's own error on clips with known timings -------------------------------------------------
