@@ -165,16 +165,8 @@ def _alsa_groups(model: AcousticModel, taps: np.ndarray) -> dict[str, Group]:
 
 
 def check(row: dict[str, float]) -> list[str]:
-    """Threshold verdicts of one row, e.g. ``["closure_recall 0.93 >= 0.90 PASS", ...]``."""
-    out = []
-    for key, (op, limit) in THRESHOLDS.items():
-        v = row[key]
-        if np.isnan(v):
-            out.append(f"{key} n/a (nothing to measure in this set)")
-            continue
-        ok = v >= limit if op == ">=" else v <= limit
-        out.append(f"{key} {v:.3f} {op} {limit} {'PASS' if ok else 'FAIL'}")
-    return out
+    """Threshold verdicts of one row against :data:`THRESHOLDS` (see :func:`metrics.verdicts`)."""
+    return m.verdicts(row, THRESHOLDS)
 
 
 def main(argv: list[str] | None = None) -> int:

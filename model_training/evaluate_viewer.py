@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = ROOT / "model_server" / "weights" / "acoustic.onnx"
 #: Issue 11's bounds: (operator, limit); "in" is a closed interval.
-BOUNDS: dict[str, tuple[str, float | tuple[float, float]]] = {
+BOUNDS: dict[str, m.Bound] = {
     "closure_recall": (">=", 0.93), "closure_depth": (">=", 0.88), "jerk_ratio": ("in", (0.85, 1.25)),
     "speech_r": (">=", 0.55), "rounding": (">=", 0.97), "rest": (">=", 0.95), "abs_lag_ms": ("<=", 20.0),
 }
@@ -211,20 +211,8 @@ def evaluate(model: object, clips: Iterable[Clip], set_name: str, fps: float,
 
 
 def verdicts(row: dict[str, float]) -> list[str]:
-    """Issue 11's bounds checked on one row."""
-    out = []
-    for key, (op, limit) in BOUNDS.items():
-        v = row[key]
-        if np.isnan(v):
-            out.append(f"{key} n/a")
-            continue
-        if op == "in":
-            lo, hi = limit  # type: ignore[misc]
-            ok = lo <= v <= hi
-        else:
-            ok = v >= limit if op == ">=" else v <= limit  # type: ignore[operator]
-        out.append(f"{key} {v:.3f} {op} {limit} {'PASS' if ok else 'FAIL'}")
-    return out
+    """Issue 11's bounds checked on one row (see :func:`metrics.verdicts`)."""
+    return m.verdicts(row, BOUNDS)
 
 
 def print_side_by_side(title: str, per_model: dict[str, dict[str, dict[str, float]]]) -> None:

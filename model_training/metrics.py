@@ -17,6 +17,8 @@ docs/evaluation.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 FRAME_RATE_HZ = 100.0
@@ -266,3 +268,27 @@ def normalised_jerk(aperture: np.ndarray, fps: float = 30.0) -> float:
     if p95 <= 1e-9:
         return 0.0
     return jerk((aperture / p95)[:, None], fps)
+
+
+#: A bound on one metric: (">=", limit), ("<=", limit) or ("in", (low, high)).
+Bound = tuple[str, "float | tuple[float, float]"]
+
+
+def verdicts(row: dict[str, float], bounds: Mapping[str, Bound]) -> list[str]:
+    """Threshold verdicts of one table row, e.g. ``["closure_recall 0.930 >= 0.9 PASS", ...]``.
+
+    A metric that is NaN (nothing to measure in the set) gets ``n/a`` instead of a verdict.
+    """
+    out = []
+    for key, (op, limit) in bounds.items():
+        v = row[key]
+        if np.isnan(v):
+            out.append(f"{key} n/a (nothing to measure in this set)")
+            continue
+        if op == "in":
+            lo, hi = limit  # type: ignore[misc]
+            ok = lo <= v <= hi
+        else:
+            ok = v >= limit if op == ">=" else v <= limit  # type: ignore[operator]
+        out.append(f"{key} {v:.3f} {op} {limit} {'PASS' if ok else 'FAIL'}")
+    return out
