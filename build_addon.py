@@ -8,7 +8,8 @@ and later):
 - the project's runtime wheel (``au_talking_head_runtime``, built here): the contract ``au_contract``,
   the rig runtime ``rigs`` (without ``rigs.head_build``) with the default head baked into
   ``rigs/data/default_head.npz``, and the model server runtime ``model_server`` with its ONNX weights;
-- the server's third-party wheels (FastAPI, uvicorn, pydantic, soundfile, soxr, onnxruntime ...),
+- the server's third-party wheels (FastAPI, uvicorn, pydantic, soundfile, soxr, onnxruntime,
+  espeakng-loader (libespeak-ng for dialog mode) ...),
   fetched once with ``pip download --only-binary=:all: --platform ... --python-version ...`` into
   ``dist/wheelhouse/`` (a lock file per platform and Python keeps rebuilds offline).
 

@@ -1,7 +1,8 @@
 """Third-party wheels for the extension zips, and Blender's extension tool (used by build_addon.py).
 
 The server runtime needs, besides Blender's own numpy, FastAPI + uvicorn (and their dependencies),
-soundfile, soxr, orjson and onnxruntime, as wheels for each Blender platform and both Blender Pythons
+soundfile, soxr, orjson, onnxruntime and espeakng-loader (libespeak-ng and its data, for dialog mode),
+as wheels for each Blender platform and both Blender Pythons
 (cp311: Blender 4.2 LTS to 5.0; cp313: 5.1 and later). :func:`fetch_wheels` resolves them with pip's
 dry-run report for the target platform and Python, downloads them once into ``dist/wheelhouse/`` and
 writes a lock file there, so later builds run offline. Blender's extension tool
@@ -34,8 +35,12 @@ HOST_PLATFORM = "linux-x64"
 PYTHONS = ("3.11", "3.13")
 #: What the server runtime imports besides numpy (Blender ships numpy: 1.26 in 4.2-5.0, 2.x in 5.1+).
 #: Pinned so a rebuild gives the same zip; their own dependencies are resolved per platform/Python.
+#: espeakng-loader: libespeak-ng 1.52 with espeak-ng-data (GPL-3.0-or-later, like the extension), one
+#: py3-none wheel per platform (~10 MB, half of it the Russian dictionary), which the server's dialog mode
+#: loads through ctypes (model_server.espeak); without it a transcript works only where the system has
+#: libespeak-ng (a Linux package), never in Blender on Windows or macOS.
 SERVER_REQUIREMENTS = ("fastapi==0.165.0", "uvicorn==0.54.0", "soundfile==0.14.0", "soxr==1.1.0",
-                       "orjson==3.13.0")
+                       "orjson==3.13.0", "espeakng-loader==0.2.4")
 #: Never bundled: Blender has it (and a second copy would fight Blender's own).
 NOT_BUNDLED = frozenset({"numpy"})
 #: onnxruntime per Python (and platform where it must differ), installed without its dependencies

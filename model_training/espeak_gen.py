@@ -51,7 +51,7 @@ class EspeakEngine:
 
     def __init__(self) -> None:
         try:
-            self._lib = shared_library()
+            self._lib = shared_library("system")  # the recipe's engine, never the bundled one
         except EspeakUnavailableError as exc:
             raise RuntimeError(str(exc)) from exc
         self.sample_rate = self._lib.sample_rate

@@ -5,7 +5,9 @@ For each Blender the project supports (4.2 LTS, 4.5 LTS, 5.0), a child Python th
 with a temporary HOME, installs the zip, presses Start Server with no preference set (the add-on runs
 the bundled server with this same Python and the extension's wheels), generates the rig and the
 animation from a real voice (ALSA's Front_Center.wav), checks that the lip-sync curves have keys and
-move, stops the server and checks its process is gone.
+move, sends a clip with its transcript (dialog mode) and checks the transcript was used with the
+libespeak-ng of the zip's espeakng-loader wheel (the server process maps no other, although this
+machine has the Debian one), stops the server and checks its process is gone.
 
 4.2 and 4.5 run in their own virtual environments (``.venv-bpy42``, ``.venv-bpy45``, made by
 scripts/install.sh). 5.0 runs the main venv's Python with ``-S`` and a site folder of links to bpy and
@@ -26,6 +28,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures import SPEECH_TEXT, espeak_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("zip_alone_child.py")
@@ -59,7 +63,9 @@ def run_child(version: str, zip_path: Path, tmp: Path, inject: bool = False) -> 
     home.mkdir()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "AUTH_", "AU_TALKING", "BLENDER_", "VIRTUAL_ENV"))}
-    env.update(HOME=str(home), ZIP_ALONE_INJECT="1" if inject else "0", PYTHONNOUSERSITE="1")
+    env.update(HOME=str(home), ZIP_ALONE_INJECT="1" if inject else "0", PYTHONNOUSERSITE="1",
+               ZIP_ALONE_DIALOG_WAV=str(espeak_wav(tmp / "dialog.wav", SPEECH_TEXT)),
+               ZIP_ALONE_DIALOG_TEXT=SPEECH_TEXT)
     if version == "5.0":
         site = bpy_only_site(tmp / "site")
         command = [sys.executable, "-S", str(CHILD), str(zip_path), str(AUDIO), str(site)]
@@ -75,6 +81,17 @@ def run_child(version: str, zip_path: Path, tmp: Path, inject: bool = False) -> 
     result = json.loads(line[len("RESULT "):])
     result["log"] = log
     return result
+
+
+def check_dialog(dialog: dict, extension_site: str) -> None:
+    """The transcript was used, spoken by the zip's libespeak-ng (espeakng-loader), not the system one."""
+    meta, files = dialog["meta"], dialog["espeak_files"]
+    assert meta["transcript"] and meta["used"], meta
+    assert meta["bilabials"] > 3, meta
+    libraries = [f for f in files if "libespeak-ng" in Path(f).name]
+    assert libraries, f"the server mapped no libespeak-ng: {files}"
+    assert all(f.startswith(extension_site) and "/espeakng_loader/" in f for f in files), (
+        f"the server must use the bundled espeak-ng (and its data), not the system one: {files}")
 
 
 @pytest.mark.parametrize("version", ["4.2", "4.5", "5.0"])
@@ -99,6 +116,7 @@ def test_new_user_with_only_the_zip(version: str, addon_zip: Path, tmp_path: Pat
     else:
         assert len(r["sound_strips"]) == 1
     assert r["server_gone"], "Stop Server must end the server process"
+    check_dialog(r["dialog"], extension_site)
     print(json.dumps({k: v for k, v in r.items() if k != "log"}))
     print(f"\n[zip-alone] Blender {r['blender']}: bundled server cold start {r['server_start_s']:.1f} s, "
           f"generate {r['generate_s']:.1f} s, {r['frames']} frames")

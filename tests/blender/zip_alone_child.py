@@ -18,6 +18,8 @@ if len(sys.argv) > 3:
 ZIP, AUDIO = sys.argv[1], sys.argv[2]
 EXT = "bl_ext.user_default.au_talking_head"
 INJECT = os.environ.get("ZIP_ALONE_INJECT") == "1"
+DIALOG_WAV = os.environ.get("ZIP_ALONE_DIALOG_WAV", "")  # a clip whose text is ZIP_ALONE_DIALOG_TEXT
+DIALOG_TEXT = os.environ.get("ZIP_ALONE_DIALOG_TEXT", "")
 
 for name in ("au_contract", "rigs", "model_server", "blender_addon", "fastapi", "onnxruntime", "soundfile"):
     try:
@@ -28,6 +30,23 @@ for name in ("au_contract", "rigs", "model_server", "blender_addon", "fastapi", 
         raise SystemExit(f"{name} must not be importable before the zip is installed")
 
 import bpy  # noqa: E402
+
+
+def dialog_request(url: str, server_pid: int) -> dict:
+    """POST the dialog clip with its transcript to the add-on's server (the add-on's own client).
+
+    Returns meta.dialog of the answer and the libespeak-ng files the server process has mapped.
+    """
+    client = sys.modules[f"{EXT}.server.client"]
+    from au_contract.options import RequestOptions  # from the extension's runtime wheel
+
+    with open(DIALOG_WAV, "rb") as f:
+        audio = f.read()
+    answer = json.loads(client.Client(url).tracks(audio, RequestOptions(transcript=DIALOG_TEXT,
+                                                                        language="en-us")))
+    with open(f"/proc/{server_pid}/maps", encoding="utf-8") as f:
+        mapped = sorted({x.split()[-1] for x in f if "espeak" in x and "/" in x})
+    return {"meta": answer["meta"]["dialog"], "espeak_files": mapped}
 
 
 def all_strips(scene) -> list:
@@ -83,6 +102,8 @@ try:
     curves = sys.modules[f"{EXT}.animation.bl_curves"]
     action = layers.lines_action(rig)  # the rig's active action: every line's curves
     out["generated_curves"] = {fc.data_path: len(fc.keyframe_points) for fc in curves.fcurves(action)}
+    if DIALOG_WAV:  # dialog mode: espeak-ng must come from the zip, not from this machine
+        out["dialog"] = dialog_request(scene.au_talking_head.server_url, pid)
 
     if INJECT:  # fail each fallible step of a regeneration in turn: the file must stay exactly as it was
         def fingerprint() -> str:

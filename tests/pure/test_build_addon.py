@@ -68,9 +68,9 @@ def test_each_platform_zip_carries_the_server_for_both_blender_pythons(tmp_path:
     zips = build_addon.build_platforms(tmp_path)
     assert set(zips) == set(build_addon.PLATFORMS)
     needed = {"fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core", "anyio", "h11", "click",
-              "soundfile", "soxr", "cffi", "onnxruntime", "au_talking_head_runtime"}
+              "soundfile", "soxr", "cffi", "onnxruntime", "au_talking_head_runtime", "espeakng_loader"}
     for platform, path in zips.items():
-        assert path.stat().st_size <= 40e6, f"{platform} zip is {path.stat().st_size / 1e6:.1f} MB"
+        assert path.stat().st_size <= 50e6, f"{platform} zip is {path.stat().st_size / 1e6:.1f} MB"
         wheels = build_addon.wheel_summary(path)
         dists = {w.split("-")[0].lower() for w in wheels}
         assert needed <= dists, f"{platform} lacks {needed - dists}"
