@@ -3,12 +3,18 @@
 ``AcousticModel.load()`` finds ``model_server/weights/acoustic.onnx`` (or a given path), picks the CUDA
 provider when onnxruntime offers it and the CPU provider otherwise, and ``predict`` turns 16 kHz mono
 audio into per-frame mouth/blend AUs at 100 Hz, already through the learned smoothing head.
+
+Weights trained with the auxiliary phone-class head also have an output ``phone_logits`` [1, T, P]
+(columns: ``model_server.phonetics.PHONE_CLASSES``, named in the ``phone_classes`` metadata).
+``predict_output`` returns it beside the AUs; weights without it (the shipped v10) give ``None`` there,
+and the AUs never depend on it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,7 @@ import numpy as np
 from au_contract import MODEL_AUS
 from model_server.errors import ModelServerError
 from model_server.features import N_MELS, SAMPLE_RATE, log_mel, n_frames
+from model_server.phonetics import PHONE_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,30 @@ def _onnxruntime() -> Any:
     return onnxruntime
 
 
+@dataclass(frozen=True)
+class AcousticOutput:
+    """Everything the network says about one clip, at 100 frames/s.
+
+    Attributes:
+        aus: [T, n_aus] float32 in [0, 1], after the smoothing head (what ``predict`` returns).
+        raw: [T, n_aus] float32 in [0, 1], before the smoothing head.
+        phone_logits: [T, len(PHONE_CLASSES)] float32 unnormalised phone-class scores, columns in
+            ``PHONE_CLASSES`` order; ``None`` when the weights have no phone-class output.
+    """
+
+    aus: np.ndarray
+    raw: np.ndarray
+    phone_logits: np.ndarray | None = None
+
+    def phone_posteriors(self) -> np.ndarray | None:
+        """[T, len(PHONE_CLASSES)] float32 per-frame class probabilities (softmax), or ``None``."""
+        if self.phone_logits is None:
+            return None
+        z = self.phone_logits - self.phone_logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 class AcousticModel:
     """Speech -> mouth/blend AUs (au_contract.MODEL_AUS order) at 100 frames/s.
 
@@ -46,6 +77,8 @@ class AcousticModel:
         frame_rate_hz: output frame rate (100.0).
         device: ``"cuda"`` or ``"cpu"``: the onnxruntime provider actually used.
         version: model version string from the ONNX metadata.
+        phone_classes: ``PHONE_CLASSES`` when the weights have the ``phone_logits`` output (with matching
+            ``phone_classes`` metadata), else ``None``.
     """
 
     def __init__(self, session: Any, meta: dict[str, str], device: str) -> None:
@@ -60,6 +93,7 @@ class AcousticModel:
         self.device = device
         self._n_mels = int(meta.get("n_mels", N_MELS))
         self._meta = meta
+        self.phone_classes = _phone_classes(session, meta)
 
     def head_taps(self) -> np.ndarray:
         """[n_aus, K] taps of the learned smoothing head (from the ONNX metadata)."""
@@ -121,6 +155,28 @@ class AcousticModel:
         aus, raw = self._session.run(["aus", "raw"], {"mel": x})
         return np.clip(aus[0], 0.0, 1.0), np.clip(raw[0], 0.0, 1.0)
 
+    def output_features(self, mel: np.ndarray) -> AcousticOutput:
+        """Run the network on log-mel frames [T, n_mels] and return every output (see
+        :class:`AcousticOutput`); the AUs equal :meth:`predict_features`'."""
+        if self.phone_classes is None:
+            return AcousticOutput(*self.predict_features(mel))
+        if mel.shape[0] == 0:
+            empty = np.zeros((0, len(self.channels)), np.float32)
+            return AcousticOutput(empty, empty.copy(), np.zeros((0, len(self.phone_classes)), np.float32))
+        x = np.ascontiguousarray(mel, dtype=np.float32)[None]
+        aus, raw, phones = self._session.run(["aus", "raw", "phone_logits"], {"mel": x})
+        return AcousticOutput(np.clip(aus[0], 0.0, 1.0), np.clip(raw[0], 0.0, 1.0),
+                              np.asarray(phones[0], np.float32))
+
+    def predict_output(self, audio_16k: np.ndarray) -> AcousticOutput:
+        """Every output of the network for mono 16 kHz speech: AUs as :meth:`predict`, plus the phone-class
+        logits [ceil(N / 160), len(PHONE_CLASSES)] when the weights have them (else ``None``).
+
+        Raises:
+            ValueError: if the audio is not one-dimensional or has non-finite samples.
+        """
+        return self.output_features(_log_mel_of(audio_16k))
+
     def predict(self, audio_16k: np.ndarray) -> np.ndarray:
         """Mouth/blend AUs of mono 16 kHz speech.
 
@@ -133,10 +189,28 @@ class AcousticModel:
         Raises:
             ValueError: if the audio is not one-dimensional or has non-finite samples.
         """
-        audio = np.asarray(audio_16k, dtype=np.float32)
-        if audio.ndim != 1:
-            raise ValueError(f"predict expects mono {SAMPLE_RATE} Hz audio of shape [N], got {audio.shape}")
-        mel = log_mel(audio)
+        mel = _log_mel_of(audio_16k)
         aus, _ = self.predict_features(mel)
-        assert aus.shape[0] == n_frames(len(audio))
+        assert aus.shape[0] == n_frames(len(audio_16k))
         return aus
+
+
+def _log_mel_of(audio_16k: np.ndarray) -> np.ndarray:
+    """[T, n_mels] features of [N] mono 16 kHz audio (ValueError for other shapes or NaN samples)."""
+    audio = np.asarray(audio_16k, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"predict expects mono {SAMPLE_RATE} Hz audio of shape [N], got {audio.shape}")
+    return log_mel(audio)
+
+
+def _phone_classes(session: Any, meta: dict[str, str]) -> tuple[str, ...] | None:
+    """``PHONE_CLASSES`` if the session has a ``phone_logits`` output whose metadata names the same
+    classes; ``None`` otherwise (older weights; a mismatch is logged and the output ignored)."""
+    if "phone_logits" not in {o.name for o in session.get_outputs()}:
+        return None
+    named = tuple(meta.get("phone_classes", "").split(","))
+    if named != PHONE_CLASSES:
+        log.warning("the weights' phone classes %s are not this version's %s: phone output ignored",
+                    named, PHONE_CLASSES)
+        return None
+    return PHONE_CLASSES

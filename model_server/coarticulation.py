@@ -46,6 +46,7 @@ from model_server.phonetics import (
     PARAMS,
     phone_target,
     split_ipa,
+    symbol_shares,
 )
 
 FRAME_RATE_HZ = 100.0
@@ -64,12 +65,8 @@ def _subsegments(phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray
     out: list[tuple[str, float, float, str]] = []
     for phone, a, b in zip(phones, starts_s, ends_s, strict=True):
         symbols = ["_"] if phone == "_" else (split_ipa(phone) or ["?"])
-        if len(symbols) == 2 and all(phone_target(s).kind == "vowel" for s in symbols):
-            shares = [0.55, 0.45]  # diphthong: the first element is held longer
-        else:
-            shares = [1.0 / len(symbols)] * len(symbols)
         t = float(a)
-        for sym, share in zip(symbols, shares, strict=True):
+        for sym, share in zip(symbols, symbol_shares(symbols), strict=True):  # diphthongs 55/45
             t1 = t + share * (float(b) - float(a))
             out.append((sym, t, t1, phone))
             t = t1

@@ -172,3 +172,124 @@ def phone_target(symbol: str) -> PhoneTarget:
 def is_bilabial(phone: str) -> bool:
     """Whether an engine phone contains a bilabial stop or nasal (the closures evaluation counts)."""
     return any(phone_target(s).kind == "bilabial" for s in split_ipa(phone))
+
+
+# --- Phone classes: the acoustic model's auxiliary per-frame output ----------------------------------------
+
+#: Phone classes of the acoustic model's auxiliary output, in output order (the columns of the ONNX
+#: ``phone_logits`` output, the ``phone_classes`` metadata, the training labels). Index 0 is silence.
+PHONE_CLASSES: tuple[str, ...] = ("silence", "bilabial", "labiodental", "dental_alveolar", "velar",
+                                  "rounded_vowel", "open_vowel", "other_vowel")
+N_PHONE_CLASSES = len(PHONE_CLASSES)
+SILENCE_CLASS = PHONE_CLASSES.index("silence")
+
+#: Vowels whose target has round + funnel at least this are ``rounded_vowel`` (/u ʊ ʉ y ʏ ø œ o ɔ ɒ ɵ/).
+ROUNDED_MIN = 0.4
+#: Other vowels whose jaw target is at least this are ``open_vowel`` (/a ɑ æ ɐ ʌ/); the rest (/i ɪ e ɛ ə
+#: ɜ ɚ ɝ ɨ ɘ ɯ ɤ/) are ``other_vowel``.
+OPEN_MIN_JAW = 0.5
+# Back-of-the-tongue and throat consonants: velar, uvular, pharyngeal, glottal.
+_VELAR_CLASS = frozenset({"k", "ɡ", "g", "ŋ", "x", "ɣ", "ɰ", "q", "ɢ", "ʁ", "χ", "ʀ", "ħ", "ʕ",
+                          "h", "ɦ", "ʔ"})
+# Bilabial fricatives /ɸ β/ narrow the lips without closing them, like /f v/ (same dominance profile).
+_LABIODENTAL_CLASS = frozenset({"ɸ", "β"})
+# Labial-velar glides: their lip shape is a close rounded vowel's.
+_ROUNDED_CLASS = frozenset({"w", "ɥ"})
+
+
+def symbol_class(symbol: str) -> int:
+    """Phone class (index into :data:`PHONE_CLASSES`) of one IPA symbol from :func:`split_ipa`.
+
+    The map, from the articulatory tables above (one source of truth for targets and classes):
+
+    * ``silence``: the pause ``"_"``;
+    * ``bilabial``: /p b m ɓ ʙ/ (the closure phones);
+    * ``labiodental``: /f v ɱ ʋ/ and the bilabial fricatives /ɸ β/;
+    * ``velar``: velar, uvular, pharyngeal and glottal consonants /k ɡ ŋ x ɣ ɰ q ɢ ʁ χ ʀ ħ ʕ h ɦ ʔ/;
+    * ``rounded_vowel``: vowels with round + funnel >= :data:`ROUNDED_MIN`, and the glides /w ɥ/;
+    * ``open_vowel``: other vowels with jaw >= :data:`OPEN_MIN_JAW`;
+    * ``other_vowel``: the remaining vowels (close/mid unrounded, central);
+    * ``dental_alveolar``: every other consonant: dental, alveolar, postalveolar (/ʃ ʒ tʃ dʒ/),
+      retroflex, alveolo-palatal, palatal (/c ɟ ɲ ʎ j ç ʝ/: tongue front, grouped with t d n l in the
+      articulatory table) and unknown symbols.
+    """
+    if symbol == "_":
+        return SILENCE_CLASS
+    target = phone_target(symbol)
+    if target.kind == "vowel":
+        jaw, _, rnd, funnel = (float(v) for v in target.targets[:4])
+        if rnd + funnel >= ROUNDED_MIN:
+            return PHONE_CLASSES.index("rounded_vowel")
+        return PHONE_CLASSES.index("open_vowel" if jaw >= OPEN_MIN_JAW else "other_vowel")
+    if target.kind == "bilabial":
+        return PHONE_CLASSES.index("bilabial")
+    if target.kind == "labiodental" or symbol in _LABIODENTAL_CLASS:
+        return PHONE_CLASSES.index("labiodental")
+    if symbol in _ROUNDED_CLASS:
+        return PHONE_CLASSES.index("rounded_vowel")
+    if symbol in _VELAR_CLASS:
+        return PHONE_CLASSES.index("velar")
+    return PHONE_CLASSES.index("dental_alveolar")
+
+
+def _engine_symbols(phone: str, phone_set: str) -> list[str]:
+    if phone_set == "arpabet":
+        name = phone.lower().rstrip("012")  # CMU stress digits
+        if name not in ARPABET_TO_IPA:
+            raise ValueError(f"unknown ARPABET phone {phone!r}")
+        phone = ARPABET_TO_IPA[name]
+    elif phone_set != "ipa":
+        raise ValueError(f"phone_set must be 'ipa' or 'arpabet', got {phone_set!r}")
+    return ["_"] if phone == "_" else (split_ipa(phone) or ["?"])
+
+
+def phone_classes(phone: str, phone_set: str = "ipa") -> tuple[int, ...]:
+    """Classes of one engine phone, one per symbol (a diphthong ``"aɪ"`` gives open, other vowel).
+
+    Args:
+        phone: an engine phone: IPA (espeak-ng, Piper, and Festival/Flite after :data:`ARPABET_TO_IPA`,
+            as the corpus stores them) or, with ``phone_set="arpabet"``, a Festival/Flite/CMU name.
+        phone_set: ``"ipa"`` or ``"arpabet"``.
+
+    Raises:
+        ValueError: for an unknown ``phone_set`` or ARPABET name.
+    """
+    return tuple(symbol_class(s) for s in _engine_symbols(phone, phone_set))
+
+
+def symbol_shares(symbols: list[str]) -> list[float]:
+    """Share of an engine phone's duration per symbol: a vowel-vowel diphthong holds its first element
+    longer (0.55 / 0.45), anything else splits evenly (the split of ``coarticulation``'s targets)."""
+    if len(symbols) == 2 and all(phone_target(s).kind == "vowel" for s in symbols):
+        return [0.55, 0.45]
+    return [1.0 / len(symbols)] * len(symbols)
+
+
+def phone_class_frames(phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray, n_frames: int,
+                       frame_rate_hz: float = 100.0) -> np.ndarray:
+    """Per-frame phone-class labels of a segmentation (frame ``k`` at ``k / frame_rate_hz`` seconds).
+
+    Args:
+        phones: IPA phone per segment (``"_"`` = pause). starts_s, ends_s: [S] segment times in seconds.
+        n_frames: number of frames.
+
+    Returns:
+        [n_frames] int64 indices into :data:`PHONE_CLASSES`; frames outside every segment are silence.
+    """
+    bounds: list[float] = []
+    classes: list[int] = []
+    for phone, a, b in zip(phones, starts_s, ends_s, strict=True):
+        symbols = _engine_symbols(phone, "ipa")
+        t = float(a)
+        for sym, share in zip(symbols, symbol_shares(symbols), strict=True):
+            bounds.append(t)
+            classes.append(symbol_class(sym))
+            t += share * (float(b) - float(a))
+    times = np.arange(n_frames) / frame_rate_hz  # [T]
+    labels = np.full(n_frames, SILENCE_CLASS, np.int64)
+    if not classes:
+        return labels
+    idx = np.searchsorted(np.asarray(bounds), times, side="right") - 1  # [T] symbol index, -1 = before
+    inside = (idx >= 0) & (times < float(ends_s[-1]))
+    labels[inside] = np.asarray(classes, np.int64)[idx[inside]]
+    return labels

@@ -5,6 +5,8 @@ selection), clean and augmented (noise/reverb/telephone/gain/speed, seeded), plu
 clips (a real man's voice, /usr/share/sounds/alsa) as a real-speech check, their targets built from a
 pocketsphinx forced alignment of the known words ("Front Left"...). ``Noise.wav`` only checks rest.
 Metric definitions: :mod:`model_training.metrics`. Thresholds from issue #3 are checked at the end.
+Weights with the auxiliary phone-class output also get per-class frame accuracy and a confusion matrix
+on the held-out and reserved clips (:mod:`model_training.phone_eval`).
 ``--viewer`` runs :mod:`model_training.evaluate_viewer` instead (issue 11: landmark metrics of the whole
 pipeline on the real-speech development set and the leave-one-engine-out folds; the other arguments go
 to it).
@@ -24,7 +26,9 @@ import numpy as np
 from au_contract import MODEL_AUS, zone_of
 from model_server.acoustic import AcousticModel
 from model_server.features import SAMPLE_RATE, log_mel
+from model_server.phonetics import phone_class_frames
 from model_training import metrics as m
+from model_training import phone_eval as pe
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +51,14 @@ class Group:
     rest_total: int = 0
     noisy_jerk: float = 0.0
     head_jerk: float = 0.0
+    phone_confusion: np.ndarray | None = None  # [P, P] frame counts, when the weights have phone classes
+
+    def add_phones(self, phone_logits: np.ndarray | None, labels: np.ndarray) -> None:
+        """Count frames of the phone-class output ([T, P] logits, or None: nothing to count)."""
+        if phone_logits is None:
+            return
+        conf = pe.confusion(phone_logits, labels)
+        self.phone_confusion = conf if self.phone_confusion is None else self.phone_confusion + conf
 
     def add(self, pred: np.ndarray, raw: np.ndarray, target: np.ndarray, taps: np.ndarray,
             phones: list[str], starts: np.ndarray, ends: np.ndarray, seed: int,
@@ -117,13 +129,16 @@ def _heldout_groups(model: AcousticModel, taps: np.ndarray, recipe_name: str, ca
         if augmented:
             audio, scale = augment(audio, np.random.default_rng(10_000 + i), applied=applied)
         starts, ends = clip.starts_s * scale, clip.ends_s * scale
-        aus, raw = model.predict_features(log_mel(audio))
+        out = model.output_features(log_mel(audio))
+        aus, raw = out.aus, out.raw
         target = au_targets(clip.phones, starts, ends, len(aus))
+        labels = phone_class_frames(clip.phones, starts, ends, len(aus))
         bil = bilabial_windows(clip.phones, starts, ends)
         src, lang = clip.meta["source"], clip.meta["language"]
         conditions = [f"cond={c}" for c in applied or ["none"]] if augmented else []
         for key in ("all", f"source={src}", f"lang={lang}", f"speaker={clip.meta['speaker']}", *conditions):
             groups[key].add(aus, raw, target, taps, clip.phones, starts, ends, i, bil)
+            groups[key].add_phones(out.phone_logits, labels)
     return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])))
 
 
@@ -134,11 +149,14 @@ def _reserved_groups(model: AcousticModel, taps: np.ndarray, n: int) -> dict[str
 
     groups: dict[str, Group] = defaultdict(Group)
     for i, clip in enumerate(reserved_clips(n, seed=424242)):
-        aus, raw = model.predict_features(log_mel(clip.float_audio()))
+        out = model.output_features(log_mel(clip.float_audio()))
+        aus, raw = out.aus, out.raw
         target = au_targets(clip.phones, clip.starts_s, clip.ends_s, len(aus))
+        labels = phone_class_frames(clip.phones, clip.starts_s, clip.ends_s, len(aus))
         for key in ("reserved:all", f"reserved:{clip.meta['speaker']}"):
             groups[key].add(aus, raw, target, taps, clip.phones, clip.starts_s, clip.ends_s, i,
                             bilabial_windows(clip.phones, clip.starts_s, clip.ends_s))
+            groups[key].add_phones(out.phone_logits, labels)
     return dict(sorted(groups.items()))
 
 
@@ -162,6 +180,14 @@ def _alsa_groups(model: AcousticModel, taps: np.ndarray) -> dict[str, Group]:
             groups[key].add(aus, raw, target, taps, phones, starts, ends, i,
                             bilabial_windows(phones, starts, ends))
     return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "alsa:all", kv[0] != "alsa:speech", kv[0])))
+
+
+def phone_report(title: str, groups: dict[str, Group]) -> dict[str, dict[str, float]]:
+    """Print the phone-class tables of ``groups`` (not the per-condition ones); {} for weights without
+    the phone-class output."""
+    rows = {k.replace("reserved:", ""): g.phone_confusion for k, g in groups.items()
+            if g.phone_confusion is not None and not k.startswith("cond=")}
+    return pe.print_report(title, rows)
 
 
 def check(row: dict[str, float]) -> list[str]:
@@ -197,17 +223,20 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, dict[str, dict[str, float]]] = {}
     for augmented in (False, True):
         title = f"held-out voices ({args.recipe}), {'augmented' if augmented else 'clean'}"
-        rows = {k: g.row() for k, g in _heldout_groups(model, taps, args.recipe, args.cache, args.seed,
-                                                        augmented).items()}
+        groups = _heldout_groups(model, taps, args.recipe, args.cache, args.seed, augmented)
+        rows = {k: g.row() for k, g in groups.items()}
         print_table(title, {k: r for k, r in rows.items() if not k.startswith("cond=")})
         report[title] = rows
         if augmented:
             print_table("held-out voices, augmented, per condition (a clip counts under each step it got)",
                         {k: r for k, r in rows.items() if k.startswith("cond=")}, CONDITION_COLUMNS)
+        report[f"phones, {title}"] = phone_report(title, groups)
     if args.reserved > 0:
-        rows = {k: g.row() for k, g in _reserved_groups(model, taps, args.reserved).items()}
+        groups = _reserved_groups(model, taps, args.reserved)
+        rows = {k: g.row() for k, g in groups.items()}
         print_table("reserved CMU voices (Flite slt, rms; evaluation only, never trained or tuned on)", rows)
         report["reserved"] = rows
+        report["phones, reserved"] = phone_report("reserved CMU voices", groups)
     if not args.no_alsa and ALSA_DIR.is_dir():
         rows = {k: g.row() for k, g in _alsa_groups(model, taps).items()}
         print_table("ALSA channel-test clips (real voice, pocketsphinx-aligned targets)", rows)

@@ -9,6 +9,8 @@ Architecture (non-causal temporal convolutional network, ~100 k multiply-adds pe
   Conv1d (C -> C); dilations 1, 2, 4, 8 twice give a receptive field of +-310 ms, enough look-ahead for
   anticipatory rounding and closure (coarticulation reaches ~150-250 ms ahead);
 * output projection Conv1d(C -> n_aus, k=1) + sigmoid = the raw AUs in [0, 1];
+* beside it, the auxiliary phone-class head Conv1d(C -> n_phone_classes, k=1) on the same trunk
+  features: per-frame logits over ``model_server.phonetics.PHONE_CLASSES`` (no smoothing head);
 * the smoothing head: one learned temporal filter per AU (a depthwise FIR over +-``HEAD_RADIUS``
   frames, edge-replicated), channel-independent in the spirit of the CIT-AE encoder of EmoZone-Talker.
   Its taps are a softmax of free parameters, so each filter is a convex average: the output stays in
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from model_server.phonetics import N_PHONE_CLASSES
 
 DILATIONS: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
 HEAD_RADIUS = 7  # frames each side: a 150 ms filter support at 100 Hz
@@ -85,34 +89,39 @@ class _Block(nn.Module):
 
 
 class AcousticNet(nn.Module):
-    """Log-mel -> AUs. ``forward`` returns ``(smoothed, raw)``, each [B, T, n_aus] in [0, 1].
+    """Log-mel -> AUs and phone classes. ``forward`` returns ``(smoothed, raw, phone_logits)``: AUs
+    [B, T, n_aus] in [0, 1] after and before the smoothing head, and phone-class logits [B, T, P].
 
     Args:
         n_mels: input feature bins. n_aus: output channels. channels: hidden width C.
+        n_phone_classes: phone-class logits per frame (``len(PHONE_CLASSES)``).
     """
 
     def __init__(self, n_mels: int, n_aus: int, channels: int = 96,
-                 dilations: tuple[int, ...] = DILATIONS) -> None:
+                 dilations: tuple[int, ...] = DILATIONS, n_phone_classes: int = N_PHONE_CLASSES) -> None:
         super().__init__()
         self.norm = LocalSpectrumNorm()
         self.inp = nn.Conv1d(2 * n_mels, channels, 3, padding=1)
         self.blocks = nn.Sequential(*[_Block(channels, d) for d in dilations])
         self.out = nn.Conv1d(channels, n_aus, 1)
         self.head = SmoothingHead(n_aus)
+        self.phone_out = nn.Conv1d(channels, n_phone_classes, 1)
 
-    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """mel: [B, T, n_mels] -> (smoothed [B, T, n_aus], raw [B, T, n_aus])."""
-        x = self.blocks(torch.relu(self.inp(self.norm(mel.transpose(1, 2)))))
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """mel: [B, T, n_mels] -> (smoothed [B, T, n_aus], raw [B, T, n_aus], phone_logits [B, T, P])."""
+        x = self.blocks(torch.relu(self.inp(self.norm(mel.transpose(1, 2)))))  # [B, C, T]
         raw = torch.sigmoid(self.out(x))  # [B, n_aus, T]
-        return self.head(raw).transpose(1, 2), raw.transpose(1, 2)
+        phone_logits = self.phone_out(x)  # [B, P, T]
+        return self.head(raw).transpose(1, 2), raw.transpose(1, 2), phone_logits.transpose(1, 2)
 
 
 class ExportWrapper(nn.Module):
-    """ONNX entry point: ``mel`` [1, T, n_mels] -> ``aus`` [1, T, n_aus] and ``raw`` [1, T, n_aus]."""
+    """ONNX entry point: ``mel`` [1, T, n_mels] -> ``aus`` [1, T, n_aus], ``raw`` [1, T, n_aus] and
+    ``phone_logits`` [1, T, n_phone_classes]."""
 
     def __init__(self, net: AcousticNet) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.net(mel)

@@ -38,6 +38,8 @@ class Recipe:
         steps, batch, crop_frames, lr, channels: training schedule and network width.
         eval_every: validation interval in steps.
         feature_noise: std of Gaussian noise added to input features in training.
+        phone_weight: weight of the auxiliary phone-class cross-entropy in the loss (0 = the head is
+            still built and exported, but untrained).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Recipe:
     channels: int = 96
     eval_every: int = 250
     feature_noise: float = 0.02
+    phone_weight: float = 0.1
 
 
 RECIPES: dict[str, Recipe] = {

@@ -11,12 +11,15 @@ Loss: L1 + MSE on the smoothed output, weighted up on bilabial closure frames (t
 matters most) and on the lip/jaw channels; a velocity term (match the targets' first difference); a
 jitter term that penalises second differences larger than the targets'; an auxiliary L1 on the raw
 output; a hinge pulling AU25 (Lips Part) to zero inside full bilabial closures; and a hinge on each
-smoothing filter's white-noise power gain so the head stays a real low-pass.
+smoothing filter's white-noise power gain so the head stays a real low-pass. Beside the AUs, a
+cross-entropy (weight ``Recipe.phone_weight``) trains the auxiliary phone-class head on per-frame labels
+from the same phone timings (``model_server.phonetics.PHONE_CLASSES``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -42,8 +45,14 @@ LEVEL_WEIGHT = 3.0
 FIT_SQUARED = 0.5
 
 
-def loss_fn(smoothed, raw, target, head_taps):
-    """Training loss (torch tensors [B, T, A]); returns (total, parts dict)."""
+def loss_fn(smoothed, raw, target, head_taps, phone_logits=None, labels=None, phone_weight=0.0):
+    """Training loss; returns (total, parts dict).
+
+    Args:
+        smoothed, raw, target: [B, T, A] AU tensors. head_taps: [A, K].
+        phone_logits: [B, T, P] phone-class logits, or None. labels: [B, T] int64 class indices.
+        phone_weight: weight of the phone-class cross-entropy (counted only with logits and labels).
+    """
     import torch
 
     ch = torch.tensor([CHANNEL_WEIGHT.get(c, 1.0) for c in MODEL_AUS])
@@ -68,8 +77,14 @@ def loss_fn(smoothed, raw, target, head_taps):
     decisive = (closed * torch.relu(lips - 0.05)).sum() / (closed.sum() + 1.0)
     total = (fit + 2.0 * vel + 12.0 * jitter + 2.0 * raw_jitter + 0.3 * aux + 10.0 * gain
              + 3.0 * decisive + LEVEL_WEIGHT * level)
-    return total, {"fit": fit.item(), "vel": vel.item(), "jit": jitter.item(), "gain": gain.item(),
-                   "closure": decisive.item(), "level": level.item()}
+    parts = {"fit": fit.item(), "vel": vel.item(), "jit": jitter.item(), "gain": gain.item(),
+             "closure": decisive.item(), "level": level.item(), "phone": 0.0, "phone_acc": float("nan")}
+    if phone_logits is not None and labels is not None:
+        ce = torch.nn.functional.cross_entropy(phone_logits.flatten(0, 1), labels.flatten())
+        total = total + phone_weight * ce
+        parts["phone"] = ce.item()
+        parts["phone_acc"] = (phone_logits.argmax(dim=-1) == labels).float().mean().item()
+    return total, parts
 
 
 def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, seed: int,
@@ -88,17 +103,17 @@ def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, 
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps, pct_start=0.08)
     sampler = CropSampler(train_set, recipe.crop_frames, seed)
-    vx, vy = CropSampler(val_set, recipe.crop_frames, seed + 1).batch(min(64, 4 * recipe.batch))
+    vx, vy, vc = (torch.from_numpy(a) for a in
+                  CropSampler(val_set, recipe.crop_frames, seed + 1).batch(min(64, 4 * recipe.batch)))
     best, best_state = float("inf"), copy.deepcopy(net.state_dict())
     t0 = time.time()
     for step in range(1, steps + 1):
         net.train()
-        x, y = sampler.batch(recipe.batch)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        xt, yt, ct = (torch.from_numpy(a) for a in sampler.batch(recipe.batch))
         if recipe.feature_noise > 0:
             xt = xt + recipe.feature_noise * torch.randn_like(xt)
-        smoothed, raw = net(xt)
-        loss, parts = loss_fn(smoothed, raw, yt, net.head.taps())
+        smoothed, raw, phones = net(xt)
+        loss, parts = loss_fn(smoothed, raw, yt, net.head.taps(), phones, ct, recipe.phone_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -107,13 +122,13 @@ def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, 
         if step % recipe.eval_every == 0 or step == steps:
             net.eval()
             with torch.no_grad():
-                vs, vr = net(torch.from_numpy(vx))
-                vloss, _ = loss_fn(vs, vr, torch.from_numpy(vy), net.head.taps())
-            mae = (vs - torch.from_numpy(vy)).abs().mean().item()
+                vs, vr, vp = net(vx)
+                vloss, vparts = loss_fn(vs, vr, vy, net.head.taps(), vp, vc, recipe.phone_weight)
+            mae = (vs - vy).abs().mean().item()
             print(f"step {step}/{steps}  loss {loss.item():.4f}  fit {parts['fit']:.4f}  "
                   f"jit {parts['jit']:.4f}  clos {parts['closure']:.4f}  lvl {parts['level']:.4f}  "
-                  f"val {vloss.item():.4f}  "
-                  f"val_mae {mae:.4f}  "
+                  f"phone {parts['phone']:.3f}  val {vloss.item():.4f}  "
+                  f"val_mae {mae:.4f}  val_phone_acc {vparts['phone_acc']:.3f}  "
                   f"{time.time() - t0:.0f}s", flush=True)
             if vloss.item() < best:
                 best, best_state = vloss.item(), copy.deepcopy(net.state_dict())
@@ -128,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "training")
     parser.add_argument("--out", type=Path, default=ROOT / "model_server" / "weights" / "acoustic.onnx")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    parser.add_argument("--phone-weight", type=float, default=None,
+                        help="override the recipe's phone-class cross-entropy weight (0 = AU loss only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fold", choices=("festival", "flite", "piper"), default=None,
@@ -147,11 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         recipe = fold_recipe(args.fold, args.recipe)
         if args.out == parser.get_default("out"):
             args.out = fold_weights(args.fold)
+    if args.phone_weight is not None:
+        recipe = dataclasses.replace(recipe, phone_weight=args.phone_weight)
     train_set, val_set = build_sets(recipe, args.cache / recipe.name, args.seed)
     print(f"train frames {len(train_set.feats)}  val frames {len(val_set.feats)}", flush=True)
     net = train(recipe, train_set, val_set, args.threads, args.seed, args.steps)
     version = f"{recipe.name}-s{args.seed}-{time.strftime('%Y%m%d')}"
-    export_onnx(net, args.out, version, {"recipe": recipe.name, "train_frames": str(len(train_set.feats))})
+    export_onnx(net, args.out, version, {"recipe": recipe.name, "train_frames": str(len(train_set.feats)),
+                                         "phone_weight": str(recipe.phone_weight)})
     torch.save(net.state_dict(), args.cache / recipe.name / "acoustic.pt")
     print(f"exported {args.out}", flush=True)
     return 0
