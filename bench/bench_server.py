@@ -92,6 +92,21 @@ def p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
+def dialog_row(clip: bytes, seconds: float, model: Any, repeats: int) -> tuple[str, str, str, str]:
+    """The predict path in dialog mode: the clip with its transcript (the text, tiled as the audio is)."""
+    from model_server.pipeline import PredictOptions, predict_tracks
+
+    reps = int(np.ceil(seconds / 9.0)) + 1  # TEXT is ~9 s of espeak-ng speech; the clip cuts the last copy
+    options = PredictOptions(transcript=" ".join([TEXT] * reps)[:4000], language="en")
+    tracks = predict_tracks(clip, options, model=model)
+    totals = timed(lambda: predict_tracks(clip, options, model=model), repeats)
+    med = statistics.median(totals)
+    d, stage_ms = tracks.meta["dialog"], tracks.meta["timing_ms"]["dialog_ms"]
+    return (f"predict path {seconds:.0f} s clip + transcript, 1 thread", f"{med:.1f} ms",
+            f"min {min(totals):.1f} ms", f"{seconds * 1000 / med:.0f}x real time (target >= 100x); used "
+            f"{d['used']}, match {d.get('match')}, dialog stage {stage_ms:.0f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="predict-path runs per clip (default 15)")
@@ -128,6 +143,7 @@ def main() -> int:
                      f"min {min(encode):.1f} ms", "au-tracks/1 bytes (server side of the round trip)"))
         if seconds == 60.0:
             stage_note = ", ".join(f"{k[:-3]} {statistics.median(stages[k]):.1f}" for k in STAGES)
+        rows.append(dialog_row(clip, seconds, model, max(3, args.repeats // 3)))
     bench_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     os.environ["AU_TALKING_HEAD_TOKEN"] = TOKEN

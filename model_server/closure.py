@@ -9,8 +9,9 @@ with it, so AU26 = 0.3 together with AU24 = 0.8 leaves a visible gap on every ri
 So the track set says what the face must show. Closure *events* are found on the closure strength
 ``C = max(AU23, AU24, AU28)``: ``P(t)``, the running maximum of ``C`` over +-``EVENT_HALF_WINDOW_S``,
 is the height of the nearest closure peak. Around a peak that is a real closure (``P >= EVENT_MIN``,
-faded in from ``EVENT_MIN - EVENT_FADE``), the lip-opening AUs (AU16, AU25, AU26, AU27) are attenuated by
-``1 - G``, where ``G`` ramps from 0 at ``C = RELATIVE_START * P`` to 1 at ``C = RELATIVE_FULL * P``. So
+faded in from ``EVENT_MIN - EVENT_FADE``), the lip-opening AUs (AU16, AU25, AU26, AU27 and the
+funneler AU22) are attenuated by ``1 - G``, where ``G`` ramps from 0 at ``C = RELATIVE_START * P`` to 1
+at ``C = RELATIVE_FULL * P``. So
 every detected bilabial is fully sealed at and near its peak, whatever the peak's height (0.46 to 0.82 on
 the demo clip), while the neighbouring vowel, whose ``C`` has already fallen well below the peak, keeps its
 opening. A fixed threshold cannot do both: mid-vowels next to bilabials still show ``C`` = 0.3, as high as
@@ -27,11 +28,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from au_contract import CLOSURE_AUS
+from au_contract.zone_rules import OPENING_AUS as _CONTRACT_OPENING_AUS
 
 from .filters import moving_max
 
-#: AUs that open the lips or drop the jaw: attenuated during a closure.
-OPENING_AUS: tuple[str, ...] = ("AU16", "AU25", "AU26", "AU27")
+#: AUs attenuated during a closure: those that open the lips or drop the jaw (``zone_rules.OPENING_AUS``)
+#: and the lip funneler AU22, whose shape parts the lips as it pushes them forward (on the default head
+#: AU22 0.36 leaves a gap of 0.05 eye-distances under a full AU24 closure, a third of an open vowel's).
+OPENING_AUS: tuple[str, ...] = (*_CONTRACT_OPENING_AUS, "AU22")
 #: Half-width of the window in which a closure peak governs its neighbourhood (s).
 EVENT_HALF_WINDOW_S = 0.06
 #: Peak closure strength from which an event counts fully, and the fade below it.

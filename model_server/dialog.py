@@ -4,22 +4,22 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
 
 1. clean the transcript (:func:`clean_transcript`): emoji, symbols and control characters go; numbers
    and punctuation stay (espeak-ng reads numbers in the line's language, punctuation gives pauses);
-2. speak it with espeak-ng (:mod:`model_server.espeak`, the voice ``language``), twice: at the default
-   rate, then at the rate that makes its speech as long as the recording's;
-3. align the synthesis to the recording (:mod:`model_server.dtw_align`) and turn the aligned phones into
-   AU targets with the articulatory model the acoustic model was trained on
-   (:func:`model_server.coarticulation.au_targets`);
-4. check the match: the speaking-rate ratio must be plausible (:data:`RATE_RATIO_RANGE`) and the
-   targets' lip opening (AU25) and jaw (AU26) must follow the audio model's (Pearson correlation at
-   least :data:`MIN_AGREEMENT`). The DTW cost alone separates right from wrong transcripts poorly
-   (docs/evaluation.md), but a wrong text's targets open and close the mouth at the wrong times;
-5. blend (:func:`blend`): around every aligned bilabial, with weight ``w`` = the targets' closure, the
-   closure AUs rise to at least the target and the other AUs move toward the target; elsewhere the
-   audio model's AUs are kept, so amplitude and timing still come from the audio.
+2. align it (:mod:`model_server.transcript_align`): espeak-ng speaks it in voice ``language`` at the
+   recording's rate, DTW over cepstra and the acoustic model's AUs moves its phones onto the recording,
+   and the same recording aligned to the scrambled text gives the chance level of the match;
+3. judge the match (:func:`match_score`): how far the text beats its scrambled self, in DTW cost
+   (``relative_cost``) and in how well the aligned phones' lip opening (AU25) and jaw (AU26) follow the
+   audio model's (``agreement`` minus the scrambled text's ``null_agreement``). Below :data:`MIN_MATCH`
+   (or a speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not used; from
+   :data:`TRUST_MATCH` every aligned bilabial closes; in between only those the audio model shows some
+   sign of (:func:`_evidenced`), so a wrong text that slips through can add little;
+4. blend (:func:`blend`): around each bilabial kept, the closure AUs rise to at least the aligned phones'
+   target (weight ``w`` = the target's closure); every other AU, and every frame away from the kept
+   bilabials, keeps the audio model's value, so amplitude, rounding and timing still come from the audio.
+   The server's closure stage then seals those closures (``model_server.closure``).
 
 ``meta["dialog"]`` (:func:`dialog_meta`) says whether a transcript was given and used, the language, the
-match figures, and the warning when it was not used. Pure module (numpy, soxr, the espeak-ng library when
-present).
+match figures, and the warning when it was not used. Pure module (numpy, soxr, the espeak-ng library).
 """
 
 from __future__ import annotations
@@ -33,24 +33,27 @@ import numpy as np
 
 from au_contract import CLOSURE_AUS, MODEL_AUS
 
-from . import dtw_align
+from . import transcript_align
 from .coarticulation import au_targets, bilabial_windows
 from .features import SAMPLE_RATE
+from .transcript_align import Alignment, AusOf
 
 log = logging.getLogger(__name__)
 
-#: Longest audio aligned to a transcript, seconds (DTW needs memory ~ duration squared: 30 s = ~80 MB).
-MAX_DIALOG_S = 30.0
+#: Longest audio aligned to a transcript, seconds (banded DTW: ~0.1 s and ~40 MB per minute of audio).
+MAX_DIALOG_S = 120.0
 #: Accepted ratio of the synthesis's speech length at the default rate to the recording's.
 RATE_RATIO_RANGE = (0.45, 2.2)
-#: Least correlation of the targets' AU25/AU26 with the audio model's for the transcript to be used.
-MIN_AGREEMENT = 0.3
+#: Weight of the relative cost's excess over 1 in :func:`match_score`.
+RELATIVE_COST_WEIGHT = 4.0
+#: Least match score for the transcript to be used at all (only bilabials with evidence close) ...
+MIN_MATCH = 0.2
+#: ... and for every aligned bilabial to close.
+TRUST_MATCH = 0.5
 #: A bilabial is forced closed only where the audio model shows closure AUs at least this high ...
 MIN_EVIDENCE_CLOSURE = 0.15
 #: ... or the lips' parting (AU25) dips below this share of its mean over the surrounding +-150 ms.
 DIP_RATIO = 0.7
-_DEFAULT_WPM = 175
-_PAD_S = 0.25
 _KEPT_CATEGORIES = ("L", "M", "N", "P", "Zs")
 
 
@@ -91,48 +94,11 @@ def dialog_meta(given: bool, language: str, used: bool = False, warning: str | N
 
     Keys: ``transcript`` (one was given), ``used`` (it shaped the tracks), ``language``, ``warning``
     (why it was not used, or what was odd; None when all went well), plus match figures when aligned:
-    ``dtw_cost``, ``rate_ratio``, ``agreement`` (correlation of targets and audio model, -1..1),
+    ``dtw_cost``, ``relative_cost`` (scrambled text's cost / this one's), ``rate_ratio``, ``agreement``
+    (correlation of targets and audio model, -1..1), ``match`` (:func:`match_score`), ``bilabials_closed``,
     ``bilabials`` (aligned bilabial phones), ``dropped_characters``.
     """
     return {"transcript": given, "used": used, "language": language, "warning": warning, **figures}
-
-
-def _synthesis(text: str, language: str, rate_wpm: int
-               ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray] | None:
-    """espeak-ng speech of ``text`` at 16 kHz padded with silence: (audio, phones, starts_s, ends_s)."""
-    import soxr
-
-    from .espeak import shared_library
-
-    raw = shared_library().speak(text, language, rate_wpm)
-    if not raw.phones:
-        return None
-    audio = np.asarray(soxr.resample(raw.audio, raw.sample_rate, SAMPLE_RATE, quality="HQ"), np.float32)
-    pad = np.zeros(int(_PAD_S * SAMPLE_RATE), np.float32)
-    starts = np.array([a for _, a, _ in raw.phones], np.float64) / raw.sample_rate + _PAD_S
-    ends = np.array([b for _, _, b in raw.phones], np.float64) / raw.sample_rate + _PAD_S
-    return np.concatenate([pad, audio, pad]), [p for p, _, _ in raw.phones], starts, ends
-
-
-def align(samples: np.ndarray, text: str, language: str) -> dtw_align.Alignment | None:
-    """Align ``text`` spoken by espeak-ng voice ``language`` to 16 kHz ``samples`` (None: nothing spoken).
-
-    Raises:
-        model_server.espeak.EspeakUnavailableError: no libespeak-ng here.
-        ValueError: espeak-ng has no voice ``language``.
-    """
-    first = _synthesis(text, language, _DEFAULT_WPM)
-    if first is None:
-        return None
-    a0, b0 = dtw_align.speech_span_s(first[0])
-    a1, b1 = dtw_align.speech_span_s(samples)
-    ratio = (b0 - a0) / max(b1 - a1, 0.05)
-    rate = int(np.clip(_DEFAULT_WPM * ratio, 80, 450))
-    ref = _synthesis(text, language, rate) if abs(rate - _DEFAULT_WPM) > 8 else first
-    if ref is None:
-        ref, rate = first, _DEFAULT_WPM
-    phones, starts, ends, cost = dtw_align.align_reference(samples, *ref)
-    return dtw_align.Alignment(phones, starts, ends, cost, float(ratio), rate)
 
 
 def _agreement(targets: np.ndarray, speech100: np.ndarray) -> float:
@@ -148,8 +114,17 @@ def _agreement(targets: np.ndarray, speech100: np.ndarray) -> float:
     return float(np.mean(values))
 
 
-def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, language: str
-                       ) -> DialogResult:
+def match_score(relative_cost: float, agreement_gain: float) -> float:
+    """How well a transcript fits its recording, beyond chance: ``RELATIVE_COST_WEIGHT * (relative_cost -
+    1) + agreement_gain`` where the gain is the agreement minus the scrambled text's (the aligner hears
+    the model's AUs, so any text's phones agree with them somewhat). About 0 or below for a wrong text;
+    a NaN relative cost counts as 1."""
+    excess = 0.0 if not np.isfinite(relative_cost) else relative_cost - 1.0
+    return RELATIVE_COST_WEIGHT * excess + agreement_gain
+
+
+def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, language: str,
+                       aus_of: AusOf | None = None) -> DialogResult:
     """Align ``text`` to the clip and decide whether its targets may shape the tracks (never raises).
 
     Args:
@@ -157,6 +132,7 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         speech100: [T, len(MODEL_AUS)] the audio model's AUs at 100 Hz (T = ceil(N / 160)).
         text: the transcript as the user gave it ("" = none).
         language: espeak-ng voice code (``en``, ``de``, ``fr``...).
+        aus_of: the acoustic model for the aligner (None: cepstra only).
     """
     if not text.strip():
         return DialogResult(meta=dialog_meta(False, language))
@@ -173,7 +149,7 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the audio is longer than {MAX_DIALOG_S:g} s, the most a transcript is aligned "
                       f"to: audio only (split the line)")
     try:
-        found = align(samples, cleaned, language)
+        found = transcript_align.align(samples, cleaned, language, aus_of, speech100 if aus_of else None)
     except ValueError:
         return unused(f"espeak-ng has no voice {language!r} (an espeak-ng voice code such as en, en-gb, de, "
                       f"fr, es): audio only")
@@ -184,31 +160,43 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
     return _judge(found, speech100, language, dropped)
 
 
-def _judge(found: dtw_align.Alignment, speech100: np.ndarray, language: str, dropped: int) -> DialogResult:
-    """Targets of an alignment, kept only when the match is plausible."""
+def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int) -> DialogResult:
+    """Targets of an alignment, kept only when the match is plausible (see the module's stage 3)."""
     n = speech100.shape[0]
     targets = au_targets(found.phones, found.starts_s, found.ends_s, n)  # [T, K]
     agreement = _agreement(targets, speech100)
-    figures = {"dtw_cost": round(found.cost, 3), "rate_ratio": round(found.rate_ratio, 3),
-               "agreement": round(agreement, 3), "dropped_characters": dropped,
-               "bilabials": len(bilabial_windows(found.phones, found.starts_s, found.ends_s))}
+    null_agreement = 0.0
+    if found.null_segments is not None:
+        null_agreement = _agreement(au_targets(*found.null_segments, n), speech100)
+    score = match_score(found.relative_cost, agreement - null_agreement)
+    windows = bilabial_windows(found.phones, found.starts_s, found.ends_s)
+    relative = found.relative_cost
+    figures = {"dtw_cost": round(found.cost, 3),
+               "relative_cost": round(relative, 3) if np.isfinite(relative) else None,
+               "rate_ratio": round(found.rate_ratio, 3), "agreement": round(agreement, 3),
+               "null_agreement": round(null_agreement, 3),
+               "match": round(score, 3), "dropped_characters": dropped, "bilabials": len(windows)}
     lo, hi = RATE_RATIO_RANGE
     warning = None
     if not lo <= found.rate_ratio <= hi:
         warning = (f"the transcript's length does not fit the audio (espeak-ng's speech is "
                    f"{found.rate_ratio:.2f}x as long): is it this line's text? audio only")
-    elif agreement < MIN_AGREEMENT:
-        warning = (f"the transcript does not match the audio (agreement {agreement:.2f} < {MIN_AGREEMENT}): "
+    elif score < MIN_MATCH:
+        warning = (f"the transcript does not match the audio (match {score:.2f} < {MIN_MATCH}): "
                    f"is it this line's text, in language {language!r}? audio only")
     if warning:
         log.warning("transcript not used: %s", warning)
         return DialogResult(meta=dialog_meta(True, language, False, warning, **figures))
-    windows = bilabial_windows(found.phones, found.starts_s, found.ends_s)
-    evidenced = _evidenced(windows, speech100)
-    figures["bilabials_evidenced"] = len(evidenced)
-    weight = np.clip(targets[:, MODEL_AUS.index("AU24")] / 0.8, 0.0, 1.0) * _window_mask(evidenced, n)
-    note = f"{dropped} symbol(s) of the transcript were ignored" if dropped else None
-    return DialogResult(targets, weight, dialog_meta(True, language, True, note, **figures))
+    kept = windows if score >= TRUST_MATCH else _evidenced(windows, speech100)
+    figures["bilabials_closed"] = len(kept)
+    weight = np.clip(targets[:, MODEL_AUS.index("AU24")] / 0.8, 0.0, 1.0) * _window_mask(kept, n)
+    notes = [] if score >= TRUST_MATCH else [
+        f"the transcript matches the audio only loosely (match {score:.2f} < {TRUST_MATCH}): "
+        f"{len(kept)} of {len(windows)} bilabials closed, those the audio supports"]
+    if dropped:
+        notes.append(f"{dropped} symbol(s) of the transcript were ignored")
+    return DialogResult(targets, weight, dialog_meta(True, language, True, "; ".join(notes) or None,
+                                                     **figures))
 
 
 def _evidenced(windows: list[tuple[float, float]], speech100: np.ndarray) -> list[tuple[float, float]]:
@@ -240,18 +228,17 @@ def _window_mask(windows: list[tuple[float, float]], n: int) -> np.ndarray:
 def blend(speech100: np.ndarray, result: DialogResult) -> np.ndarray:
     """The audio model's AUs with the transcript's closures: [T, K] -> [T, K] float32.
 
-    With ``w`` the targets' closure per frame: closure AUs become ``max(model, w * target)``-like
-    (``model + w * max(target - model, 0)``), the others ``model + w * (target - model)``; where ``w`` is 0
-    (away from bilabials) the model's values are kept unchanged.
+    With ``w`` the weight per frame (the targets' closure around each kept bilabial, else 0), each closure
+    AU becomes ``model + w * max(target - model, 0)``; every other AU keeps the model's value (a wrong
+    vowel in the text cannot change the mouth's shape; the closure stage opens and shuts the lips).
     """
     if result.targets is None or result.weight is None:
         return speech100
     w = result.weight[:, None]  # [T, 1]
-    delta = result.targets - speech100  # [T, K]
     closing = np.array([code in CLOSURE_AUS for code in MODEL_AUS])
-    delta[:, closing] = np.maximum(delta[:, closing], 0.0)
-    return np.clip(speech100 + w * delta, 0.0, 1.0).astype(np.float32)
+    raise_by = np.maximum(result.targets - speech100, 0.0) * closing  # [T, K]
+    return np.clip(speech100 + w * raise_by, 0.0, 1.0).astype(np.float32)
 
 
-__all__ = ["MAX_DIALOG_S", "MIN_AGREEMENT", "RATE_RATIO_RANGE", "DialogResult", "align", "blend",
-           "clean_transcript", "dialog_meta", "transcript_targets"]
+__all__ = ["MAX_DIALOG_S", "MIN_MATCH", "RATE_RATIO_RANGE", "TRUST_MATCH", "DialogResult", "blend",
+           "clean_transcript", "dialog_meta", "match_score", "transcript_targets"]

@@ -1,22 +1,21 @@
-"""Transcript alignment in numpy: DTW between a recording and an espeak-ng synthesis of its transcript.
+"""Dynamic time warping of a recording against a reference in numpy: features, path, boundary transfer.
 
-espeak-ng speaks the transcript in the recording's language (:mod:`model_server.espeak`); its phone
-boundaries are exact. Both signals become speaker-normalised cepstra at 100 frames/s, dynamic time
-warping pairs their frames, and every espeak-ng boundary moves to the recording through the warping
-path. As in the training aligner (``model_training.forced_align``, which uses these functions):
+The building blocks of transcript alignment (:mod:`model_server.transcript_align` for the server's
+dialog mode; ``model_training.forced_align``, the training-side aligner, uses the boundary helpers with
+its own features and librosa's DTW):
 
-* the synthesis is made twice, the second time at the speaking rate that makes its speech as long as the
-  recording's (DTW copes badly with rate ratios far from 1);
-* features stop at 3.8 kHz, drop c0 and are normalised per utterance (CMVN), with deltas and a
-  normalised log-energy channel (silence against speech).
+* :func:`features`: speaker-normalised cepstra at 100 frames/s: MFCC c1-c12 below 3.8 kHz with
+  per-utterance mean/variance normalisation (CMVN), deltas and a normalised log-energy channel (silence
+  against speech), from the server's Slaney filterbank;
+* :func:`dtw_path`: DTW, optionally within a band around an expected line (time and memory ~ length x
+  band), one numpy step per reference frame;
+* :func:`transfer`: reference boundaries moved through the path; :func:`contiguous`: a clean segmentation.
 
-Everything here is numpy (MFCC from the server's Slaney filterbank, an anti-diagonal DTW), so the server
-runtime needs no librosa or scipy. Pure module.
+Everything here is numpy, so the server runtime needs no librosa or scipy. Pure module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -31,27 +30,6 @@ _N_MELS = 30
 _FMIN_HZ, _FMAX_HZ = 80.0, 3800.0
 _N_MFCC = 13
 _SPEECH_DB = -35.0  # frames within this of the loudest (p99) frame count as speech (rate matching)
-
-
-@dataclass
-class Alignment:
-    """A recording's phone segmentation.
-
-    Attributes:
-        phones: IPA phone per segment (``"_"`` = pause).
-        starts_s / ends_s: [S] contiguous segment times covering the clip.
-        cost: mean DTW frame distance along the path (lower = better match; a wrong transcript is high).
-        rate_ratio: synthesis speech length / recording speech length at espeak-ng's default rate (how
-            much faster the recording is spoken; far from 1 = the transcript's length does not fit).
-        rate_wpm: the espeak-ng rate the reference was synthesised at.
-    """
-
-    phones: list[str]
-    starts_s: np.ndarray
-    ends_s: np.ndarray
-    cost: float
-    rate_ratio: float
-    rate_wpm: int
 
 
 @lru_cache(maxsize=1)
@@ -104,38 +82,108 @@ def speech_span_s(audio: np.ndarray) -> tuple[float, float]:
     return loud[0] / FRAME_RATE_HZ, (loud[-1] + 1) / FRAME_RATE_HZ
 
 
-def dtw_path(ref: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, float]:
+def band_centre(n_ref: int, n_real: int, knots: list[tuple[float, float]] | None = None) -> np.ndarray:
+    """[n_ref] the real frame expected for each reference frame: piecewise linear through (0, 0), the
+    ``knots`` ((ref frame, real frame), e.g. the two speech spans' edges) and (n_ref - 1, n_real - 1)."""
+    pts = [(0.0, 0.0), *sorted(knots or []), (float(n_ref - 1), float(n_real - 1))]
+    xs = np.maximum.accumulate(np.clip([p[0] for p in pts], 0, max(n_ref - 1, 0)))
+    ys = np.maximum.accumulate(np.clip([p[1] for p in pts], 0, max(n_real - 1, 0)))
+    return np.interp(np.arange(n_ref, dtype=np.float64), xs, ys)
+
+
+def _windows(centre: np.ndarray, half_width: int, n_real: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per reference row the real frames [lo, hi) it may pair with: the band around ``centre``, each
+    window overlapping the previous one so a path can always continue."""
+    lo = np.clip(np.floor(centre - half_width).astype(np.int64), 0, n_real - 1)
+    hi = np.clip(np.ceil(centre + half_width).astype(np.int64) + 1, 1, n_real)
+    lo[0], hi[-1] = 0, n_real
+    lo = np.maximum.accumulate(lo)
+    hi = np.maximum.accumulate(hi)
+    lo[1:] = np.minimum(lo[1:], hi[:-1] - 1)
+    return lo, hi
+
+
+def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
+             centre: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """DTW of [R, D] against [X, D]: Euclidean frame distance, steps (1,1) free, (1,0) and (0,1) + 0.5.
 
-    Computed one anti-diagonal at a time (numpy over each diagonal), O(R * X) memory in float32.
+    Only pairs within ``half_width`` frames of ``centre`` ([R] real frame per reference frame, default the
+    straight line between the corners) are considered (a Sakoe-Chiba band; None = no band), so time and
+    memory grow with R x band. Each reference row is one numpy step: the horizontal moves inside a row are
+    a running minimum (``acc[j] = S[j] + j/2 + min_k<=j (m[k] - S[k-1] - k/2)``, ``S`` the row's cumulative
+    cost, ``m`` the best entry from the row before).
 
     Returns:
         ([P, 2] path of (ref frame, real frame) from the start, mean distance along the path).
     """
-    sq = (ref ** 2).sum(1)[:, None] + (real ** 2).sum(1)[None, :] - 2.0 * ref @ real.T
-    cost = np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)  # [R, X]
-    n_ref, n_real = cost.shape
-    acc = np.full((n_ref, n_real), np.inf, np.float32)
-    step = np.zeros((n_ref, n_real), np.int8)  # 0 diagonal, 1 from (i-1, j), 2 from (i, j-1)
-    acc[0, 0] = cost[0, 0]
-    for d in range(1, n_ref + n_real - 1):
-        i = np.arange(max(0, d - n_real + 1), min(d, n_ref - 1) + 1)
-        j = d - i
-        im, jm = np.maximum(i - 1, 0), np.maximum(j - 1, 0)
-        options = np.stack([np.where((i > 0) & (j > 0), acc[im, jm], np.inf),
-                            np.where(i > 0, acc[im, j] + 0.5, np.inf),
-                            np.where(j > 0, acc[i, jm] + 0.5, np.inf)])  # [3, n]
-        best = options.argmin(axis=0)
-        acc[i, j] = options[best, np.arange(len(i))] + cost[i, j]
-        step[i, j] = best
-    path = [(n_ref - 1, n_real - 1)]
-    i, j = n_ref - 1, n_real - 1
+    n_ref, n_real = len(ref), len(real)
+    centre = band_centre(n_ref, n_real) if centre is None else centre
+    lo, hi = _windows(centre, n_real if half_width is None else half_width, n_real)
+    steps = []  # per row: int8 [hi - lo], 0 diagonal, 1 from (i-1, j), 2 from (i, j-1)
+    prev = np.zeros(0)
+    rows = _band_rows(ref, real, lo, hi)
+    for i in range(n_ref):
+        a, b = int(lo[i]), int(hi[i])
+        row = next(rows)
+        cols = np.arange(a, b)
+        if i == 0:
+            m = np.full(b - a, np.inf)
+            m[0] = 0.0
+            step = np.zeros(b - a, np.int8)
+        else:
+            pa = int(lo[i - 1])
+            diag = _lookup(prev, pa, cols - 1)
+            up = _lookup(prev, pa, cols) + 0.5
+            step = (up < diag).astype(np.int8)
+            m = np.minimum(diag, up)
+        csum = np.cumsum(row)
+        g = m - csum + row - 0.5 * cols
+        best = np.minimum.accumulate(g)
+        prev = csum + 0.5 * cols + best
+        step[best < g] = 2
+        steps.append(step)
+    path = _backtrack(steps, lo, n_real)
+    return path, path_cost(ref, real, path)
+
+
+def _band_rows(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 64):
+    """Yield each reference row's distances to real frames [lo, hi) (float64), computed 64 rows at a
+    time as one matrix product over the chunk's column span."""
+    ref64, real64 = ref.astype(np.float64), real.astype(np.float64)
+    real_sq = (real64 ** 2).sum(1)
+    for c0 in range(0, len(ref64), chunk):
+        c1 = min(c0 + chunk, len(ref64))
+        a, b = int(lo[c0]), int(hi[c1 - 1])
+        block = ref64[c0:c1]
+        sq = (block ** 2).sum(1)[:, None] + real_sq[None, a:b] - 2.0 * block @ real64[a:b].T  # [c, b - a]
+        dist = np.sqrt(np.maximum(sq, 0.0))
+        for k in range(c1 - c0):
+            yield dist[k, int(lo[c0 + k]) - a:int(hi[c0 + k]) - a]
+
+
+def _lookup(values: np.ndarray, offset: int, cols: np.ndarray) -> np.ndarray:
+    """values[cols - offset] where that index exists, else inf."""
+    idx = cols - offset
+    ok = (idx >= 0) & (idx < len(values))
+    out = np.full(len(cols), np.inf)
+    out[ok] = values[idx[ok]]
+    return out
+
+
+def _backtrack(steps: list[np.ndarray], lo: np.ndarray, n_real: int) -> np.ndarray:
+    """[P, 2] path from (0, 0) to (R - 1, X - 1) following the stored steps."""
+    i, j = len(steps) - 1, n_real - 1
+    path = [(i, j)]
     while i > 0 or j > 0:
-        k = step[i, j]
+        k = steps[i][j - lo[i]]
         i, j = (i - 1, j - 1) if k == 0 else (i - 1, j) if k == 1 else (i, j - 1)
         path.append((i, j))
-    out = np.array(path[::-1], dtype=np.int64)
-    return out, float(cost[out[:, 0], out[:, 1]].mean())
+    return np.array(path[::-1], dtype=np.int64)
+
+
+def path_cost(ref: np.ndarray, real: np.ndarray, path: np.ndarray) -> float:
+    """Mean Euclidean distance between the frames a path pairs ([R, D], [X, D], [P, 2])."""
+    return float(np.linalg.norm(ref[path[:, 0]] - real[path[:, 1]], axis=1).mean())
 
 
 def transfer(times_s: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -172,16 +220,5 @@ def contiguous(phones: list[str], starts: np.ndarray, ends: np.ndarray, total: f
     return ([m[0] for m in merged], np.array([m[1] for m in merged]), np.array([m[2] for m in merged]))
 
 
-def align_reference(audio: np.ndarray, ref_audio: np.ndarray, phones: list[str], starts_s: np.ndarray,
-                    ends_s: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray, float]:
-    """Move a reference's phone times onto ``audio`` (both 16 kHz): (phones, starts, ends, DTW cost)."""
-    path, cost = dtw_path(features(ref_audio), features(audio))
-    new_starts = transfer(starts_s, path)
-    new_ends = np.append(new_starts[1:], transfer(ends_s[-1:], path))
-    total = len(audio) / SAMPLE_RATE
-    out = contiguous(phones, new_starts, np.minimum(new_ends, total), total)
-    return (*out, cost)
-
-
-__all__ = ["FRAME_RATE_HZ", "PAUSE", "Alignment", "align_reference", "contiguous", "dtw_path", "features",
+__all__ = ["FRAME_RATE_HZ", "PAUSE", "band_centre", "contiguous", "dtw_path", "features", "path_cost",
            "speech_span_s", "transfer"]

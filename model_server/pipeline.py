@@ -138,7 +138,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     watch.lap("analysis_ms")
     speech100 = np.zeros((n100, len(MODEL_AUS)), np.float32) if silent else _speech_aus(model, samples, track)
     watch.lap("model_ms")
-    speech100, dialog_meta = _dialog(samples, speech100, silent, opts)
+    speech100, dialog_meta = _dialog(model, samples, speech100, silent, opts)
     watch.lap("dialog_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,
                                                       prosody=opts.prosody and not silent), track=track)
@@ -202,14 +202,19 @@ def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyT
     return speech100 * gate[:, None]
 
 
-def _dialog(samples: np.ndarray, speech100: np.ndarray, silent: bool, opts: PredictOptions
-            ) -> tuple[np.ndarray, dict[str, Any]]:
+def _dialog(model: SpeechModel, samples: np.ndarray, speech100: np.ndarray, silent: bool,
+            opts: PredictOptions) -> tuple[np.ndarray, dict[str, Any]]:
     """Stage 2b: the transcript's closures blended into the speech AUs (unchanged without a transcript,
-    on silence, or when the transcript does not match: ``meta["dialog"]`` says which)."""
+    on silence, or when the transcript does not match: ``meta["dialog"]`` says which). The aligner hears
+    the recording and espeak-ng's reading of the transcript through the same acoustic model."""
     if silent and opts.transcript.strip():
         return speech100, dialog.dialog_meta(True, opts.language, False, "the audio is silent: nothing to "
                                              "align the transcript to")
-    result = dialog.transcript_targets(samples, speech100, opts.transcript, opts.language)
+
+    def aus_of(audio: np.ndarray) -> np.ndarray:
+        return _speech_aus(model, audio, prosody.analyse(audio, -(-audio.size // prosody.HOP)))
+
+    result = dialog.transcript_targets(samples, speech100, opts.transcript, opts.language, aus_of)
     return dialog.blend(speech100, result), result.meta
 
 

@@ -302,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "training")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--transcripts", default="none", choices=["none", "own", "other"],
-                        help="dialog mode: no transcript, the clip's own, or another clip's (a wrong one)")
+    parser.add_argument("--transcripts", nargs="+", default=["none"], choices=["none", "own", "other"],
+                        help="dialog mode: no transcript, the clip's own, or another clip's (a wrong one); "
+                             "several print side by side")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     basis = load_basis()
@@ -313,8 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         per_model: dict[str, dict[str, dict[str, float]]] = {}
         for w in args.weights:
             model = AcousticModel.load(w, device="cpu")
-            per_model[f"{model.version}"[:13] if len(args.weights) == 1 else w.stem[:13]] = evaluate(
-                model, clips, set_name, args.fps, basis, args.transcripts)
+            name = f"{model.version}"[:13] if len(args.weights) == 1 else w.stem[:13]
+            for mode in args.transcripts:
+                label = name if args.transcripts == ["none"] else f"{name[:8]}/{mode}"
+                per_model[label] = evaluate(model, clips, set_name, args.fps, basis, mode)
         report[set_name] = per_model
         print_side_by_side(f"{set_name}: viewer metrics at {args.fps:g} fps ({len(clips)} clips)", per_model)
     print("\n## bounds (issue 11)")

@@ -30,7 +30,7 @@ from model_training.dataset import CropSampler, FrameSet
 from model_training.recipe import RECIPES, Recipe, build_sets
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_WEIGHT = {"AU25": 3.0, "AU26": 2.0, "AU24": 1.5, "AU18": 2.5, "AU22": 1.2, "AU20": 1.2}
 MAX_NOISE_GAIN = 0.11  # per-filter sum of squared taps: keeps >= 60 % jerk cut on injected noise
 # Against hedging. On degraded audio (noise, reverb, telephone) a regression that is unsure settles

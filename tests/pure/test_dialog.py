@@ -1,4 +1,5 @@
-"""Dialog mode (model_server.dialog, dtw_align, espeak): transcript options, alignment, gating, blending."""
+"""Dialog mode (model_server.dialog, transcript_align, dtw_align, espeak): transcript options, alignment,
+gating, blending."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from au_contract import CLOSURE_AUS, MODEL_AUS
 from au_contract.option_flags import add_arguments, openapi_parameters, options_from_namespace, parse_query
 from au_contract.options import MAX_TRANSCRIPT_BYTES, OptionsError, RequestOptions
-from model_server import dialog, dtw_align, espeak
+from model_server import dialog, dtw_align, espeak, transcript_align
 from model_server.coarticulation import au_targets
 from tests.fixtures import espeak_clip
 
@@ -30,7 +31,7 @@ def _samples(tmp_path: Path, text: str = TEXT, voice: str = "en-us+m3") -> np.nd
 def _model_like(samples: np.ndarray) -> np.ndarray:
     """A stand-in for the audio model: the true targets of the clip, blurred (closures half-reached)."""
     n = -(-samples.size // 160)
-    found = dialog.align(samples, TEXT, "en")
+    found = transcript_align.align(samples, TEXT, "en", null=False)
     assert found is not None
     return 0.5 * au_targets(found.phones, found.starts_s, found.ends_s, n)
 
@@ -93,17 +94,49 @@ def test_dtw_path_follows_a_time_shift() -> None:
     assert moved[0] == pytest.approx(0.4, abs=0.011)
 
 
+def test_banded_dtw_is_the_full_dtw_when_the_band_holds_the_path() -> None:
+    rng = np.random.default_rng(1)
+    ref = rng.standard_normal((120, 6))
+    real = np.repeat(ref, 2, axis=0)[::3] + 0.1 * rng.standard_normal((80, 6))  # 1.5x faster, noisy
+    full, full_cost = dtw_align.dtw_path(ref, real)
+    banded, banded_cost = dtw_align.dtw_path(ref, real, half_width=15)
+    assert np.array_equal(full, banded) and banded_cost == pytest.approx(full_cost)
+    # a band that misses the true line forces another path: the band is really applied
+    off = dtw_align.band_centre(120, 80, [(60.0, 10.0)])
+    shifted, shifted_cost = dtw_align.dtw_path(ref, real, half_width=4, centre=off)
+    assert shifted_cost > full_cost
+    assert tuple(shifted[0]) == (0, 0) and tuple(shifted[-1]) == (119, 79)
+    assert np.all(np.diff(shifted, axis=0) >= 0)
+
+
+def test_scrambled_transcript_reverses_words_and_letters() -> None:
+    assert transcript_align.scrambled("Map it, Bob") == "boB ,ti paM"
+
+
 def test_own_transcript_is_used_and_closes_the_lips_at_bilabials(tmp_path: Path) -> None:
     samples = _samples(tmp_path)
     speech = _model_like(samples)
     result = dialog.transcript_targets(samples, speech, TEXT, "en")
     assert result.meta["used"], result.meta
     assert result.meta["bilabials"] >= 8 and result.meta["warning"] is None
+    assert result.meta["match"] >= dialog.TRUST_MATCH and result.meta["relative_cost"] > 1.05
+    assert result.meta["bilabials_closed"] == result.meta["bilabials"]
     blended = dialog.blend(speech, result)
     closure = [MODEL_AUS.index(c) for c in CLOSURE_AUS]
     assert blended[:, closure].max() > speech[:, closure].max() + 0.2
     far = result.weight == 0  # away from bilabials the audio model's values are kept exactly
     assert far.any() and np.array_equal(blended[far], speech[far])
+    others = [i for i in range(len(MODEL_AUS)) if i not in closure]  # only the closure AUs ever change
+    assert np.array_equal(blended[:, others], speech[:, others])
+
+
+def test_a_wrong_transcript_of_the_same_length_is_not_trusted(tmp_path: Path) -> None:
+    samples = _samples(tmp_path)
+    speech = _model_like(samples)
+    right = dialog.transcript_targets(samples, speech, TEXT, "en")
+    wrong = dialog.transcript_targets(samples, speech, "Sixty tired sailors rested on the sandy shore.", "en")
+    assert wrong.meta["match"] < right.meta["match"] - 0.3, (wrong.meta, right.meta)
+    assert not wrong.meta["used"] or wrong.meta["match"] < dialog.TRUST_MATCH
 
 
 @pytest.mark.parametrize(("text", "language", "words"), [
@@ -120,6 +153,13 @@ def test_unusable_transcripts_give_audio_only_and_a_warning(tmp_path: Path, text
     assert result.meta["transcript"] and not result.meta["used"]
     assert words in result.meta["warning"]
     assert dialog.blend(speech, result) is speech
+
+
+def test_audio_longer_than_the_dialog_limit_is_audio_only() -> None:
+    n = int((dialog.MAX_DIALOG_S + 1) * 16000)
+    speech = np.zeros((-(-n // 160), len(MODEL_AUS)), np.float32)
+    result = dialog.transcript_targets(np.zeros(n, np.float32), speech, TEXT, "en")
+    assert not result.meta["used"] and "longer than 120 s" in result.meta["warning"]
 
 
 def test_no_transcript_means_no_dialog_mode() -> None:
