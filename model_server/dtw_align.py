@@ -44,6 +44,19 @@ def _mfcc_basis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return window, mel, np.ascontiguousarray(dct[1:].T)
 
 
+@lru_cache(maxsize=1)
+def _dither_table() -> np.ndarray:
+    """[2**16 + 1] faint Gaussian noise (1e-4), drawn once (an odd length, so tiles do not line up with
+    frames)."""
+    return 1e-4 * np.random.default_rng(0).standard_normal(2 ** 16 + 1)
+
+
+def _dither(n: int) -> np.ndarray:
+    """[n] the deterministic dither: the table tiled."""
+    table = _dither_table()
+    return np.resize(table, n)
+
+
 def _log_energy(audio: np.ndarray, n: int) -> np.ndarray:
     pad = np.pad(audio.astype(np.float64), (200, 200 + n * _HOP))
     frames = np.lib.stride_tricks.sliding_window_view(pad, 400)[::_HOP][:n]  # [n, 400]
@@ -57,7 +70,7 @@ def features(audio: np.ndarray) -> np.ndarray:
     finite.
     """
     window, mel, dct = _mfcc_basis()
-    x = audio.astype(np.float64) + 1e-4 * np.random.default_rng(0).standard_normal(len(audio))
+    x = audio.astype(np.float64) + _dither(len(audio))
     padded = np.pad(x, _N_FFT // 2, mode="reflect" if len(x) > _N_FFT // 2 else "constant")
     frames = np.lib.stride_tricks.sliding_window_view(padded, _N_FFT)[::_HOP]  # [T, N_FFT]
     power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2  # [T, F]
@@ -132,8 +145,8 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
             step = np.zeros(b - a, np.int8)
         else:
             pa = int(lo[i - 1])
-            diag = _lookup(prev, pa, cols - 1)
-            up = _lookup(prev, pa, cols) + 0.5
+            diag = _lookup(prev, pa, a - 1, b - a)
+            up = _lookup(prev, pa, a, b - a) + 0.5
             step = (up < diag).astype(np.int8)
             m = np.minimum(diag, up)
         csum = np.cumsum(row)
@@ -161,12 +174,13 @@ def _band_rows(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarray
             yield dist[k, int(lo[c0 + k]) - a:int(hi[c0 + k]) - a]
 
 
-def _lookup(values: np.ndarray, offset: int, cols: np.ndarray) -> np.ndarray:
-    """values[cols - offset] where that index exists, else inf."""
-    idx = cols - offset
-    ok = (idx >= 0) & (idx < len(values))
-    out = np.full(len(cols), np.inf)
-    out[ok] = values[idx[ok]]
+def _lookup(values: np.ndarray, offset: int, first: int, count: int) -> np.ndarray:
+    """``values[first - offset + k]`` for k in [0, count), inf where that index does not exist."""
+    out = np.full(count, np.inf)
+    lo = max(0, offset - first)
+    hi = min(count, offset + len(values) - first)
+    if hi > lo:
+        out[lo:hi] = values[first - offset + lo:first - offset + hi]
     return out
 
 
@@ -186,19 +200,19 @@ def path_cost(ref: np.ndarray, real: np.ndarray, path: np.ndarray) -> float:
     return float(np.linalg.norm(ref[path[:, 0]] - real[path[:, 1]], axis=1).mean())
 
 
-def transfer(times_s: np.ndarray, path: np.ndarray) -> np.ndarray:
-    """Move reference times through a DTW path. A boundary at reference frame k (between frames k-1 and
-    k) goes halfway between the end of the real frames paired with k-1 and the start of those paired with
-    k. [B] seconds -> [B] seconds, non-decreasing."""
+def transfer(times_s: np.ndarray, path: np.ndarray, frame_rate_hz: float = FRAME_RATE_HZ) -> np.ndarray:
+    """Move reference times through a DTW path of frames at ``frame_rate_hz``. A boundary at reference
+    frame k (between frames k-1 and k) goes halfway between the end of the real frames paired with k-1
+    and the start of those paired with k. [B] seconds -> [B] seconds, non-decreasing."""
     n_ref = int(path[:, 0].max()) + 1
     lo = np.full(n_ref, np.inf)
     hi = np.full(n_ref, -np.inf)
     np.minimum.at(lo, path[:, 0], path[:, 1])
     np.maximum.at(hi, path[:, 0], path[:, 1])
-    k = np.clip(np.round(times_s * FRAME_RATE_HZ).astype(int), 0, n_ref)
+    k = np.clip(np.round(times_s * frame_rate_hz).astype(int), 0, n_ref)
     start_k = np.where(k < n_ref, lo[np.minimum(k, n_ref - 1)], hi[-1] + 1)
     end_prev = np.where(k > 0, hi[np.maximum(k - 1, 0)] + 1, lo[0])
-    return np.maximum.accumulate((start_k + end_prev) / 2.0 / FRAME_RATE_HZ)
+    return np.maximum.accumulate((start_k + end_prev) / 2.0 / frame_rate_hz)
 
 
 def contiguous(phones: list[str], starts: np.ndarray, ends: np.ndarray, total: float

@@ -293,6 +293,12 @@ class EspeakLibrary:
 
 _SHARED: dict[str, EspeakLibrary] = {}  # kind ("bundled", "system") -> the process's instance
 _SHARED_LOCK = threading.Lock()
+_AUTO_SETTLED = False  # "auto" has chosen once: later calls reuse its choice without locating again
+
+
+def _settle_auto() -> None:
+    global _AUTO_SETTLED
+    _AUTO_SETTLED = True
 
 
 def shared_library(source: str = "auto") -> EspeakLibrary:
@@ -307,6 +313,10 @@ def shared_library(source: str = "auto") -> EspeakLibrary:
         ValueError: ``source`` is not one of :data:`SOURCES`.
     """
     with _SHARED_LOCK:
+        preferred = ("bundled", "system") if source == "auto" else (source,)
+        loaded = [_SHARED[kind] for kind in preferred if kind in _SHARED]
+        if loaded and (source != "auto" or "bundled" in _SHARED or _AUTO_SETTLED):
+            return loaded[0]  # no second look for libraries (locating runs ldconfig)
         candidates = locate(source)
         for candidate in candidates:
             if candidate.kind in _SHARED:
@@ -318,6 +328,8 @@ def shared_library(source: str = "auto") -> EspeakLibrary:
             except EspeakUnavailableError as exc:
                 failures.append(str(exc))
                 continue
+            if source == "auto":
+                _settle_auto()
             return _SHARED[candidate.kind]
         raise EspeakUnavailableError(_unavailable_message(source, failures))
 

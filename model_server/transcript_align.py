@@ -2,8 +2,9 @@
 
 Steps (:func:`align`):
 
-1. espeak-ng speaks the text in the recording's language at its default rate, then again at the rate that
-   makes its speech as long as the recording's (DTW copes badly with rate ratios far from 1);
+1. espeak-ng speaks the text in the recording's language at its default rate; its frames are stretched
+   in time so that its speech is as long as the recording's (DTW copes badly with rate ratios far from
+   1; stretching the frames costs less than a second synthesis at the matched rate and aligns as well);
 2. both signals become frames at 100 Hz (:func:`model_server.dtw_align.features`: speaker-normalised
    cepstra, deltas, log energy) plus, when the caller passes the acoustic model (``aus_of``), the model's
    AUs of each signal weighted by :data:`AU_WEIGHT`. The model was trained to hear the same articulation
@@ -54,7 +55,8 @@ class Alignment:
         null_cost: the same for the scrambled transcript (its own best path); NaN when not computed.
         null_segments: the scrambled transcript's aligned (phones, starts_s, ends_s), or None.
         rate_ratio: synthesis speech length / recording speech length at espeak-ng's default rate.
-        rate_wpm: the espeak-ng rate the reference was synthesised at.
+        rate_wpm: the espeak-ng rate the reference was synthesised at (its frames are then stretched in
+            time to the recording's speaking rate).
     """
 
     phones: list[str]
@@ -99,34 +101,55 @@ def scrambled(text: str) -> str:
     return " ".join(word[::-1] for word in text.split()[::-1])
 
 
-def _frames(audio: np.ndarray, aus: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(cepstral features [T, 25], features for the path [T, 25 (+ K)]) of 16 kHz audio."""
-    ceps = dtw_align.features(audio)
-    if aus is None:
-        return ceps, ceps
-    n = min(len(ceps), len(aus))
-    ceps = ceps[:n]
-    return ceps, np.concatenate([ceps, AU_WEIGHT * aus[:n].astype(np.float32)], axis=1)
+@dataclass
+class _Frames:
+    """One signal as the aligner sees it: cepstra [T, 25], path features [T, 25 (+ K)], speech span (s)."""
+
+    ceps: np.ndarray
+    feats: np.ndarray
+    span_s: tuple[float, float]
+
+    @classmethod
+    def of(cls, audio: np.ndarray, aus: np.ndarray | None) -> _Frames:
+        ceps = dtw_align.features(audio)
+        feats = ceps
+        if aus is not None:
+            n = min(len(ceps), len(aus))
+            ceps = ceps[:n]
+            feats = np.concatenate([ceps, AU_WEIGHT * aus[:n].astype(np.float32)], axis=1)
+        return cls(ceps, feats, dtw_align.speech_span_s(audio))
+
+    def stretched(self, factor: float) -> _Frames:
+        """The frames of this signal spoken ``factor`` times as long (linear interpolation in time)."""
+        if abs(factor - 1.0) < 1e-3:
+            return self
+        n_out = max(2, round(len(self.feats) * factor))
+        src = np.minimum(np.arange(n_out) / factor, len(self.feats) - 1.0)
+        lerp = lambda x: np.stack([np.interp(src, np.arange(len(x)), c) for c in x.T], 1)  # noqa: E731
+        a, b = self.span_s
+        return _Frames(lerp(self.ceps).astype(np.float32), lerp(self.feats).astype(np.float32),
+                       (a * factor, b * factor))
+
+    def decimated(self, step: int) -> _Frames:
+        """Means of ``step`` consecutive frames (a coarser, cheaper DTW grid)."""
+        if step == 1:
+            return self
+        n = len(self.feats) // step * step
+        mean = lambda x: x[:n].reshape(n // step, step, -1).mean(axis=1)  # noqa: E731
+        return _Frames(mean(self.ceps), mean(self.feats), self.span_s)
 
 
-def _band(ref_audio: np.ndarray, audio: np.ndarray, n_ref: int, n_real: int) -> tuple[np.ndarray, int]:
-    """(centre [n_ref], half width) of the DTW band: the line through both speech spans' edges."""
-    a0, b0 = dtw_align.speech_span_s(ref_audio)
-    a1, b1 = dtw_align.speech_span_s(audio)
-    hz = dtw_align.FRAME_RATE_HZ
+def _path(ref: _Frames, real: _Frames, step: int = 1) -> tuple[np.ndarray, float]:
+    """(DTW path on frames of ``step`` x 10 ms, cepstral cost along it) within the band around the line
+    through both speech spans' edges."""
+    ref, real = ref.decimated(step), real.decimated(step)
+    hz = dtw_align.FRAME_RATE_HZ / step
+    (a0, b0), (a1, b1) = ref.span_s, real.span_s
+    n_ref, n_real = len(ref.feats), len(real.feats)
     centre = dtw_align.band_centre(n_ref, n_real, [(a0 * hz, a1 * hz), (b0 * hz, b1 * hz)])
     half = int(max(BAND_MIN_S * hz, BAND_SHARE * max(n_ref, n_real)))
-    return centre, half
-
-
-def _path(ref_audio: np.ndarray, audio: np.ndarray, ref_aus: np.ndarray | None,
-          real_aus: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """(DTW path, cepstral cost along it) between a reference and the recording."""
-    ref_ceps, ref_f = _frames(ref_audio, ref_aus)
-    real_ceps, real_f = _frames(audio, real_aus)
-    centre, half = _band(ref_audio, audio, len(ref_f), len(real_f))
-    path, _ = dtw_align.dtw_path(ref_f, real_f, half, centre)
-    return path, dtw_align.path_cost(ref_ceps, real_ceps, path)
+    path, _ = dtw_align.dtw_path(ref.feats, real.feats, half, centre)
+    return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
 
 
 def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = None,
@@ -136,42 +159,43 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
     Args:
         aus_of: the acoustic model (see :data:`AusOf`); None aligns on cepstra alone.
         real_aus: ``aus_of(samples)`` when the caller has it already ([T, K] at 100 Hz).
-        null: also align the scrambled transcript the same way (:attr:`Alignment.null_cost`,
-            :attr:`Alignment.null_segments`).
+        null: also align the scrambled transcript (:attr:`Alignment.null_cost`,
+            :attr:`Alignment.null_segments`), on a 20 ms grid (only its cost and rough timing count).
 
     Raises:
         model_server.espeak.EspeakUnavailableError: no espeak-ng here.
         ValueError: espeak-ng has no voice ``language``.
     """
-    first = synthesis(text, language, DEFAULT_WPM)
-    if first is None:
+    ref = synthesis(text, language, DEFAULT_WPM)
+    if ref is None:
         return None
-    a0, b0 = dtw_align.speech_span_s(first[0])
+    a0, b0 = dtw_align.speech_span_s(ref[0])
     a1, b1 = dtw_align.speech_span_s(samples)
     ratio = (b0 - a0) / max(b1 - a1, 0.05)
-    rate = int(np.clip(DEFAULT_WPM * ratio, 80, 450))
-    ref = synthesis(text, language, rate) if abs(rate - DEFAULT_WPM) > 8 else first
-    if ref is None:
-        ref, rate = first, DEFAULT_WPM
     if aus_of is not None and real_aus is None:
         real_aus = aus_of(samples)
-    segments, cost = _moved(ref, samples, aus_of, real_aus)
+    real = _Frames.of(samples, real_aus)
+    stretch = float(np.clip(1.0 / ratio, 1.0 / 4.0, 4.0))  # the synthesis spoken at the recording's rate
+    segments, cost = _moved(ref, real, samples, aus_of, stretch)
     null_segments, null_cost = None, float("nan")
     if null:
-        null_ref = synthesis(scrambled(text), language, rate)
+        null_ref = synthesis(scrambled(text), language, DEFAULT_WPM)
         if null_ref is not None:
-            null_segments, null_cost = _moved(null_ref, samples, aus_of, real_aus)
-    return Alignment(*segments, cost, null_cost, float(ratio), rate, null_segments)
+            null_segments, null_cost = _moved(null_ref, real, samples, aus_of, stretch, step=2)
+    return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
 
 
-def _moved(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], samples: np.ndarray,
-           aus_of: AusOf | None, real_aus: np.ndarray | None
+def _moved(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], real: _Frames, samples: np.ndarray,
+           aus_of: AusOf | None, stretch: float, step: int = 1
            ) -> tuple[tuple[list[str], np.ndarray, np.ndarray], float]:
-    """A reference's phones moved onto the recording: ((phones, starts_s, ends_s), cepstral path cost)."""
+    """A reference's phones moved onto the recording: ((phones, starts_s, ends_s), cepstral path cost).
+    The reference's frames are first stretched ``stretch`` times in time (its phone times with them)."""
     ref_audio, phones, starts, ends = ref
-    path, cost = _path(ref_audio, samples, None if aus_of is None else aus_of(ref_audio), real_aus)
-    new_starts = dtw_align.transfer(starts, path)
-    new_ends = np.append(new_starts[1:], dtw_align.transfer(ends[-1:], path))
+    ref_frames = _Frames.of(ref_audio, None if aus_of is None else aus_of(ref_audio)).stretched(stretch)
+    path, cost = _path(ref_frames, real, step)
+    hz = dtw_align.FRAME_RATE_HZ / step
+    new_starts = dtw_align.transfer(starts * stretch, path, hz)
+    new_ends = np.append(new_starts[1:], dtw_align.transfer(ends[-1:] * stretch, path, hz))
     total = len(samples) / SAMPLE_RATE
     return dtw_align.contiguous(phones, new_starts, np.minimum(new_ends, total), total), cost
 
