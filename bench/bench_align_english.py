@@ -61,36 +61,6 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower().replace("-", " "))
 
 
-def _sphinx_decoder():
-    from pocketsphinx import Decoder
-
-    return Decoder(lm=None, bestpath=False, loglevel="FATAL")
-
-
-def _sphinx_align(decoder, audio: np.ndarray, words: list[str]
-                  ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
-    """pocketsphinx forced alignment of ``words`` to 16 kHz ``audio``: (IPA phones, starts_s, ends_s)."""
-    from model_server.phonetics import ARPABET_TO_IPA
-
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
-    decoder.set_align_text(" ".join(words))
-    for second_pass in (False, True):
-        if second_pass:
-            decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-    alignment = decoder.get_alignment()
-    if alignment is None:
-        return None
-    phones, starts, ends = [], [], []
-    for ph in alignment.phones():
-        phones.append(ARPABET_TO_IPA.get(ph.name.lower(), "_"))
-        starts.append(ph.start / 100.0)
-        ends.append((ph.start + ph.duration) / 100.0)
-    return phones, np.asarray(starts), np.asarray(ends)
-
-
 def _aus_of():
     """The server's acoustic model as the aligner's ``aus_of`` hook (CPU)."""
     from model_server import prosody
@@ -114,6 +84,7 @@ def _errors(clip, phones: list[str], starts: np.ndarray, ends: np.ndarray) -> li
 def _run_clip(clip, decoder, aus_of) -> dict[str, tuple[list, float]] | None:
     """Align one clip with every aligner: {name: (errors, seconds)} plus the recording's AU time."""
     from model_server.transcript_align import align
+    from model_training.align import align_words
 
     audio, text = clip.float_audio(), clip.meta["text"]
     words = _words(text)
@@ -121,7 +92,10 @@ def _run_clip(clip, decoder, aus_of) -> dict[str, tuple[list, float]] | None:
         return None
     out: dict[str, tuple[list, float]] = {}
     t0 = time.perf_counter()
-    seg = _sphinx_align(decoder, audio, words)
+    try:
+        seg: tuple | None = align_words(audio, " ".join(words), decoder)
+    except RuntimeError:  # no alignment found
+        seg = None
     out["pocketsphinx"] = (_errors(clip, *seg) if seg else [], time.perf_counter() - t0)
     t0 = time.perf_counter()
     real_aus = aus_of(audio)
@@ -183,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if not CACHE.is_dir():
         print(f"SKIP: no training cache at {CACHE} (the held-out clips with true timings)")
         return 0
-    decoder, aus_of = _sphinx_decoder(), _aus_of()
+    from model_training.align import sphinx_decoder
+
+    decoder, aus_of = sphinx_decoder(), _aus_of()
     errs = {(s, a): [] for s in SOURCES for a in ALIGNERS}
     secs = dict.fromkeys((*ALIGNERS, "real AUs"), 0.0)
     audio_s, skipped = 0.0, 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,18 +23,31 @@ def load_16k(path: Path) -> np.ndarray:
     return mono.astype(np.float32)
 
 
-def align_words(audio: np.ndarray, text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Align ``text`` to 16 kHz ``audio``; returns IPA phones (``"_"`` pauses), starts_s, ends_s.
+def sphinx_decoder() -> Any:
+    """A pocketsphinx decoder for forced alignment (its en-us model, no language model).
 
     Raises:
-        RuntimeError: if pocketsphinx is missing or finds no alignment.
+        RuntimeError: if pocketsphinx is missing.
     """
     try:
         from pocketsphinx import Decoder
     except ImportError as exc:
         raise RuntimeError("pocketsphinx is needed for forced alignment: pip install pocketsphinx") from exc
+    return Decoder(lm=None, bestpath=False, loglevel="FATAL")
+
+
+def align_words(audio: np.ndarray, text: str, decoder: Any = None
+                ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Align ``text`` to 16 kHz ``audio``; returns IPA phones (``"_"`` pauses), starts_s, ends_s.
+
+    Args:
+        decoder: a :func:`sphinx_decoder` to reuse (one is made when None).
+
+    Raises:
+        RuntimeError: if pocketsphinx is missing or finds no alignment.
+    """
+    decoder = decoder or sphinx_decoder()
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
-    decoder = Decoder(lm=None, bestpath=False, loglevel="FATAL")
     decoder.set_align_text(text)
     for second_pass in (False, True):
         if second_pass:
