@@ -109,6 +109,24 @@ def test_banded_dtw_is_the_full_dtw_when_the_band_holds_the_path() -> None:
     assert np.all(np.diff(shifted, axis=0) >= 0)
 
 
+def test_slow_speech_aligns_within_a_few_frames_of_its_true_bilabials() -> None:
+    # espeak-ng speaks the line slowly in another voice: the aligner's reference (default voice and rate)
+    # is stretched 1.4x in time; its bilabials must land on the true ones (espeak-ng's own events)
+    import soxr
+
+    raw = espeak.shared_library().speak(TEXT, "en-us+m3", 120)
+    pad = np.zeros(8000, np.float32)
+    samples = np.concatenate([pad, np.asarray(soxr.resample(raw.audio, raw.sample_rate, 16000), np.float32),
+                              pad])
+    true = [a / raw.sample_rate + 0.5 for p, a, _ in raw.phones if p.strip("ˈˌ") in ("m", "b", "p")]
+    found = transcript_align.align(samples, TEXT, "en", null=False)
+    assert found is not None and found.rate_ratio < 0.85  # the recording is slower than the reference
+    got = [a for p, a in zip(found.phones, found.starts_s, strict=True) if p.strip("ˈˌ") in ("m", "b", "p")]
+    assert len(got) == len(true) >= 8
+    errors = np.abs(np.array(got) - np.array(true))
+    assert np.median(errors) < 0.03 and errors.max() < 0.1, errors
+
+
 def test_scrambled_transcript_reverses_words_and_letters() -> None:
     assert transcript_align.scrambled("Map it, Bob") == "boB ,ti paM"
 
