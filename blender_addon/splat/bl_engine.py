@@ -15,14 +15,15 @@ from typing import Any
 
 import bpy
 import numpy as np
-from bpy.props import EnumProperty, PointerProperty
+from bpy.props import EnumProperty, IntProperty, PointerProperty
 
 from . import camera as cam_mod
 from .bl_data import collect_instances
-from .colour import display_to_scene_linear, linear_to_srgb, srgb_to_linear
+from .colour import linear_to_srgb
 from .model import SplatError
 from .render import render as render_splats
 from .rules import RenderOutput
+from .viewport import combined_rgba
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ class AUTH_PG_splat_settings(bpy.types.PropertyGroup):
                ("NUMPY", "NumPy", "The CPU rasterizer that always works in Blender"),
                ("TORCH", "Torch", "The torch rasterizer (needs torch in Blender's Python)")),
         default="AUTO",
+    )
+    viewport_max_side: IntProperty(  # type: ignore[valid-type]
+        name="Viewport Preview Size", min=64, max=2048, default=384, subtype="PIXEL",
+        description="Longest side, in pixels, of the splat preview in Rendered viewport shading "
+                    "(smaller is more responsive)",
     )
 
 
@@ -78,19 +84,20 @@ def world_colour(scene: Any) -> np.ndarray:
     return np.array(world.color[:3], np.float32)
 
 
+def film(scene: Any) -> tuple[bool, np.ndarray]:
+    """(film transparent, scene-linear background: the world's colour, or black when transparent)."""
+    transparent = bool(scene.render.film_transparent)
+    return transparent, np.zeros(3, np.float32) if transparent else world_colour(scene)
+
+
 def render_frame(depsgraph: Any, backend: str = "auto") -> tuple[RenderOutput, np.ndarray, bool]:
     """Render the depsgraph's scene: the raster output, the Combined RGBA ``[H, W, 4]`` (linear, row 0
     at the top) and whether the film is transparent."""
     scene = depsgraph.scene
     camera = scene_camera(scene, depsgraph)
-    transparent = bool(scene.render.film_transparent)
-    bg_linear = np.zeros(3, np.float32) if transparent else world_colour(scene)
+    transparent, bg_linear = film(scene)
     out = render_splats(collect_instances(depsgraph), camera, linear_to_srgb(bg_linear), backend)
-    if transparent:
-        rgba = np.concatenate([display_to_scene_linear(out.rgb, out.alpha), out.alpha[..., None]], -1)
-    else:
-        rgba = np.concatenate([srgb_to_linear(out.rgb), np.ones_like(out.alpha)[..., None]], -1)
-    return out, rgba, transparent
+    return out, combined_rgba(out, transparent), transparent
 
 
 class AUTH_RE_splat(bpy.types.RenderEngine):
@@ -124,6 +131,16 @@ class AUTH_RE_splat(bpy.types.RenderEngine):
         self.end_result(result)
         log.debug("splat frame %d: %dx%d in %.3f s", scene.frame_current, w, h, time.perf_counter() - t0)
 
+    def view_update(self, context: Any, depsgraph: Any) -> None:
+        from .bl_viewport import note_updates  # late: bl_viewport imports this module
+
+        note_updates(self, depsgraph)
+
+    def view_draw(self, context: Any, depsgraph: Any) -> None:
+        from .bl_viewport import draw_view
+
+        draw_view(self, context, depsgraph)
+
     def update_render_passes(self, scene: Any = None, renderlayer: Any = None) -> None:
         self.register_pass(scene, renderlayer, "Combined", 4, "RGBA", "COLOR")
         if renderlayer.use_pass_z:
@@ -154,6 +171,7 @@ class RENDER_PT_au_talking_head_splat(bpy.types.Panel):
     def draw(self, context: Any) -> None:
         layout = self.layout
         layout.prop(context.scene.au_talking_head_splat, "backend")
+        layout.prop(context.scene.au_talking_head_splat, "viewport_max_side")
         layout.prop(context.scene.render, "film_transparent")
 
 
