@@ -179,26 +179,112 @@ def _vertex_normals(v: np.ndarray, t: np.ndarray, cross: np.ndarray) -> np.ndarr
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
-def save_fitted(path: Path, colours: np.ndarray, head_hash: str, count: int, note: str,
+#: Version of the fitted-twin file: 1 held colours only; 2 adds opacity, scale and offset per Gaussian and,
+#: optionally, higher SH coefficients.
+FITTED_FORMAT = 2
+#: Quantisation steps of the version-2 fields (int8) when written: log-scale change, offset (triangle-frame
+#: units), SH. The file records the step of each field.
+LOG_SCALE_STEP = 1.0 / 16.0
+OFFSET_STEP = 1.0 / 64.0
+SH_STEP = 1.0 / 64.0
+_SH_C0 = 0.28209479177387814  # the DC basis value (blender_addon.splat.model.C0)
+
+
+@dataclass
+class FittedTwin:
+    """Per-Gaussian values fitted to reference renders (``head_build.splat_refine``), relative to the
+    twin as :func:`sample_twin` and ``bind_on_surface`` make it.
+
+    Attributes:
+        rgb: ``[N, 3]`` float32 display-referred base colour (the SH DC term), 0..1.
+        opacities: ``[N]`` float32 0..1, or None (keep the sampled ones).
+        log_scale_deltas: ``[N, 3]`` float32 added to the bound log scales (triangle frame), or None.
+        offsets: ``[N, 3]`` float32 added to the bound means (triangle frame, units of its scale), or None.
+        sh_rest: ``[N, K - 1, 3]`` float32 SH coefficients beyond the DC term (colour frame; ``K = 4``
+            for degree 1, 9 for degree 2), or None (degree 0); stored once for the three channels when
+            they are equal.
+    """
+
+    rgb: np.ndarray
+    opacities: np.ndarray | None = None
+    log_scale_deltas: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    sh_rest: np.ndarray | None = None
+
+    def apply(self, sample: TwinSample, local_means: np.ndarray, local_log_scales: np.ndarray) -> np.ndarray:
+        """Apply to a twin: ``sample``'s colours and opacities are replaced, the binding's ``local_means``
+        ``[N, 3]`` and ``local_log_scales`` ``[N, 3]`` changed in place. Returns the SH ``[N, K, 3]``."""
+        sample.rgb = self.rgb.astype(np.float32)
+        if self.opacities is not None:
+            sample.opacities = self.opacities.astype(np.float32)
+        if self.offsets is not None:
+            local_means += self.offsets
+        if self.log_scale_deltas is not None:
+            local_log_scales += self.log_scale_deltas
+        dc = ((self.rgb - 0.5) / _SH_C0)[:, None, :]
+        if self.sh_rest is None:
+            return dc.astype(np.float32)
+        return np.concatenate([dc, self.sh_rest], 1).astype(np.float32)
+
+
+def _q8(values: np.ndarray, step: float) -> np.ndarray:
+    return np.clip(np.round(np.asarray(values, np.float64) / step), -127, 127).astype(np.int8)
+
+
+def save_fitted(path: Path, fitted: FittedTwin | np.ndarray, head_hash: str, count: int, note: str,
                 seed: int = 0) -> None:
-    """Write fitted twin colours ``[N, 3]`` (display-referred, 0..1; stored as uint8) for the head whose
-    content hash is ``head_hash`` and the twin of ``count`` Gaussians sampled with ``seed``."""
+    """Write a fitted twin (or bare colours ``[N, 3]``) for the head whose content hash is ``head_hash``
+    and the twin of ``count`` Gaussians sampled with ``seed`` (format :data:`FITTED_FORMAT`; colours and
+    opacities as uint8, the other fields as int8 in steps of the ``*_STEP`` constants, each step stored
+    beside its field)."""
+    fit = fitted if isinstance(fitted, FittedTwin) else FittedTwin(np.asarray(fitted, np.float32))
+    fields: dict[str, np.ndarray] = {
+        "format": np.array(FITTED_FORMAT), "rgb": np.round(np.clip(fit.rgb, 0, 1) * 255).astype(np.uint8),
+        "head_hash": np.array(head_hash), "count": np.array(count), "seed": np.array(seed),
+        "note": np.array(note)}
+    if fit.opacities is not None:
+        fields["opacity"] = np.round(np.clip(fit.opacities, 0, 1) * 255).astype(np.uint8)
+    if fit.log_scale_deltas is not None:
+        fields["log_scale"] = _q8(fit.log_scale_deltas, LOG_SCALE_STEP)
+        fields["log_scale_step"] = np.array(LOG_SCALE_STEP)
+    if fit.offsets is not None:
+        fields["offset"] = _q8(fit.offsets, OFFSET_STEP)
+        fields["offset_step"] = np.array(OFFSET_STEP)
+    if fit.sh_rest is not None:  # [N, K - 1, 1] when the three channels share their coefficients
+        grey = bool(np.all(fit.sh_rest == fit.sh_rest[:, :, :1]))
+        fields["sh_rest"] = _q8(fit.sh_rest[:, :, :1] if grey else fit.sh_rest, SH_STEP)
+        fields["sh_rest_step"] = np.array(SH_STEP)
     buf = io.BytesIO()
-    np.savez_compressed(buf, rgb=np.round(np.clip(colours, 0, 1) * 255).astype(np.uint8),
-                        head_hash=np.array(head_hash), count=np.array(count), seed=np.array(seed),
-                        note=np.array(note))
+    np.savez_compressed(buf, **fields)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes(buf.getvalue())
 
 
-def load_fitted(head_hash: str, count: int, seed: int, path: Path | None = None) -> np.ndarray | None:
-    """Fitted colours ``[N, 3]`` float32 for this head, count and seed, or None (no file, or fitted for
-    another head or twin: the region colours are used then)."""
+def load_fitted(head_hash: str, count: int, seed: int, path: Path | None = None) -> FittedTwin | None:
+    """The fitted twin for this head, count and seed, or None (no file, a newer format, or fitted for
+    another head or twin: the region colours are used then). Version-1 files give colours only."""
     path = FITTED_FILE if path is None else Path(path)
     if not path.is_file():
         return None
     with np.load(path) as data:
-        if (str(data["head_hash"]) != head_hash or int(data["count"]) != count or int(data["seed"]) != seed):
-            log.info("fitted splat colours in %s are for another head or twin: using region colours", path)
+        version = int(data["format"]) if "format" in data.files else 1
+        if version > FITTED_FORMAT:
+            log.warning("%s has fitted-twin format %d (this version reads up to %d): using region colours",
+                        path, version, FITTED_FORMAT)
             return None
-        return data["rgb"].astype(np.float32) / 255.0
+        if (str(data["head_hash"]) != head_hash or int(data["count"]) != count or int(data["seed"]) != seed):
+            log.info("fitted splat twin in %s is for another head or twin: using region colours", path)
+            return None
+
+        def opt(name: str, scale: float) -> np.ndarray | None:
+            """Field ``name`` times its step (stored beside it as ``<name>_step``, else ``scale``)."""
+            if name not in data.files:
+                return None
+            step = float(data[f"{name}_step"]) if f"{name}_step" in data.files else scale
+            return data[name].astype(np.float32) * np.float32(step)
+
+        sh = opt("sh_rest", SH_STEP)  # [N, K - 1, 1] (grey) or [N, K - 1, 3]
+        if sh is not None:
+            sh = np.ascontiguousarray(np.broadcast_to(sh, (*sh.shape[:2], 3)))
+        return FittedTwin(data["rgb"].astype(np.float32) / 255.0, opt("opacity", 1 / 255),
+                          opt("log_scale", LOG_SCALE_STEP), opt("offset", OFFSET_STEP), sh)

@@ -252,6 +252,27 @@ def bind_to_mesh(splat_obj: Any, mesh_obj: Any, depsgraph: Any) -> int:
     return len(gaussians)
 
 
+def twin_base(face_obj: Any, seed: int = 0, count: int = splat_twin.DEFAULT_COUNT
+              ) -> tuple[splat_twin.TwinSample, bnd.Binding, np.ndarray, np.ndarray]:
+    """The splat twin of a head mesh as sampled, before any fitted file is applied.
+
+    Returns:
+        The sample, its binding on the mesh's rest shape, the rest vertices ``[V, 3]`` and each
+        Gaussian's region code ``[N]``.
+    """
+    mesh = face_obj.data
+    verts = rest_vertices(mesh)
+    tris, poly = mesh_triangles(mesh)
+    codes = np.zeros(len(mesh.polygons), np.int32)
+    attr = mesh.attributes.get(regions.REGION_ATTRIBUTE)
+    if attr is not None and attr.domain == "FACE":
+        attr.data.foreach_get("value", codes)
+    sample = splat_twin.sample_twin(verts, tris, codes[poly], count=count, seed=seed)
+    binding = bnd.bind_on_surface(verts, tris[sample.tri_index], sample.bary, sample.radii,
+                                  elongation=sample.elongation, tangents=sample.tangents)
+    return sample, binding, verts, codes[poly][sample.tri_index]
+
+
 def add_splat_twin(context: Any, face_obj: Any, seed: int = 0, count: int = splat_twin.DEFAULT_COUNT,
                    ply_path: str | None = None) -> Any:
     """Create the Gaussian-splat twin of a head mesh, bound to it, and make the scene render it.
@@ -269,22 +290,13 @@ def add_splat_twin(context: Any, face_obj: Any, seed: int = 0, count: int = spla
     """
     from .ply import write_ply
 
-    mesh = face_obj.data
-    verts = rest_vertices(mesh)
-    tris, poly = mesh_triangles(mesh)
-    codes = np.zeros(len(mesh.polygons), np.int32)
-    attr = mesh.attributes.get(regions.REGION_ATTRIBUTE)
-    if attr is not None and attr.domain == "FACE":
-        attr.data.foreach_get("value", codes)
-    sample = splat_twin.sample_twin(verts, tris, codes[poly], count=count, seed=seed)
+    sample, binding, verts, _ = twin_base(face_obj, seed, count)
+    sh = ((sample.rgb - 0.5) / C0)[:, None, :]
     fitted = splat_twin.load_fitted(str(face_obj.get(RIG_HASH_PROP, "")), count, seed)
-    if fitted is not None:  # the default head: colours fitted to Cycles renders of its mesh
-        sample.rgb = fitted
-    tri_verts = tris[sample.tri_index]
-    binding = bnd.bind_on_surface(verts, tri_verts, sample.bary, sample.radii,
-                                  elongation=sample.elongation, tangents=sample.tangents)
+    if fitted is not None:  # the default head: fitted to Cycles renders of its mesh
+        sh = fitted.apply(sample, binding.local_means, binding.local_log_scales)
     means, rots, log_scales = bnd.apply(binding, verts)
-    gaussians = GaussianSet.from_rgb(means, matrices_to_quats(rots), log_scales, sample.opacities, sample.rgb)
+    gaussians = GaussianSet(means, matrices_to_quats(rots), log_scales, sample.opacities, sh)
     name = f"{face_obj.name} Splat"
     splat_mesh = bpy.data.meshes.new(name)
     write_gaussians(splat_mesh, gaussians)

@@ -24,32 +24,37 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _project(means: Any, covs: Any, camera: Camera, torch: Any) -> tuple[Any, ...]:
-    """Torch twin of ``project.project``: xy [N, 2], depth [N], conics [N, 3], radii [N], valid [N]."""
+def project(means: Any, covs: Any, camera: Camera) -> tuple[Any, ...]:
+    """Torch twin of ``project.project``: xy [N, 2], depth [N], conics [N, 3], radii [N], valid [N].
+
+    Written without in-place writes, so autograd can differentiate it (the build-time splat fit,
+    ``rigs.head_build.splat_diffraster``, uses it for its projection).
+    """
+    import torch
+
     w2c = torch.as_tensor(np.asarray(camera.world_to_camera), dtype=means.dtype, device=means.device)
     rot = w2c[:3, :3]
     t = means @ rot.T + w2c[:3, 3]
     tz = t[:, 2]
     valid = (tz > camera.near) & (tz < camera.far)
-    jac = torch.zeros((len(t), 2, 3), dtype=means.dtype, device=means.device)
+    zero = torch.zeros_like(tz)
     if camera.ortho:
         xy = torch.stack([camera.fx * t[:, 0] + camera.cx, camera.fy * t[:, 1] + camera.cy], 1)
-        jac[:, 0, 0], jac[:, 1, 1] = camera.fx, camera.fy
+        row0 = torch.stack([zero + camera.fx, zero, zero], 1)
+        row1 = torch.stack([zero, zero + camera.fy, zero], 1)
     else:
         z = torch.where(valid, tz, torch.ones_like(tz))
         xy = torch.stack([camera.fx * t[:, 0] / z + camera.cx, camera.fy * t[:, 1] / z + camera.cy], 1)
         mx, my = CLAMP_MARGIN * camera.width / camera.fx, CLAMP_MARGIN * camera.height / camera.fy
         txz = (t[:, 0] / z).clamp(-camera.cx / camera.fx - mx, (camera.width - camera.cx) / camera.fx + mx)
         tyz = (t[:, 1] / z).clamp(-camera.cy / camera.fy - my, (camera.height - camera.cy) / camera.fy + my)
-        jac[:, 0, 0] = camera.fx / z
-        jac[:, 0, 2] = -camera.fx * txz / z
-        jac[:, 1, 1] = camera.fy / z
-        jac[:, 1, 2] = -camera.fy * tyz / z
-    jw = jac @ rot
+        row0 = torch.stack([camera.fx / z, zero, -camera.fx * txz / z], 1)
+        row1 = torch.stack([zero, camera.fy / z, -camera.fy * tyz / z], 1)
+    jw = torch.stack([row0, row1], 1) @ rot  # [N, 2, 3]
     cov2 = jw @ covs @ jw.transpose(1, 2)
     a, b, c = cov2[:, 0, 0] + BLUR, cov2[:, 0, 1], cov2[:, 1, 1] + BLUR
     det = a * c - b * b
-    valid &= det > 0
+    valid = valid & (det > 0)
     det = torch.where(valid, det, torch.ones_like(det))
     conics = torch.stack([c / det, -b / det, a / det], 1)
     mid = 0.5 * (a + c)
@@ -73,7 +78,7 @@ def rasterize(means: np.ndarray, covs: np.ndarray, colours: np.ndarray, opacitie
         pdtype = torch.float64 if dev.type == "cpu" else torch.float32
         mt = torch.as_tensor(np.asarray(means), dtype=pdtype, device=dev)
         ct = torch.as_tensor(np.asarray(covs), dtype=pdtype, device=dev)
-        xy, depth, conics, radii, valid = _project(mt, ct, camera, torch)
+        xy, depth, conics, radii, valid = project(mt, ct, camera)
         opac = torch.as_tensor(np.asarray(opacities), dtype=pdtype, device=dev)
         keep = valid & (radii > 0) & (opac >= ALPHA_MIN)
         pair_gauss, tile_start, tile_count, ntx = _bin(xy, radii, depth, keep, camera.width, camera.height,

@@ -1,14 +1,17 @@
 """Fit the default head's splat twin to Cycles renders of its mesh.
 
-Usage: ``.venv/bin/python -m rigs.head_build.bl_fit_splats [--size 256] [--samples 64]``.
+Usage: ``.venv/bin/python -m rigs.head_build.bl_fit_splats [--size 256] [--samples 48] [--views CACHE.npz]
+[--epochs N] [--sh-degree D] [--threads T]``.
 
 Generates the default rig (with its studio: camera, three-point lights, world) in the bpy module, renders
-the mesh with Cycles from several views and expressions (``TRAINING``: none of them is a view of
-``bench/bench_splat_match.py``), lists every Gaussian's weight in every pixel of each view
-(``splat_fit.pixel_weights``) and solves for the colours (``splat_fit.fit_colours``). Writes
-``rigs/data/default_head_splat.npz`` (``rigs.splat_twin.FITTED_FILE``: colours as uint8, with the head's
-content hash, the twin's count and seed), which ``add_splat_twin`` applies to a matching twin. Re-run it
-after changing the head, its materials or the studio light. About 4 minutes on a 2-core CPU.
+the mesh with Cycles from several views and expressions (``VIEWS`` x ``EXPRESSIONS``: none of them is a
+view of ``bench/bench_splat_match.py``), records the twin's binding as sampled and the face's evaluated
+vertices per expression (``splat_views.FitSet``, optionally cached to ``--views`` so the fit can be rerun
+without rendering), then fits every Gaussian's colour and view-dependent SH, opacity, scales and offset
+on its triangle by gradient descent (``splat_refine``). Writes ``rigs/data/default_head_splat.npz``
+(``rigs.splat_twin.FITTED_FILE``, format 2, with the head's content hash, the twin's count and seed),
+which ``add_splat_twin`` applies to a matching twin. Re-run it after changing the head, its materials or
+the studio light. About 7 minutes of Cycles and 20 of fitting on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from blender_addon.splat.colour import linear_to_srgb
 
 from .. import bl_studio, splat_twin
 from ..naming import RIG_HASH_PROP
-from . import splat_fit
+from . import splat_refine, splat_views
 
 log = logging.getLogger(__name__)
 
 #: (azimuth, elevation) in degrees of the training views.
-VIEWS = ((-45, 0), (-25, 0), (-8, 0), (8, 0), (25, 0), (45, 0), (-20, 15), (20, 15), (0, -12))
+VIEWS = ((-45, 0), (-35, 0), (-25, 0), (-15, 0), (-8, 0), (8, 0), (15, 0), (25, 0), (35, 0), (45, 0),
+         (-20, 15), (20, 15), (0, -12))
 EXPRESSIONS: tuple[dict[str, float], ...] = (
     {}, {"AU26": 0.8, "AU25": 1.0}, {"AU45": 1.0}, {"AU12": 0.7, "AU26": 0.35, "AU25": 1.0})
 AU_CODES = ("AU12", "AU25", "AU26", "AU45")
@@ -76,19 +80,6 @@ def set_expression(scene: bpy.types.Scene, values: dict[str, float]) -> None:
     bpy.context.view_layer.update()
 
 
-def twin_geometry(scene: bpy.types.Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """World means, covariances, colours and opacities of the scene's (single) splat object as posed now."""
-    from blender_addon.splat.bl_data import collect_instances
-    from blender_addon.splat.bl_engine import scene_camera
-    from blender_addon.splat.render import flatten
-
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    instances = collect_instances(depsgraph)
-    if len(instances) != 1:
-        raise RuntimeError(f"expected one splat object, found {len(instances)}")
-    return flatten(instances, scene_camera(scene, depsgraph))
-
-
 def setup(size: int) -> tuple[bpy.types.Scene, bpy.types.Object]:
     """An empty file with the default rig, its twin and studio at ``size`` x ``size``; returns the face."""
     import blender_addon
@@ -104,45 +95,67 @@ def setup(size: int) -> tuple[bpy.types.Scene, bpy.types.Object]:
     return scene, face
 
 
-def collect(scene: bpy.types.Scene, face: bpy.types.Object, samples: int) -> tuple[list, list, list]:
-    """Weights, Cycles targets and backgrounds of every training view and expression."""
+def collect(scene: bpy.types.Scene, face: bpy.types.Object, samples: int) -> splat_views.FitSet:
+    """Cycles renders of every training view and expression, with the twin's pose in each."""
+    from blender_addon.splat.bl_data import mesh_vertices, twin_base
     from blender_addon.splat.bl_engine import scene_camera
 
+    sample, binding, _, codes = twin_base(face)
     base = np.array(scene.camera.matrix_world)
     pivot = bl_studio.orbit_pivot(scene, face)
     tmp = Path(tempfile.mkdtemp(prefix="auth-fit-"))
     bg = linear_to_srgb(np.asarray(world_colour(scene), np.float32))
-    views, targets = [], []
+    verts, cameras, exprs, targets = [], [], [], []
+    for expr in EXPRESSIONS:
+        set_expression(scene, expr)
+        verts.append(mesh_vertices(face.evaluated_get(bpy.context.evaluated_depsgraph_get()).data))
     for az, el in VIEWS:
         bl_studio.orbit_camera(scene, base, pivot, az, el)
-        for expr in EXPRESSIONS:
+        for e, expr in enumerate(EXPRESSIONS):
             set_expression(scene, expr)
             t0 = time.perf_counter()
-            target, _ = render_cycles(scene, samples, tmp)
-            means, covs, _, opacs = twin_geometry(scene)
-            camera = scene_camera(scene, bpy.context.evaluated_depsgraph_get())
-            views.append(splat_fit.pixel_weights(means, covs, opacs, camera, splat_fit.MIN_WEIGHT))
-            targets.append(target)
+            targets.append(render_cycles(scene, samples, tmp)[0].astype(np.float16))
+            cameras.append(scene_camera(scene, bpy.context.evaluated_depsgraph_get()))
+            exprs.append(e)
             log.info("view %+d/%+d %s: %.1f s", az, el, expr or "neutral", time.perf_counter() - t0)
     bl_studio.orbit_camera(scene, base, pivot, 0.0)
     set_expression(scene, {})
-    return views, targets, [bg] * len(views)
+    fitted = splat_twin.load_fitted(str(face[RIG_HASH_PROP]), len(sample.rgb), 0)
+    rgb = sample.rgb if fitted is None else fitted.rgb
+    return splat_views.FitSet(binding, np.stack(verts).astype(np.float32), np.array(face.matrix_world),
+                              cameras, np.array(exprs), np.stack(targets), bg, rgb, sample.opacities,
+                              np.asarray(codes, np.int32))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--samples", type=int, default=48)
     parser.add_argument("--out", type=Path, default=splat_twin.FITTED_FILE)
+    parser.add_argument("--views", type=Path, default=None,
+                        help="cache of this head's training views (.npz): read when it exists, else written")
+    parser.add_argument("--collect-only", action="store_true", help="render and save the views, no fit")
+    defaults = splat_refine.RefineOptions()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--sh-degree", type=int, default=defaults.sh_degree, choices=(0, 1, 2))
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     scene, face = setup(args.size)
-    prior = twin_geometry(scene)[2]
-    views, targets, bgs = collect(scene, face, args.samples)
-    colours = splat_fit.fit_colours(views, targets, bgs, prior)
-    splat_twin.save_fitted(args.out, colours, str(face[RIG_HASH_PROP]), len(colours),
-                           f"{len(views)} Cycles views ({args.size} px, {args.samples} samples)")
+    if args.views is not None and args.views.is_file():
+        fit_set = splat_views.load(args.views)
+    else:
+        fit_set = collect(scene, face, args.samples)
+        if args.views is not None:
+            splat_views.save(args.views, fit_set)
+    log.info("%d views ready in %.0f s", len(fit_set.cameras), time.perf_counter() - t0)
+    if args.collect_only:
+        return 0
+    options = splat_refine.RefineOptions(epochs=args.epochs, sh_degree=args.sh_degree, threads=args.threads)
+    fitted = splat_refine.fit_twin(fit_set, options)
+    splat_twin.save_fitted(args.out, fitted, str(face[RIG_HASH_PROP]), len(fitted.rgb),
+                           f"{len(fit_set.cameras)} Cycles views ({args.size} px, {args.samples} samples)")
     log.info("wrote %s in %.0f s", args.out, time.perf_counter() - t0)
     return 0
 

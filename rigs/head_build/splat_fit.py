@@ -1,17 +1,15 @@
-"""Fit the splat twin's colours to reference renders of its mesh (pure: numpy + scipy; build time only).
+"""Every Gaussian's exact compositing weight in every pixel of a view (pure: numpy; build time only).
 
 With the Gaussians' geometry and opacities fixed, a rendered pixel is linear in their colours (the rules
-of ``blender_addon.splat.rules``): ``C(p) = Σᵢ wᵢ(p) cᵢ + T(p)·background`` with ``wᵢ = αᵢ Tᵢ``. So a
-3DGS-style colour optimisation over many views and expressions is a sparse linear least-squares problem:
+of ``blender_addon.splat.rules``): ``C(p) = Σᵢ wᵢ(p) cᵢ + T(p)·background`` with ``wᵢ = αᵢ Tᵢ``.
 :func:`pixel_weights` lists the weights of one view exactly as the numpy rasterizer composites them (a test
-checks ``W c + T·bg`` against ``raster_numpy.rasterize``), :func:`fit_colours` stacks the views and solves
-``min ‖W c - (target - T·bg)‖² + λ‖c - prior‖²`` per channel with LSQR (damped towards the prior colours,
-so Gaussians no view sees keep theirs), then a few projected-gradient steps keep colours in [0, 1].
+checks ``W c + T·bg`` against ``raster_numpy.rasterize``). The fit itself is ``splat_refine`` (gradient
+descent over colour, opacity, scales and offsets); these weights answer questions such as "how much of
+the iris shows through a closed lid" (``tests/pure/test_splat_refine.py``).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +18,6 @@ from blender_addon.splat.camera import Camera
 from blender_addon.splat.project import project
 from blender_addon.splat.raster_numpy import bin_tiles, extents, gaussian_terms
 from blender_addon.splat.rules import ALPHA_MAX, ALPHA_MIN, T_MIN
-
-log = logging.getLogger(__name__)
 
 #: Weights below this are dropped from the system (they change a pixel by under 1/500 of a colour).
 MIN_WEIGHT = 2e-3
@@ -85,56 +81,3 @@ def pixel_weights(means: np.ndarray, covs: np.ndarray, opacities: np.ndarray, ca
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
-
-
-def fit_colours(views: list[ViewWeights], targets: list[np.ndarray], backgrounds: list[np.ndarray],
-                prior: np.ndarray, damp: float = 0.05, iterations: int = 200,
-                masks: list[np.ndarray] | None = None) -> np.ndarray:
-    """Colours ``[N, 3]`` in [0, 1] that best reproduce ``targets`` (display-referred ``[H, W, 3]``).
-
-    Args:
-        views: the weights of each view (:func:`pixel_weights`).
-        targets: the reference image of each view.
-        backgrounds: ``[3]`` display-referred background of each view.
-        prior: ``[N, 3]`` starting colours (kept where no view constrains a Gaussian).
-        damp: LSQR damping towards the prior.
-        iterations: LSQR iterations per channel.
-        masks: optional ``[H, W]`` bool per view, the pixels that count (default all).
-    """
-    from scipy.sparse import csr_matrix, vstack
-    from scipy.sparse.linalg import lsqr
-
-    n = len(prior)
-    blocks, rhs = [], []
-    for i, (view, target, bg) in enumerate(zip(views, targets, backgrounds, strict=True)):
-        h, w = view.trans.shape
-        mat = csr_matrix((view.weights, (view.rows, view.cols)), shape=(h * w, n))
-        resid = target.reshape(-1, 3) - view.trans.reshape(-1, 1) * np.asarray(bg)[None, :3]
-        if masks is not None:
-            keep = np.flatnonzero(masks[i].ravel())
-            mat, resid = mat[keep], resid[keep]
-        blocks.append(mat)
-        rhs.append(resid)
-    a = vstack(blocks).tocsr()
-    b = np.concatenate(rhs)
-    out = np.asarray(prior, np.float64).copy()
-    for ch in range(3):
-        x = lsqr(a, b[:, ch] - a @ out[:, ch], damp=damp, iter_lim=iterations)[0]
-        out[:, ch] = out[:, ch] + x
-    out = _projected_steps(a, b, np.clip(out, 0.0, 1.0))
-    rms = float(np.sqrt(np.mean((a @ out - b) ** 2)))
-    log.info("fit: %d pixels, %d Gaussians, rms %.4f", a.shape[0], n, rms)
-    return out.astype(np.float32)
-
-
-def _projected_steps(a: object, b: np.ndarray, c: np.ndarray, steps: int = 60) -> np.ndarray:
-    """Gradient steps on ``‖a c - b‖²`` with colours clipped to [0, 1] after each, scaled by
-    ``diag(aᵀ a 1)``, which bounds ``aᵀ a`` for a non-negative ``a`` (so every step decreases the loss)."""
-    from scipy.sparse import csr_matrix
-
-    mat = csr_matrix(a)
-    diag = np.asarray(mat.T @ (mat @ np.ones(mat.shape[1]))).ravel() + 1e-6
-    for _ in range(steps):
-        grad = mat.T @ (mat @ c - b)
-        c = np.clip(c - grad / diag[:, None], 0.0, 1.0)
-    return c
