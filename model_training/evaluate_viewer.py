@@ -218,7 +218,7 @@ def verdicts(row: dict[str, float]) -> list[str]:
 def print_side_by_side(title: str, per_model: dict[str, dict[str, dict[str, float]]]) -> None:
     """One table: a row per (group, model) (a CLI report, hence print)."""
     print(f"\n## {title}")
-    print(f"{'group':<34}{'model':<14}" + "".join(f"{c:>15}" for c in COLUMNS))
+    print(f"{'group':<34}{'model':<24}" + "".join(f"{c:>15}" for c in COLUMNS))
     names = list(per_model)
     for group in per_model[names[0]]:
         for name in names:
@@ -227,7 +227,7 @@ def print_side_by_side(title: str, per_model: dict[str, dict[str, dict[str, floa
                 continue
             cells = "".join(f"{row[c]:>15.0f}" if c in ("clips", "bilabials", "pairs") else f"{row[c]:>15.3f}"
                             for c in COLUMNS)
-            print(f"{group:<34}{name[:13]:<14}{cells}")
+            print(f"{group:<34}{name[:23]:<24}{cells}")
 
 
 def _sets(args: argparse.Namespace) -> list[tuple[str, list[Clip]]]:
@@ -314,9 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         per_model: dict[str, dict[str, dict[str, float]]] = {}
         for w in args.weights:
             model = AcousticModel.load(w, device="cpu")
-            name = f"{model.version}"[:13] if len(args.weights) == 1 else w.stem[:13]
+            name = str(model.version)  # unique per run (recipe, seed, date); file names often are not
             for mode in args.transcripts:
-                label = name if args.transcripts == ["none"] else f"{name[:8]}/{mode}"
+                label = name if args.transcripts == ["none"] else f"{name}/{mode}"
                 per_model[label] = evaluate(model, clips, set_name, args.fps, basis, mode)
         report[set_name] = per_model
         print_side_by_side(f"{set_name}: viewer metrics at {args.fps:g} fps ({len(clips)} clips)", per_model)
