@@ -48,6 +48,12 @@ STAGES = ("decode_ms", "analysis_ms", "model_ms", "upper_face_ms", "resample_ms"
 
 def speech_clip(seconds: float, tmp: Path) -> bytes:
     """``seconds`` of espeak-ng speech at 16 kHz mono (text repeated as needed), WAV bytes."""
+    return speech_clip_and_text(seconds, tmp)[0]
+
+
+def speech_clip_and_text(seconds: float, tmp: Path) -> tuple[bytes, str]:
+    """``seconds`` of espeak-ng speech at 16 kHz mono (TEXT repeated as needed, the last copy cut where
+    the clip ends), WAV bytes, and its transcript (the copies of TEXT the clip holds, whole or cut)."""
     wav = tmp / "clip.wav"
     subprocess.run(["espeak-ng", "-w", str(wav), TEXT], check=True, capture_output=True)
     data, rate = sf.read(wav, dtype="float32")
@@ -55,10 +61,11 @@ def speech_clip(seconds: float, tmp: Path) -> bytes:
 
     data = soxr.resample(data, rate, 16000)
     reps = int(np.ceil(seconds * 16000 / data.size))
+    whole = int(seconds * 16000) // data.size  # copies of TEXT heard to the end
     data = np.tile(data, reps)[: int(seconds * 16000)]
     buf = io.BytesIO()
     sf.write(buf, data, 16000, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    return buf.getvalue(), " ".join([TEXT] * max(whole, 1))
 
 
 def single_thread_model() -> Any:
@@ -92,12 +99,12 @@ def p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
-def dialog_row(clip: bytes, seconds: float, model: Any, repeats: int) -> tuple[str, str, str, str]:
-    """The predict path in dialog mode: the clip with its transcript (the text, tiled as the audio is)."""
+def dialog_row(clip: bytes, text: str, seconds: float, model: Any, repeats: int
+               ) -> tuple[str, str, str, str]:
+    """The predict path in dialog mode: the clip with its transcript."""
     from model_server.pipeline import PredictOptions, predict_tracks
 
-    reps = int(np.ceil(seconds / 9.0)) + 1  # TEXT is ~9 s of espeak-ng speech; the clip cuts the last copy
-    options = PredictOptions(transcript=" ".join([TEXT] * reps)[:4000], language="en")
+    options = PredictOptions(transcript=text, language="en")
     tracks = predict_tracks(clip, options, model=model)
     totals = timed(lambda: predict_tracks(clip, options, model=model), repeats)
     med = statistics.median(totals)
@@ -113,7 +120,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40, help="HTTP requests per setting (default 40)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    clips = {10.0: speech_clip(10.0, tmp), 60.0: speech_clip(60.0, tmp)}
+    made = {s: speech_clip_and_text(s, tmp) for s in (10.0, 60.0)}
+    clips = {s: clip for s, (clip, _) in made.items()}
     rows: list[tuple[str, str, str, str]] = []
 
     from model_server.pipeline import PredictOptions, predict_tracks
@@ -143,7 +151,7 @@ def main() -> int:
                      f"min {min(encode):.1f} ms", "au-tracks/1 bytes (server side of the round trip)"))
         if seconds == 60.0:
             stage_note = ", ".join(f"{k[:-3]} {statistics.median(stages[k]):.1f}" for k in STAGES)
-        rows.append(dialog_row(clip, seconds, model, max(3, args.repeats // 3)))
+        rows.append(dialog_row(clip, made[seconds][1], seconds, model, max(3, args.repeats // 3)))
     bench_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     os.environ["AU_TALKING_HEAD_TOKEN"] = TOKEN

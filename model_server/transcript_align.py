@@ -34,9 +34,9 @@ from .features import SAMPLE_RATE
 #: Weight of the acoustic model's AUs (0..1 each) next to the cepstral features (unit variance each).
 AU_WEIGHT = 8.0
 #: The DTW band: at least this many seconds either side of the line joining the speech spans ...
-BAND_MIN_S = 1.0
-#: ... or this share of the recording's length, whichever is larger.
-BAND_SHARE = 0.12
+BAND_MIN_S = 1.5
+#: ... or this share of the recording's length, whichever is larger (3.6 s for a minute).
+BAND_SHARE = 0.06
 DEFAULT_WPM = 175
 _PAD_S = 0.25
 
@@ -110,14 +110,15 @@ class _Frames:
     span_s: tuple[float, float]
 
     @classmethod
-    def of(cls, audio: np.ndarray, aus: np.ndarray | None) -> _Frames:
+    def of(cls, audio: np.ndarray, aus: np.ndarray | None, span_s: tuple[float, float] | None = None
+           ) -> _Frames:
         ceps = dtw_align.features(audio)
         feats = ceps
         if aus is not None:
             n = min(len(ceps), len(aus))
             ceps = ceps[:n]
             feats = np.concatenate([ceps, AU_WEIGHT * aus[:n].astype(np.float32)], axis=1)
-        return cls(ceps, feats, dtw_align.speech_span_s(audio))
+        return cls(ceps, feats, span_s or dtw_align.speech_span_s(audio))
 
     def stretched(self, factor: float) -> _Frames:
         """The frames of this signal spoken ``factor`` times as long (linear interpolation in time)."""
@@ -169,14 +170,14 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
     ref = synthesis(text, language, DEFAULT_WPM)
     if ref is None:
         return None
-    a0, b0 = dtw_align.speech_span_s(ref[0])
-    a1, b1 = dtw_align.speech_span_s(samples)
-    ratio = (b0 - a0) / max(b1 - a1, 0.05)
+    ref_span = dtw_align.speech_span_s(ref[0])
+    a1, b1 = real_span = dtw_align.speech_span_s(samples)
+    ratio = (ref_span[1] - ref_span[0]) / max(b1 - a1, 0.05)
     if aus_of is not None and real_aus is None:
         real_aus = aus_of(samples)
-    real = _Frames.of(samples, real_aus)
+    real = _Frames.of(samples, real_aus, real_span)
     stretch = float(np.clip(1.0 / ratio, 1.0 / 4.0, 4.0))  # the synthesis spoken at the recording's rate
-    segments, cost = _moved(ref, real, samples, aus_of, stretch)
+    segments, cost = _moved(ref, real, samples, aus_of, stretch, span_s=ref_span)
     null_segments, null_cost = None, float("nan")
     if null:
         null_ref = synthesis(scrambled(text), language, DEFAULT_WPM)
@@ -186,12 +187,13 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
 
 
 def _moved(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], real: _Frames, samples: np.ndarray,
-           aus_of: AusOf | None, stretch: float, step: int = 1
+           aus_of: AusOf | None, stretch: float, step: int = 1, span_s: tuple[float, float] | None = None
            ) -> tuple[tuple[list[str], np.ndarray, np.ndarray], float]:
     """A reference's phones moved onto the recording: ((phones, starts_s, ends_s), cepstral path cost).
     The reference's frames are first stretched ``stretch`` times in time (its phone times with them)."""
     ref_audio, phones, starts, ends = ref
-    ref_frames = _Frames.of(ref_audio, None if aus_of is None else aus_of(ref_audio)).stretched(stretch)
+    ref_aus = None if aus_of is None else aus_of(ref_audio)
+    ref_frames = _Frames.of(ref_audio, ref_aus, span_s).stretched(stretch)
     path, cost = _path(ref_frames, real, step)
     hz = dtw_align.FRAME_RATE_HZ / step
     new_starts = dtw_align.transfer(starts * stretch, path, hz)
