@@ -218,7 +218,7 @@ def verdicts(row: dict[str, float]) -> list[str]:
 def print_side_by_side(title: str, per_model: dict[str, dict[str, dict[str, float]]]) -> None:
     """One table: a row per (group, model) (a CLI report, hence print)."""
     print(f"\n## {title}")
-    print(f"{'group':<34}{'model':<24}" + "".join(f"{c:>15}" for c in COLUMNS))
+    print(f"{'group':<34}{'model':<32}" + "".join(f"{c:>15}" for c in COLUMNS))
     names = list(per_model)
     for group in per_model[names[0]]:
         for name in names:
@@ -227,7 +227,7 @@ def print_side_by_side(title: str, per_model: dict[str, dict[str, dict[str, floa
                 continue
             cells = "".join(f"{row[c]:>15.0f}" if c in ("clips", "bilabials", "pairs") else f"{row[c]:>15.3f}"
                             for c in COLUMNS)
-            print(f"{group:<34}{name[:23]:<24}{cells}")
+            print(f"{group:<34}{name[:31]:<32}{cells}")
 
 
 def _sets(args: argparse.Namespace) -> list[tuple[str, list[Clip]]]:
