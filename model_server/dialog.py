@@ -6,10 +6,10 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
    and punctuation stay (espeak-ng reads numbers in the line's language, punctuation gives pauses);
 2. align it (:mod:`model_server.transcript_align`): espeak-ng speaks it in voice ``language`` at the
    recording's rate, DTW over cepstra and the acoustic model's AUs moves its phones onto the recording,
-   and the same recording aligned to the scrambled text gives the chance level of the match;
-3. judge the match (:func:`match_score`): how far the text beats its scrambled self, in DTW cost
+   and the same recording aligned to that reading played backwards gives the chance level of the match;
+3. judge the match (:func:`match_score`): how far the text beats its reversed self, in DTW cost
    (``relative_cost``) and in how well the aligned phones' lip opening (AU25) and jaw (AU26) follow the
-   audio model's (``agreement`` minus the scrambled text's ``null_agreement``). Below :data:`MIN_MATCH`
+   audio model's (``agreement`` minus the reversed reading's ``null_agreement``). Below :data:`MIN_MATCH`
    (or a speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not used; from
    :data:`TRUST_MATCH` every aligned bilabial closes; in between only those the audio model shows some
    sign of (:func:`_evidenced`), so a wrong text that slips through can add little;
@@ -47,7 +47,7 @@ RATE_RATIO_RANGE = (0.45, 2.2)
 #: Weight of the relative cost's excess over 1 in :func:`match_score`.
 RELATIVE_COST_WEIGHT = 4.0
 #: Least match score for the transcript to be used at all (only bilabials with evidence close) ...
-MIN_MATCH = 0.2
+MIN_MATCH = 0.3
 #: ... and for every aligned bilabial to close.
 TRUST_MATCH = 0.5
 #: A bilabial is forced closed only where the audio model shows closure AUs at least this high ...
@@ -94,7 +94,7 @@ def dialog_meta(given: bool, language: str, used: bool = False, warning: str | N
 
     Keys: ``transcript`` (one was given), ``used`` (it shaped the tracks), ``language``, ``warning``
     (why it was not used, or what was odd; None when all went well), plus match figures when aligned:
-    ``dtw_cost``, ``relative_cost`` (scrambled text's cost / this one's), ``rate_ratio``, ``agreement``
+    ``dtw_cost``, ``relative_cost`` (reversed reading's cost / this one's), ``rate_ratio``, ``agreement``
     (correlation of targets and audio model, -1..1), ``match`` (:func:`match_score`), ``bilabials_closed``,
     ``bilabials`` (aligned bilabial phones), ``dropped_characters``.
     """
@@ -116,9 +116,9 @@ def _agreement(targets: np.ndarray, speech100: np.ndarray) -> float:
 
 def match_score(relative_cost: float, agreement_gain: float) -> float:
     """How well a transcript fits its recording, beyond chance: ``RELATIVE_COST_WEIGHT * (relative_cost -
-    1) + agreement_gain`` where the gain is the agreement minus the scrambled text's (the aligner hears
-    the model's AUs, so any text's phones agree with them somewhat). About 0 or below for a wrong text;
-    a NaN relative cost counts as 1."""
+    1) + agreement_gain`` where the gain is the agreement minus the reversed reading's (the aligner hears
+    the model's AUs, so any text's phones agree with them somewhat). Mostly below :data:`MIN_MATCH` for
+    a wrong text; a NaN relative cost counts as 1."""
     excess = 0.0 if not np.isfinite(relative_cost) else relative_cost - 1.0
     return RELATIVE_COST_WEIGHT * excess + agreement_gain
 

@@ -12,11 +12,14 @@ Steps (:func:`align`):
    clips with known timings the median bilabial error falls from 34 to 26 ms (docs/evaluation.md);
 3. DTW within a band around the line joining the two speech spans (:data:`BAND_MIN_S`,
    :data:`BAND_SHARE`) pairs the frames, and every espeak-ng boundary moves through the path;
-4. chance level: the same recording aligned the same way to a *scrambled* transcript (words and letters
-   reversed: the same voice, channel and sounds in the wrong order). The right text costs less than its
-   scrambled self and a wrong text about the same, so ``null_cost / cost``
-   (:attr:`Alignment.relative_cost`) says how much better than chance the text fits, whatever the voice
-   or the channel; :attr:`Alignment.null_segments` lets the caller compare anything else the same way.
+4. chance level: the same recording aligned the same way to the reference *played backwards* (its frames
+   in reverse order: the same voice, channel and sounds in the wrong order, at no extra synthesis). The
+   right text costs clearly less than its reversed self, a wrong one about as much, so ``null_cost /
+   cost`` (:attr:`Alignment.relative_cost`) says how much better than chance the text fits, whatever the
+   voice or the channel; :attr:`Alignment.null_segments` lets the caller compare anything else the same
+   way. (A scrambled transcript, words and letters reversed and spoken again, separated right from wrong
+   texts as well, AUC 0.83 / 0.99 on the dev / held-out sets against 0.82 / 0.985, at the cost of a
+   second synthesis and model pass.)
 
 Pure module (numpy, soxr, the espeak-ng library).
 """
@@ -52,8 +55,8 @@ class Alignment:
         phones: IPA phone per segment (``"_"`` = pause).
         starts_s / ends_s: [S] contiguous segment times covering the clip.
         cost: mean cepstral distance between the frames the path pairs (lower = closer match).
-        null_cost: the same for the scrambled transcript (its own best path); NaN when not computed.
-        null_segments: the scrambled transcript's aligned (phones, starts_s, ends_s), or None.
+        null_cost: the same for the reference played backwards (its own best path); NaN when not computed.
+        null_segments: the reversed reference's aligned (phones, starts_s, ends_s), or None.
         rate_ratio: synthesis speech length / recording speech length at espeak-ng's default rate.
         rate_wpm: the espeak-ng rate the reference was synthesised at (its frames are then stretched in
             time to the recording's speaking rate).
@@ -70,7 +73,7 @@ class Alignment:
 
     @property
     def relative_cost(self) -> float:
-        """``null_cost / cost``: about 1 for a wrong transcript, above 1 for the right one."""
+        """``null_cost / cost``: near 1 for a wrong transcript, clearly above 1 for the right one."""
         return self.null_cost / max(self.cost, 1e-9)
 
 
@@ -94,11 +97,6 @@ def synthesis(text: str, language: str, rate_wpm: int
     starts = np.array([a for _, a, _ in raw.phones], np.float64) / raw.sample_rate + _PAD_S
     ends = np.array([b for _, _, b in raw.phones], np.float64) / raw.sample_rate + _PAD_S
     return np.concatenate([pad, audio, pad]), [p for p, _, _ in raw.phones], starts, ends
-
-
-def scrambled(text: str) -> str:
-    """The null transcript: words in reverse order, each spelt backwards ("map it" -> "ti pam")."""
-    return " ".join(word[::-1] for word in text.split()[::-1])
 
 
 @dataclass
@@ -160,7 +158,7 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
     Args:
         aus_of: the acoustic model (see :data:`AusOf`); None aligns on cepstra alone.
         real_aus: ``aus_of(samples)`` when the caller has it already ([T, K] at 100 Hz).
-        null: also align the scrambled transcript (:attr:`Alignment.null_cost`,
+        null: also align the reference played backwards (:attr:`Alignment.null_cost`,
             :attr:`Alignment.null_segments`), on a 20 ms grid (only its cost and rough timing count).
 
     Raises:
@@ -177,29 +175,41 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
         real_aus = aus_of(samples)
     real = _Frames.of(samples, real_aus, real_span)
     stretch = float(np.clip(1.0 / ratio, 1.0 / 4.0, 4.0))  # the synthesis spoken at the recording's rate
-    segments, cost = _moved(ref, real, samples, aus_of, stretch, span_s=ref_span)
+    frames, phones, starts, ends = _reference(ref, aus_of, stretch, ref_span)
+    segments, cost = _moved(frames, phones, starts, ends, real, samples)
     null_segments, null_cost = None, float("nan")
     if null:
-        null_ref = synthesis(scrambled(text), language, DEFAULT_WPM)
-        if null_ref is not None:
-            null_segments, null_cost = _moved(null_ref, real, samples, aus_of, stretch, step=2)
+        null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples, step=2)
     return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
 
 
-def _moved(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], real: _Frames, samples: np.ndarray,
-           aus_of: AusOf | None, stretch: float, step: int = 1, span_s: tuple[float, float] | None = None
-           ) -> tuple[tuple[list[str], np.ndarray, np.ndarray], float]:
-    """A reference's phones moved onto the recording: ((phones, starts_s, ends_s), cepstral path cost).
-    The reference's frames are first stretched ``stretch`` times in time (its phone times with them)."""
+def _reference(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], aus_of: AusOf | None,
+               stretch: float, span_s: tuple[float, float] | None = None
+               ) -> tuple[_Frames, list[str], np.ndarray, np.ndarray]:
+    """A synthesis as frames stretched ``stretch`` times in time, with its phone times stretched alike."""
     ref_audio, phones, starts, ends = ref
     ref_aus = None if aus_of is None else aus_of(ref_audio)
-    ref_frames = _Frames.of(ref_audio, ref_aus, span_s).stretched(stretch)
-    path, cost = _path(ref_frames, real, step)
+    return _Frames.of(ref_audio, ref_aus, span_s).stretched(stretch), phones, starts * stretch, ends * stretch
+
+
+def _reversed(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndarray
+              ) -> tuple[_Frames, list[str], np.ndarray, np.ndarray]:
+    """The reference played backwards: the same frames (voice, channel, sounds) in reverse order."""
+    total = len(frames.feats) / dtw_align.FRAME_RATE_HZ
+    a, b = frames.span_s
+    flipped = _Frames(frames.ceps[::-1].copy(), frames.feats[::-1].copy(), (total - b, total - a))
+    return flipped, phones[::-1], total - ends[::-1], total - starts[::-1]
+
+
+def _moved(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndarray, real: _Frames,
+           samples: np.ndarray, step: int = 1) -> tuple[tuple[list[str], np.ndarray, np.ndarray], float]:
+    """A reference's phones moved onto the recording: ((phones, starts_s, ends_s), cepstral path cost)."""
+    path, cost = _path(frames, real, step)
     hz = dtw_align.FRAME_RATE_HZ / step
-    new_starts = dtw_align.transfer(starts * stretch, path, hz)
-    new_ends = np.append(new_starts[1:], dtw_align.transfer(ends[-1:] * stretch, path, hz))
+    new_starts = dtw_align.transfer(starts, path, hz)
+    new_ends = np.append(new_starts[1:], dtw_align.transfer(ends[-1:], path, hz))
     total = len(samples) / SAMPLE_RATE
     return dtw_align.contiguous(phones, new_starts, np.minimum(new_ends, total), total), cost
 
 
-__all__ = ["AU_WEIGHT", "Alignment", "AusOf", "align", "scrambled", "synthesis"]
+__all__ = ["AU_WEIGHT", "Alignment", "AusOf", "align", "synthesis"]

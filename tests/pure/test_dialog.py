@@ -127,10 +127,6 @@ def test_slow_speech_aligns_within_a_few_frames_of_its_true_bilabials() -> None:
     assert np.median(errors) < 0.03 and errors.max() < 0.1, errors
 
 
-def test_scrambled_transcript_reverses_words_and_letters() -> None:
-    assert transcript_align.scrambled("Map it, Bob") == "boB ,ti paM"
-
-
 def test_own_transcript_is_used_and_closes_the_lips_at_bilabials(tmp_path: Path) -> None:
     samples = _samples(tmp_path)
     speech = _model_like(samples)
