@@ -292,13 +292,8 @@ class EspeakLibrary:
 
 
 _SHARED: dict[str, EspeakLibrary] = {}  # kind ("bundled", "system") -> the process's instance
+_CHOSEN: dict[str, EspeakLibrary] = {}  # source -> the instance it settled on (locating runs ldconfig: once)
 _SHARED_LOCK = threading.Lock()
-_AUTO_SETTLED = False  # "auto" has chosen once: later calls reuse its choice without locating again
-
-
-def _settle_auto() -> None:
-    global _AUTO_SETTLED
-    _AUTO_SETTLED = True
 
 
 def shared_library(source: str = "auto") -> EspeakLibrary:
@@ -313,24 +308,18 @@ def shared_library(source: str = "auto") -> EspeakLibrary:
         ValueError: ``source`` is not one of :data:`SOURCES`.
     """
     with _SHARED_LOCK:
-        preferred = ("bundled", "system") if source == "auto" else (source,)
-        loaded = [_SHARED[kind] for kind in preferred if kind in _SHARED]
-        if loaded and (source != "auto" or "bundled" in _SHARED or _AUTO_SETTLED):
-            return loaded[0]  # no second look for libraries (locating runs ldconfig)
-        candidates = locate(source)
-        for candidate in candidates:
-            if candidate.kind in _SHARED:
-                return _SHARED[candidate.kind]
+        if source in _CHOSEN:
+            return _CHOSEN[source]
         failures = []
-        for candidate in candidates:
-            try:
-                _SHARED[candidate.kind] = EspeakLibrary(candidate)
-            except EspeakUnavailableError as exc:
-                failures.append(str(exc))
-                continue
-            if source == "auto":
-                _settle_auto()
-            return _SHARED[candidate.kind]
+        for candidate in locate(source):
+            if candidate.kind not in _SHARED:
+                try:
+                    _SHARED[candidate.kind] = EspeakLibrary(candidate)
+                except EspeakUnavailableError as exc:
+                    failures.append(str(exc))
+                    continue
+            _CHOSEN[source] = _SHARED[candidate.kind]
+            return _CHOSEN[source]
         raise EspeakUnavailableError(_unavailable_message(source, failures))
 
 

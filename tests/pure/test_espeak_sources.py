@@ -49,6 +49,7 @@ def test_no_library_at_all_says_so_in_one_clear_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(espeak, "bundled_source", lambda: None)
     monkeypatch.setattr(espeak, "system_source", lambda: None)
     monkeypatch.setattr(espeak, "_SHARED", {})
+    monkeypatch.setattr(espeak, "_CHOSEN", {})
     with pytest.raises(espeak.EspeakUnavailableError, match=r"espeak-ng is unavailable: neither the bundled "
                                                             r".* is available on this platform"):
         espeak.shared_library()
