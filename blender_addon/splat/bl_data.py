@@ -291,12 +291,14 @@ def add_splat_twin(context: Any, face_obj: Any, seed: int = 0, count: int = spla
     from .ply import write_ply
 
     sample, binding, verts, _ = twin_base(face_obj, seed, count)
-    sh = ((sample.rgb - 0.5) / C0)[:, None, :]
     fitted = splat_twin.load_fitted(str(face_obj.get(RIG_HASH_PROP, "")), count, seed)
+    sh = None  # [N, K, 3] when fitted; else the sample's constant colours
     if fitted is not None:  # the default head: fitted to Cycles renders of its mesh
         sh = fitted.apply(sample, binding.local_means, binding.local_log_scales)
     means, rots, log_scales = bnd.apply(binding, verts)
-    gaussians = GaussianSet(means, matrices_to_quats(rots), log_scales, sample.opacities, sh)
+    quats = matrices_to_quats(rots)
+    gaussians = (GaussianSet.from_rgb(means, quats, log_scales, sample.opacities, sample.rgb) if sh is None
+                 else GaussianSet(means, quats, log_scales, sample.opacities, sh))
     name = f"{face_obj.name} Splat"
     splat_mesh = bpy.data.meshes.new(name)
     write_gaussians(splat_mesh, gaussians)
