@@ -46,11 +46,6 @@ STAGES = ("decode_ms", "analysis_ms", "model_ms", "upper_face_ms", "resample_ms"
           "landmarks_ms")
 
 
-def speech_clip(seconds: float, tmp: Path) -> bytes:
-    """``seconds`` of espeak-ng speech at 16 kHz mono (text repeated as needed), WAV bytes."""
-    return speech_clip_and_text(seconds, tmp)[0]
-
-
 def speech_clip_and_text(seconds: float, tmp: Path) -> tuple[bytes, str]:
     """``seconds`` of espeak-ng speech at 16 kHz mono (TEXT repeated as needed, the last copy cut where
     the clip ends), WAV bytes, and its transcript (the copies of TEXT the clip holds, whole or cut)."""
