@@ -36,6 +36,8 @@ LIGHTS: dict[str, tuple[tuple[float, float, float], float, float, float]] = {
 #: Face regions the default camera frames (the face, not the whole head).
 FACE_REGIONS = (regions.LIPS, regions.EYE_WHITE, regions.IRIS, regions.BROW, regions.EYELASH)
 LENS_MM = 85.0
+#: How far below the face's features (brows to lips) the frame reaches, in units of their height.
+BELOW_FEATURES = 0.75
 
 
 def head_points(obj: Any, codes: tuple[int, ...] = ()) -> np.ndarray:
@@ -63,15 +65,16 @@ def head_points(obj: Any, codes: tuple[int, ...] = ()) -> np.ndarray:
 
 
 def frame_camera(cam: Any, head: Any) -> None:
-    """Place ``cam`` in front of ``head`` (-Y side), looking along +Y, framing crown to below the chin."""
+    """Place ``cam`` in front of ``head`` (-Y side), looking along +Y, framing the crown to the top of the
+    shoulders (``BELOW_FEATURES``), as wide as the head."""
     cam.data.lens = LENS_MM
     cam.data.sensor_fit = "AUTO"
     cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
-    everything = head_points(head)
+    everything = head_points(head, regions.HEAD_REGIONS)
     features = head_points(head, FACE_REGIONS)
     lo, hi = features.min(0), features.max(0)
     top = float(everything[:, 2].max())
-    bottom = float(lo[2] - 0.3 * (hi[2] - lo[2]))
+    bottom = float(lo[2] - BELOW_FEATURES * (hi[2] - lo[2]))
     width = float(np.ptp(everything[:, 0]))
     half = 0.54 * max(top - bottom, width)
     distance = half / math.tan(math.atan(cam.data.sensor_width / (2 * cam.data.lens)))
@@ -90,7 +93,7 @@ def _aim(obj: Any, target: np.ndarray) -> None:
 
 def add_lights(scene: Any, head: Any) -> list[Any]:
     """Add the key, fill and rim area lights around ``head`` (replacing lights of the same names)."""
-    pts = head_points(head)
+    pts = head_points(head, regions.HEAD_REGIONS)
     centre = 0.5 * (pts.min(0) + pts.max(0))
     size = float(np.ptp(pts[:, 2]))
     right, up, towards = np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), np.array([0, -1.0, 0])
@@ -153,7 +156,7 @@ def ensure_studio(scene: Any, head: Any) -> list[str]:
 
 def orbit_pivot(scene: Any, head: Any) -> np.ndarray:
     """The point on the scene camera's axis at the depth of ``head``'s centre (the orbit centre)."""
-    pts = head_points(head)
+    pts = head_points(head, regions.HEAD_REGIONS)
     centre = 0.5 * (pts.min(0) + pts.max(0))
     m = np.array(scene.camera.matrix_world)
     loc, fwd = m[:3, 3], -m[:3, 2]

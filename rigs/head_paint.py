@@ -1,10 +1,13 @@
-"""Procedural paint of the default head: smooth eyebrow and hair weights per vertex, eye centres (pure).
+"""Procedural paint of the default head: smooth eyebrow and hair weights per vertex, the teeth's and lashes'
+coordinates for their shaders, eye centres (pure).
 
-The default head has no hair geometry and its brow region is a band of whole faces (stair-stepped
-edges). These weights are computed from the rest mesh and its landmarks when the rig is generated, and
-the skin shader (``rig_types.bl_facs_materials``) mixes hair colour into the skin by them, so brows and a
-short haircut read as painted hair with soft edges. Everything is procedural (no image textures), in
-Blender axes and metres (origin between the eyes, front -Y, +Z up).
+The head's brow region is a band of whole faces (stair-stepped edges) and its haircut a shell of coarse
+quads. These per-vertex values are computed from the rest mesh and its landmarks when the rig is generated
+(and, for the hair weights, when the hair shell is grown: ``head_build.hair_volume``), written as point
+attributes, and read by the materials (``rigs.bl_head_materials``): brows as hair strokes and the painted
+hair under the shell with soft edges, teeth separated around the arch, lashes tapering from root to tip.
+Everything is procedural (no image textures), in Blender axes and metres (origin between the eyes, front
+-Y, +Z up).
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from . import regions as rg
 #: Point attributes written on the face mesh (FLOAT, 0..1).
 BROW_ATTRIBUTE = "auth_brow"
 HAIR_ATTRIBUTE = "auth_hair"
+#: Angle (rad) of each tooth vertex around the dental arch's centre, read by the teeth shader.
+TOOTH_ANGLE_ATTRIBUTE = "auth_tooth_angle"
+#: How far behind the front teeth the arch's centre lies (m).
+ARCH_DEPTH = 0.022
+#: Eyelash root-to-tip coordinate (0 at the lid margin, 1 at the tips), read by the lash shader.
+LASH_ATTRIBUTE = "auth_lash"
 #: Brow band: full weight within ``BROW_CORE`` of the landmark line (m), none beyond ``BROW_EDGE``.
 BROW_CORE, BROW_EDGE = 0.0035, 0.0080
 #: Hairline heights (m above the eye line): over the forehead, in front of the ears, at the nape.
@@ -76,10 +85,54 @@ def hair_weights(verts: np.ndarray, skin: np.ndarray) -> np.ndarray:
     return np.where(skin, w, 0.0).astype(np.float32)
 
 
+def tooth_angles(verts: np.ndarray, faces: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """``[V]`` angle (rad, 0 on the midline, + towards +x) of the TEETH and GUMS vertices around the dental
+    arch's centre, ``ARCH_DEPTH`` behind the front teeth at rest; 0 elsewhere. Stored as a point attribute
+    it follows the teeth when the jaw moves (object coordinates would not)."""
+    out = np.zeros(len(verts), np.float32)
+    idx = np.unique(faces[np.isin(regions, (rg.TEETH, rg.GUMS))].ravel())
+    if len(idx):
+        centre_y = float(verts[idx, 1].min()) + ARCH_DEPTH
+        out[idx] = np.arctan2(verts[idx, 0], centre_y - verts[idx, 1])
+    return out
+
+
+def _components(faces: np.ndarray, n_verts: int) -> np.ndarray:
+    """``[V]`` connected-component label of each vertex of ``faces`` (-1 for unused vertices)."""
+    label = np.full(n_verts, -1, np.int64)
+    used = np.unique(faces.ravel())
+    label[used] = used
+    while True:  # propagate the smallest label across each face until nothing changes
+        low = label[faces].min(axis=1)
+        new = label.copy()
+        np.minimum.at(new, faces.ravel(), np.repeat(low, faces.shape[1]))
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def lash_tips(verts: np.ndarray, faces: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """``[V]`` root-to-tip coordinate of the EYELASH vertices, 0 elsewhere: per lash card (connected
+    piece), the distance from its eyeball's centre rescaled from the card's nearest vertex (0, the roots on
+    the lid margin) to its farthest (1, the tips)."""
+    out = np.zeros(len(verts), np.float32)
+    lash_faces = faces[regions == rg.EYELASH]
+    if not len(lash_faces):
+        return out
+    label = _components(lash_faces, len(verts))
+    centres = eye_centres(verts, faces, regions)
+    for card in np.unique(label[label >= 0]):
+        idx = np.nonzero(label == card)[0]
+        centre = centres[int(verts[idx, 0].mean() > 0)]
+        r = np.linalg.norm(verts[idx] - centre, axis=1)
+        out[idx] = (r - r.min()) / max(float(np.ptp(r)), 1e-9)
+    return out
+
+
 def skin_vertices(faces: np.ndarray, regions: np.ndarray, n_verts: int) -> np.ndarray:
-    """``[V]`` bool: vertices used by a SKIN or BROW face."""
+    """``[V]`` bool: vertices used by a SKIN, BROW or SCALP face."""
     out = np.zeros(n_verts, bool)
-    out[faces[np.isin(regions, (rg.SKIN, rg.BROW))].ravel()] = True
+    out[faces[np.isin(regions, (rg.SKIN, rg.BROW, rg.SCALP))].ravel()] = True
     return out
 
 

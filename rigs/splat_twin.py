@@ -38,10 +38,17 @@ REGION_COLOURS: dict[int, tuple[float, float, float]] = {
     rg.TONGUE: (0.78, 0.42, 0.44),
     rg.MOUTH_INTERIOR: (0.40, 0.14, 0.14),
     rg.EYELASH: (0.13, 0.09, 0.07),
+    rg.HAIR: (0.22, 0.16, 0.12),
+    rg.BODY: (0.86, 0.66, 0.55),
+    rg.SCALP: (0.30, 0.21, 0.15),
+    rg.GUMS: (0.70, 0.38, 0.38),
+    rg.WET_LINE: (0.74, 0.48, 0.44),
 }
 #: Relative sample density per unit area (skin = 1).
 REGION_DENSITY: dict[int, float] = {rg.LIPS: 3.0, rg.EYE_WHITE: 3.0, rg.IRIS: 4.0, rg.BROW: 2.0,
-                                    rg.TEETH: 2.0, rg.TONGUE: 1.5, rg.EYELASH: 0.5}
+                                    rg.TEETH: 2.0, rg.TONGUE: 1.5, rg.EYELASH: 0.5, rg.HAIR: 0.7,
+                                    rg.BODY: 0.3, rg.SCALP: 0.05,
+                                    rg.GUMS: 2.0, rg.WET_LINE: 3.0}
 DEFAULT_COUNT = 60_000
 #: Eyelash strokes: width (standard deviation across) and length (along, relative to the width) in units
 #: of the skin's sample spacing, and opacity.

@@ -1,9 +1,10 @@
 """The default FACS head as plain data (pure numpy): what the Blender stages turn into objects.
 
-``build_head_data()`` runs the pure stages (cut the CC0 hm08 head, find features, pick landmarks, zone
-weights, regions, AU shape deltas) and converts everything to Blender axes and metres, origin at the
-midpoint of the two eyeball centres. The result is deterministic: ``HeadData.content_hash`` hashes the
-rest positions and every shape-key delta (rounded to 1e-7 m) and is pinned by a test.
+``build_head_data()`` runs the pure stages (cut the CC0 hm08 bust, find features, pick landmarks, zone
+weights, regions, AU shape deltas, grow the hair shell) and converts everything to Blender axes and
+metres, origin at the midpoint of the two eyeball centres. The result is deterministic:
+``HeadData.content_hash`` hashes the rest positions and every shape-key delta (rounded to 1e-7 m) and is
+pinned by a test.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..naming import ZONE_GROUPS
 from . import hm08
 from .au_shapes import au_deltas
 from .face_regions import face_regions
+from .hair_volume import add_hair
 from .head_source import HeadSource, load_head_source
 from .landmarks import pick_landmarks
 from .zones import FaceFrame, zone_weights
@@ -56,5 +58,5 @@ def build_head_data(src: HeadSource | None = None) -> HeadData:
     head_size = float((src.verts[:, 1].max() - src.verts[lm[8], 1]) * hm08.DM_TO_M)
     groups = {ZONE_GROUPS[z]: w.astype(np.float32) for z, w in weights.items()}
     log.debug("default head: %d verts, %d faces, %d shape keys", len(verts), len(src.faces), len(shape))
-    return HeadData(verts.astype(np.float32), src.faces.astype(np.int32), face_regions(src, lm), shape,
-                    groups, lm, head_size, src.source_index)
+    return add_hair(HeadData(verts.astype(np.float32), src.faces.astype(np.int32), face_regions(src, lm),
+                             shape, groups, lm, head_size, src.source_index))

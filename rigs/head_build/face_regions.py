@@ -1,11 +1,16 @@
 """Face region codes of the default head (``rigs.regions``), per face, from documented rules (pure).
 
 - helper eyeballs: IRIS within ``IRIS_ANGLE_DEG`` of the eye's forward axis, EYE_WHITE elsewhere;
-- helper teeth, tongue, eyelashes: TEETH, TONGUE, EYELASH;
+- helper teeth, tongue, eyelashes: TEETH, TONGUE, EYELASH; the root side of each tooth arch (the upper
+  arch's top ``GUM_SHARE`` of its height, the lower arch's bottom one): GUMS;
+- the lower eyelid's margin (skin faces on the lid edge ring, within one edge of it, below the eye
+  corners): WET_LINE;
 - skin inside the lip contact ring (the closed mouth bag): LIPS for the first ``INNER_LIP_STEPS`` edges of
   the wet lip, MOUTH_INTERIOR deeper in;
 - outer skin within the vermilion border (``landmarks.VERMILION_STEPS`` edges of the lip ring): LIPS;
-- skin within ``BROW_HALF_HEIGHT`` above/below the brow landmark polyline: BROW; everything else SKIN.
+- skin within ``BROW_HALF_HEIGHT`` above/below the brow landmark polyline: BROW;
+- skin faces entirely ``BODY_BELOW_CHIN`` below the chin landmark (lower neck, shoulders, chest): BODY;
+- everything else SKIN. (The hair volume's faces, HAIR, are added later: ``hair_volume``.)
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from .topology import graph_distance
 IRIS_ANGLE_DEG = 24.0
 INNER_LIP_STEPS = 2
 BROW_HALF_HEIGHT = 0.045  # dm
+BODY_BELOW_CHIN = 0.45  # dm
+GUM_SHARE = 0.3
 
 
 def face_regions(src: HeadSource, landmarks: np.ndarray) -> np.ndarray:
@@ -34,6 +41,12 @@ def face_regions(src: HeadSource, landmarks: np.ndarray) -> np.ndarray:
         cos = d[:, 2] / np.maximum(np.linalg.norm(d, axis=1), 1e-12)
         out[sel] = np.where(cos > np.cos(np.radians(IRIS_ANGLE_DEG)), R.IRIS, R.EYE_WHITE)
     out[np.isin(groups, TEETH_GROUPS)] = R.TEETH
+    for group, root_up in zip(TEETH_GROUPS, (True, False), strict=True):
+        sel = groups == group
+        y = centres[sel, 1]
+        lo, hi = float(v[faces[sel], 1].min()), float(v[faces[sel], 1].max())
+        rel = (y - lo) / (hi - lo)
+        out[np.nonzero(sel)[0][(rel > 1 - GUM_SHARE) if root_up else (rel < GUM_SHARE)]] = R.GUMS
     out[groups == TONGUE_GROUP] = R.TONGUE
     out[np.asarray(["eyelashes" in g for g in src.face_groups])] = R.EYELASH
     body = groups == "body"
@@ -58,4 +71,19 @@ def face_regions(src: HeadSource, landmarks: np.ndarray) -> np.ndarray:
         near = (inside & (np.abs(centres[:, 1] - brow_y) < BROW_HALF_HEIGHT)
                 & (centres[:, 2] > pts[:, 2].min() - 0.15))
         out[near & (out == R.SKIN)] = R.BROW
+    low = np.all(v[faces][:, :, 1] < v[landmarks[8], 1] - BODY_BELOW_CHIN, axis=1)
+    out[body & low & (out == R.SKIN)] = R.BODY
+    out[body & _lower_lid_margin(src) & (out == R.SKIN)] = R.WET_LINE
+    return out
+
+
+def _lower_lid_margin(src: HeadSource) -> np.ndarray:
+    """[F] bool: faces within one edge of a lower eyelid's margin arc (corners excluded)."""
+    out = np.zeros(len(src.faces), dtype=bool)
+    for ring in src.eye_rings.values():
+        lower = ring.lower[1:-1]
+        d = graph_distance(src.topo, lower, src.body_mask)
+        corner_y = 0.5 * (src.verts[ring.corner_min_x, 1] + src.verts[ring.corner_max_x, 1])
+        near = (d >= 0) & (d <= 1) & (src.verts[:, 1] < corner_y)
+        out |= np.all(near[src.faces], axis=1)
     return out

@@ -4,8 +4,10 @@ Stage contract (``stages.PREPARE``): reads the installed CC0 data (see ``hm08``)
 Everything here is in MakeHuman units and axes (decimetres, +Y up, face towards +Z); ``default_head``
 converts to Blender at the end.
 
-Kept: the ``body`` faces whose four vertices lie above ``NECK_CUT_Y`` (head and neck, with the closed mouth
-bag), and the helper eyeballs, teeth, tongue and eyelashes. Features found from the topology and the CC0
+Kept: the ``body`` faces whose four vertices lie above the bust cut (head, neck, shoulders and the top of
+the chest, with the closed mouth bag; see ``bust_cut_y``), and the helper eyeballs, teeth, tongue and
+eyelashes. The vertices on the cut's border are slid onto the cut curve, so the bust ends in one clean,
+smooth edge instead of the stair steps of whole faces. Features found from the topology and the CC0
 face units (no hand-typed vertex numbers, so the method is checkable):
 
 - lip contact ring: the closed edge loop through the lowest front vertex of the upper lip on the midline;
@@ -22,8 +24,13 @@ import numpy as np
 from . import hm08
 from .topology import Topology, build_topology, horizontal_loop, split_ring
 
-#: Height (MakeHuman dm) below which the body is cut off: just above the shoulders.
-NECK_CUT_Y = 6.0
+#: The bust cut (MakeHuman dm): flat across the upper chest at ``CHEST_CUT_Y``, rising as a parabola from
+#: ``|x| = SHOULDER_X0`` by ``SHOULDER_RISE`` per ``SHOULDER_SPAN`` squared, so it closes over each shoulder
+#: before the arm starts (the hm08 shoulder tops run from (0.6, 6.1) down to (2.2, 5.45)).
+CHEST_CUT_Y = 4.75
+SHOULDER_X0, SHOULDER_SPAN, SHOULDER_RISE = 1.3, 0.9, 1.0
+#: Passes of the border snap (each a Newton step onto the cut curve).
+SNAP_STEPS = 4
 #: Helper groups kept with the head, by role.
 EYE_GROUPS = {"L": "helper-l-eye", "R": "helper-r-eye"}
 TEETH_GROUPS = ("helper-upper-teeth", "helper-lower-teeth")
@@ -89,12 +96,42 @@ def _keep_face(group: str) -> bool:
             or group.startswith(EYELASH_PREFIXES))
 
 
+def bust_cut_y(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Height of the bust cut over ``x`` (dm) and its slope dy/dx: ``([N], [N])``."""
+    t = np.maximum(np.abs(x) - SHOULDER_X0, 0.0) / SHOULDER_SPAN
+    y = CHEST_CUT_Y + SHOULDER_RISE * t * t
+    return y, 2.0 * SHOULDER_RISE * t / SHOULDER_SPAN * np.sign(x)
+
+
+def _border_vertices(faces: np.ndarray) -> np.ndarray:
+    """Vertices on edges used by one face only. faces: [F, 4]."""
+    edges = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    edges = np.sort(edges, axis=1)
+    uniq, counts = np.unique(edges, axis=0, return_counts=True)
+    return np.unique(uniq[counts == 1])
+
+
+def snap_to_cut(verts: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Slide ``verts[idx]`` in the x-y plane onto the cut curve ``y = bust_cut_y(x)``; returns a copy."""
+    out = verts.copy()
+    for _ in range(SNAP_STEPS):
+        x, y = out[idx, 0], out[idx, 1]
+        cut, slope = bust_cut_y(x)
+        g = y - cut
+        grad = np.stack([-slope, np.ones_like(slope)], axis=1)
+        out[idx, :2] -= (g / np.sum(grad * grad, axis=1))[:, None] * grad
+    return out
+
+
 def cut_head(mesh: hm08.ObjMesh) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
-    """Select the head faces of hm08 and compact their vertices (kept in source order, deterministic).
+    """Select the bust faces of hm08 and compact their vertices (kept in source order, deterministic);
+    the body's border vertices are snapped onto the cut curve.
 
     Returns: verts [V, 3], faces [F, 4], face groups [F], source_index [V].
     """
-    above = np.all(mesh.verts[mesh.faces][:, :, 1] > NECK_CUT_Y, axis=1)
+    cut, _ = bust_cut_y(mesh.verts[:, 0])
+    inside = mesh.verts[:, 1] > cut
+    above = np.all(inside[mesh.faces], axis=1)
     keep = np.asarray([(g == "body" and a) or _keep_face(g) for g, a in zip(mesh.face_groups, above,
                                                                              strict=True)])
     faces = mesh.faces[keep]
@@ -102,7 +139,12 @@ def cut_head(mesh: hm08.ObjMesh) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
     remap = np.full(len(mesh.verts), -1, dtype=np.int64)
     remap[source_index] = np.arange(len(source_index))
     groups = tuple(g for g, k in zip(mesh.face_groups, keep, strict=True) if k)
-    return mesh.verts[source_index].copy(), remap[faces], groups, source_index
+    faces = remap[faces]
+    body = np.asarray([g == "body" for g in groups])
+    border = _border_vertices(faces[body])
+    border = border[mesh.verts[source_index[border], 1] < CHEST_CUT_Y + 2 * SHOULDER_RISE]  # the cut only
+    verts = snap_to_cut(mesh.verts[source_index], border)
+    return verts, faces, groups, source_index
 
 
 def _midline_lowest_upper_lip(verts: np.ndarray, body: np.ndarray, close: np.ndarray) -> int:

@@ -49,7 +49,11 @@ class Rig:
         skin = head_paint.skin_vertices(head.faces, head.regions, len(head.verts))
         for name, weights in ((head_paint.BROW_ATTRIBUTE, head_paint.brow_weights(head.verts, head.landmarks,
                                                                                   skin)),
-                              (head_paint.HAIR_ATTRIBUTE, head_paint.hair_weights(head.verts, skin))):
+                              (head_paint.HAIR_ATTRIBUTE, head_paint.hair_weights(head.verts, skin)),
+                              (head_paint.TOOTH_ANGLE_ATTRIBUTE,
+                               head_paint.tooth_angles(head.verts, head.faces, head.regions)),
+                              (head_paint.LASH_ATTRIBUTE,
+                               head_paint.lash_tips(head.verts, head.faces, head.regions))):
             paint = mesh.attributes.new(name, "FLOAT", "POINT")
             paint.data.foreach_set("value", weights)
         mesh.polygons.foreach_set("material_index", head.regions.astype(np.int32))

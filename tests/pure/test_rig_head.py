@@ -13,7 +13,7 @@ from rigs.head_build.head_source import HeadSource, load_head_source
 from rigs.naming import ZONE_GROUPS, all_shape_key_names
 
 #: sha256 of rest positions + faces + shape-key deltas; update deliberately when the head changes.
-PINNED_HASH = "6b33e82d7ea0d18aecaf2cc5cca074c668c70a32eebd6c510211294407fe8ea5"
+PINNED_HASH = "2ddd9ff3cefba13a900422b807b824bcdfb5e30c803e6ea139d150c03d969c01"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def _polyline_distance(points: np.ndarray, line: np.ndarray) -> np.ndarray:
 
 
 def test_lip_pressor_closes_exactly(src: HeadSource, head: HeadData) -> None:
-    posed = head.verts + head.au_delta("AU24")
+    posed = (head.verts + head.au_delta("AU24"))[:len(src.verts)]  # the hair shell is appended after
     up, lo = np.asarray(src.lip_ring.upper), np.asarray(src.lip_ring.lower)
     neutral_gap = _polyline_distance(head.verts[up], head.verts[lo]).max()
     assert neutral_gap > 1e-3  # the rest pose really has a gap to close

@@ -26,3 +26,30 @@ def test_brows_hair_and_eyes_land_where_they_belong() -> None:
     iris = v[np.unique(head.faces[head.regions == rg.IRIS].ravel())]
     assert centres[0, 0] < 0 < centres[1, 0]
     assert np.abs(np.abs(centres[:, 0]) - np.abs(iris[:, 0]).mean()).max() < 0.01
+
+
+def test_tooth_angles_run_around_the_arch_with_a_boundary_on_the_midline() -> None:
+    head = default_head_data()
+    v = head.verts
+    ang = head_paint.tooth_angles(v, head.faces, head.regions)
+    teeth = np.unique(head.faces[np.isin(head.regions, (rg.TEETH, rg.GUMS))].ravel())
+    others = np.setdiff1d(np.arange(len(v)), teeth)
+    assert not ang[others].any()
+    front = teeth[v[teeth, 1] < v[teeth, 1].min() + 0.004]  # the incisors
+    assert np.abs(ang[front]).max() < 0.6  # a few teeth either side of the midline
+    side = teeth[np.abs(v[teeth, 0]) > 0.005]
+    assert np.all(np.sign(ang[side]) == np.sign(v[side, 0]))
+    back = teeth[v[teeth, 1] > v[teeth, 1].max() - 0.004]  # the molars
+    assert np.abs(ang[back]).min() > 1.5
+
+
+def test_lash_coordinate_runs_from_the_lid_to_the_tips() -> None:
+    head = default_head_data()
+    v = head.verts
+    tip = head_paint.lash_tips(v, head.faces, head.regions)
+    lash = np.unique(head.faces[head.regions == rg.EYELASH].ravel())
+    assert not np.delete(tip, lash).any()
+    assert tip[lash].min() == 0.0 and tip[lash].max() == 1.0
+    centres = head_paint.eye_centres(v, head.faces, head.regions)
+    r = np.min([np.linalg.norm(v[lash] - c, axis=1) for c in centres], axis=0)
+    assert np.corrcoef(r, tip[lash])[0, 1] > 0.8  # farther from the eye, nearer the tip
