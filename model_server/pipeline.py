@@ -211,8 +211,8 @@ def _dialog(model: SpeechModel, samples: np.ndarray, speech100: np.ndarray, sile
         return speech100, dialog.dialog_meta(True, opts.language, False, "the audio is silent: nothing to "
                                              "align the transcript to")
 
-    def aus_of(audio: np.ndarray) -> np.ndarray:
-        return _speech_aus(model, audio, prosody.analyse(audio, -(-audio.size // prosody.HOP)))
+    def aus_of(audio: np.ndarray) -> np.ndarray:  # the gate needs no pitch: voiced frames are speech frames
+        return _speech_aus(model, audio, prosody.analyse(audio, -(-audio.size // prosody.HOP), pitch=False))
 
     result = dialog.transcript_targets(samples, speech100, opts.transcript, opts.language, aus_of)
     return dialog.blend(speech100, result), result.meta

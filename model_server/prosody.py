@@ -69,13 +69,15 @@ def frame_energy_db(samples: np.ndarray, n_frames: int) -> np.ndarray:
     return (10.0 * np.log10(power + 1e-12)).astype(np.float32)
 
 
-def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000) -> ProsodyTrack:
+def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000, pitch: bool = True) -> ProsodyTrack:
     """Analyse mono 16 kHz speech.
 
     Args:
         samples: float32 [N], mono, 16 kHz.
         n_frames: number of 100 Hz frames T to return (frame t is centred at ``t / 100`` s).
         sample_rate: must be 16000.
+        pitch: False skips the pitch search (most of the cost): ``voiced`` and ``f0_hz`` are then all zero,
+            ``energy_db`` and ``speech`` unchanged.
 
     Returns:
         The per-frame prosody track.
@@ -88,7 +90,7 @@ def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000) -> Pro
     speech = energy > threshold
     f0 = np.zeros(n_frames, np.float32)
     clarity = np.zeros(n_frames, np.float32)
-    todo = np.flatnonzero(speech)  # pitch only where there is speech
+    todo = np.flatnonzero(speech) if pitch else np.zeros(0, np.int64)  # pitch only where there is speech
     if todo.size:
         windows = _pitch_windows(samples, n_frames, sample_rate)
         for start in range(0, todo.size, _CHUNK_FRAMES):

@@ -84,6 +84,20 @@ def test_prosody_finds_pitch_pauses_and_accents() -> None:
     assert any(abs(f % 200 - 60) < 15 for f in frames), frames  # the pitch peak of each phrase at 0.6 s
 
 
+def test_prosody_without_pitch_keeps_energy_and_speech_and_the_speech_gate() -> None:
+    from model_server.presence import speech_presence
+
+    audio = speechlike(seed=3)
+    n = -(-audio.size // 160)
+    full, fast = prosody.analyse(audio, n), prosody.analyse(audio, n, pitch=False)
+    np.testing.assert_array_equal(full.energy_db, fast.energy_db)
+    np.testing.assert_array_equal(full.speech, fast.speech)
+    assert full.voiced.any() and not fast.voiced.any() and not fast.f0_hz.any()
+    assert not np.any(full.voiced & ~full.speech)  # voiced frames are speech frames, so the gate is the same
+    np.testing.assert_array_equal(speech_presence(full.speech, full.voiced, 100.0),
+                                  speech_presence(fast.speech, fast.voiced, 100.0))
+
+
 def test_blink_statistics_over_a_long_clip() -> None:
     n = 100 * 600  # ten minutes of silence: the blink process alone
     face = upper_face(np.zeros(n * 160, np.float32), n, UpperFaceOptions(seed=1))
