@@ -47,7 +47,7 @@ REGION_COLOURS: dict[int, tuple[float, float, float]] = {
 #: Relative sample density per unit area (skin = 1).
 REGION_DENSITY: dict[int, float] = {rg.LIPS: 3.0, rg.EYE_WHITE: 3.0, rg.IRIS: 4.0, rg.BROW: 2.0,
                                     rg.TEETH: 2.0, rg.TONGUE: 1.5, rg.EYELASH: 0.5, rg.HAIR: 0.7,
-                                    rg.BODY: 0.3, rg.SCALP: 0.05,
+                                    rg.BODY: 0.45, rg.SCALP: 0.05,
                                     rg.GUMS: 2.0, rg.WET_LINE: 3.0}
 DEFAULT_COUNT = 60_000
 #: Eyelash strokes: width (standard deviation across) and length (along, relative to the width) in units

@@ -4,14 +4,14 @@ Usage: ``.venv/bin/python -m rigs.head_build.bl_fit_splats [--size 256] [--sampl
 [--epochs N] [--sh-degree D] [--threads T]``.
 
 Generates the default rig (with its studio: camera, three-point lights, world) in the bpy module, renders
-the mesh with Cycles from several views and expressions (``VIEWS`` x ``EXPRESSIONS``: none of them is a
-view of ``bench/bench_splat_match.py``), records the twin's binding as sampled and the face's evaluated
+the mesh with Cycles from several views and expressions (``VIEWS`` x ``EXPRESSIONS``, and the wide
+``WIDE_VIEWS`` of the whole bust; none of them is a view of ``bench/bench_splat_match.py``), records the twin's binding as sampled and the face's evaluated
 vertices per expression (``splat_views.FitSet``, optionally cached to ``--views`` so the fit can be rerun
 without rendering), then fits every Gaussian's colour and view-dependent SH, opacity, scales and offset
 on its triangle by gradient descent (``splat_refine``). Writes ``rigs/data/default_head_splat.npz``
 (``rigs.splat_twin.FITTED_FILE``, format 2, with the head's content hash, the twin's count and seed),
 which ``add_splat_twin`` applies to a matching twin. Re-run it after changing the head, its materials or
-the studio light. About 7 minutes of Cycles and 20 of fitting on a 2-core CPU.
+the studio light. About 6 minutes of Cycles and 20 of fitting on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ VIEWS = ((-45, 0), (-35, 0), (-25, 0), (-15, 0), (-8, 0), (8, 0), (15, 0), (25, 
 EXPRESSIONS: tuple[dict[str, float], ...] = (
     {}, {"AU26": 0.8, "AU25": 1.0}, {"AU45": 1.0}, {"AU12": 0.7, "AU26": 0.35, "AU25": 1.0})
 AU_CODES = ("AU12", "AU25", "AU26", "AU45")
+#: Wide views (azimuth, elevation), neutral only, with the lens shortened by ``WIDE_LENS_FACTOR``: the whole
+#: bust, so the chest and shoulders the studio framing cuts off are fitted too (other framings show them).
+WIDE_VIEWS = ((0, 0), (-35, 0), (35, 0), (0, 20))
+WIDE_LENS_FACTOR = 0.5
 
 
 def render_cycles(scene: bpy.types.Scene, samples: int, tmp: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +122,16 @@ def collect(scene: bpy.types.Scene, face: bpy.types.Object, samples: int) -> spl
             cameras.append(scene_camera(scene, bpy.context.evaluated_depsgraph_get()))
             exprs.append(e)
             log.info("view %+d/%+d %s: %.1f s", az, el, expr or "neutral", time.perf_counter() - t0)
-    bl_studio.orbit_camera(scene, base, pivot, 0.0)
     set_expression(scene, {})
+    lens = scene.camera.data.lens
+    scene.camera.data.lens = lens * WIDE_LENS_FACTOR
+    for az, el in WIDE_VIEWS:
+        bl_studio.orbit_camera(scene, base, pivot, az, el)
+        targets.append(render_cycles(scene, samples, tmp)[0].astype(np.float16))
+        cameras.append(scene_camera(scene, bpy.context.evaluated_depsgraph_get()))
+        exprs.append(0)
+    scene.camera.data.lens = lens
+    bl_studio.orbit_camera(scene, base, pivot, 0.0)
     fitted = splat_twin.load_fitted(str(face[RIG_HASH_PROP]), len(sample.rgb), 0)
     rgb = sample.rgb if fitted is None else fitted.rgb
     return splat_views.FitSet(binding, np.stack(verts).astype(np.float32), np.array(face.matrix_world),
