@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, nargs="+", default=[DEFAULT_WEIGHTS])
     parser.add_argument("--sets", nargs="*", default=["dev"], choices=["dev", "heldout"],
                         help="dev = the real-speech development set, heldout = the recipe's held-out voices")
-    parser.add_argument("--fold", nargs="*", choices=["festival", "flite", "piper"],
+    parser.add_argument("--fold", nargs="*", choices=["festival", "flite", "piper", "kokoro"],
                         help="also evaluate on these leave-one-engine-out evaluation sets")
     parser.add_argument("--realign", action="store_true",
                         help="also score each fold set with DTW-aligned phones (the aligner check)")

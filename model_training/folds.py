@@ -17,16 +17,17 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from model_training.corpus_build import Clip
+from model_training.corpus_build import Clip, read_clips, write_clips
 from model_training.recipe import RECIPES, Recipe, source_clips
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLD_ENGINES: tuple[str, ...] = ("festival", "flite", "piper")
+FOLD_ENGINES: tuple[str, ...] = ("festival", "flite", "piper", "kokoro")
 #: The speakers of each engine, by recipe split ("train" speakers are heard in the full recipe).
 ENGINE_SPEAKER_SPLITS: dict[str, tuple[str, ...]] = {
     "festival": ("train", "heldout"),  # kal, ked
     "flite": ("train", "heldout"),  # kal16, awb
     "piper": ("train",),  # joe (single speaker)
+    "kokoro": ("train", "heldout"),  # four voices of recipe v12, and jf_nezumi (the full recipe has none)
 }
 _EVAL_SEED = 7_000_001  # far from the recipe's seeds: other sentences than training and validation
 
@@ -46,6 +47,13 @@ def fold_weights(engine: str) -> Path:
 
 
 def fold_eval_clips(engine: str, n_per_split: int = 40, seed: int = 0) -> Iterator[Clip]:
-    """``engine``'s evaluation clips: ``n_per_split`` per speaker split, sentences unseen in training."""
+    """``engine``'s evaluation clips: ``n_per_split`` per speaker split, sentences unseen in training
+    (cached under ``.cache/folds``, keyed like the recipe's clip caches, so a slow engine speaks once)."""
+    from model_training.recipe import source_version
+
     for split in ENGINE_SPEAKER_SPLITS[engine]:
-        yield from source_clips(engine, n_per_split, seed + _EVAL_SEED, split)
+        path = (ROOT / ".cache" / "folds" /
+                f"eval_{engine}_{split}_{n_per_split}_s{seed}_{source_version(engine)}.pkl")
+        if not path.exists():
+            write_clips(path, source_clips(engine, n_per_split, seed + _EVAL_SEED, split))
+        yield from read_clips(path)

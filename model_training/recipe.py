@@ -112,7 +112,7 @@ def voices_version() -> str:
     return hashlib.sha1(repr(voices).encode()).hexdigest()[:6]
 
 
-def _source_version(source: str) -> str:
+def source_version(source: str) -> str:
     """The cache key of one source's clips: the shared speaker split, plus the voice lists of the sources
     that keep their own (so adding one never regenerates the others' caches)."""
     if source == "kokoro":
@@ -132,7 +132,7 @@ def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip
     """Generate (or read from ``cache``) all clips of one split."""
     out: list[Clip] = []
     for source, n in recipe.clips.get(split, {}).items():
-        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{_source_version(source)}.pkl"
+        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{source_version(source)}.pkl"
         if not path.exists():
             log.info("generating %d %s clips for %s", n, source, split)
             s = seed + _SEED_OFFSET[split] + _SOURCE_OFFSET[source]

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override the recipe's phone-class cross-entropy weight (0 = AU loss only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fold", choices=("festival", "flite", "piper"), default=None,
+    parser.add_argument("--fold", choices=("festival", "flite", "piper", "kokoro"), default=None,
                         help="leave-one-engine-out: train without this engine (model_training.folds); "
                              "writes .cache/folds/acoustic-no-<engine>.onnx unless --out is given")
     args = parser.parse_args(argv)

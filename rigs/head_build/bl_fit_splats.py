@@ -5,13 +5,14 @@ Usage: ``.venv/bin/python -m rigs.head_build.bl_fit_splats [--size 256] [--sampl
 
 Generates the default rig (with its studio: camera, three-point lights, world) in the bpy module, renders
 the mesh with Cycles from several views and expressions (``VIEWS`` x ``EXPRESSIONS``, and the wide
-``WIDE_VIEWS`` of the whole bust; none of them is a view of ``bench/bench_splat_match.py``), records the twin's binding as sampled and the face's evaluated
-vertices per expression (``splat_views.FitSet``, optionally cached to ``--views`` so the fit can be rerun
-without rendering), then fits every Gaussian's colour and view-dependent SH, opacity, scales and offset
-on its triangle by gradient descent (``splat_refine``). Writes ``rigs/data/default_head_splat.npz``
-(``rigs.splat_twin.FITTED_FILE``, format 2, with the head's content hash, the twin's count and seed),
-which ``add_splat_twin`` applies to a matching twin. Re-run it after changing the head, its materials or
-the studio light. About 6 minutes of Cycles and 20 of fitting on a 2-core CPU.
+``WIDE_VIEWS`` of the whole bust; none of them is a view of ``bench/bench_splat_match.py``), records the
+twin's binding as sampled and the face's evaluated vertices per expression (``splat_views.FitSet``,
+optionally cached to ``--views`` so the fit can be rerun without rendering), then fits every Gaussian's
+colour and view-dependent SH, opacity, scales and offset on its triangle by gradient descent
+(``splat_refine``). Writes ``rigs/data/default_head_splat.npz`` (``rigs.splat_twin.FITTED_FILE``, format
+2, with the head's content hash, the twin's count and seed), which ``add_splat_twin`` applies to a
+matching twin. Re-run it after changing the head, its materials or the studio light. About 6 minutes of
+Cycles and 20 of fitting on a 2-core CPU.
 """
 
 from __future__ import annotations
