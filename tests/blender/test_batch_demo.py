@@ -44,6 +44,12 @@ def _closure_frame(phone: dict, fps: float) -> int:
     return _frame(phone["start_s"] + 0.3 * (phone["end_s"] - phone["start_s"]), fps)
 
 
+def _closure_frames(phone: dict, fps: float) -> range:
+    """The frames of a bilabial and 20 ms either side: the window in which issue 11's closure recall asks
+    the lips to meet (the model's closure may land a frame before or after the phone file's timing)."""
+    return range(_frame(phone["start_s"] - 0.02, fps), _frame(phone["end_s"] + 0.02, fps) + 1)
+
+
 def _mid_frame(phone: dict, fps: float) -> int:
     return _frame((phone["start_s"] + phone["end_s"]) / 2, fps)
 
@@ -136,7 +142,7 @@ def test_demo_video_has_h264_aac_of_the_clip_length_and_the_mouth_moves(
     def opened(i: int) -> float:
         return max(0.0, aperture(i) - rest)
 
-    closures = [opened(_closure_frame(p, fps)) for p in phones if p["phone"] in CLOSURES]
+    closures = [min(opened(i) for i in _closure_frames(p, fps)) for p in phones if p["phone"] in CLOSURES]
     vowels = [opened(_mid_frame(p, fps)) for p in phones
               if p["phone"] in OPEN_VOWELS and p["end_s"] - p["start_s"] >= 0.06]
     print(f"closure->vowel change: mouth {mouth_change:.4f}, upper face {upper_change:.4f}; aperture: "

@@ -78,12 +78,22 @@ def test_phone_head_shape_and_loss() -> None:
 def test_weights_without_phone_output_keep_working(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import onnx
 
-    model = AcousticModel.load()  # the shipped v10: AUs only
+    from model_server.acoustic import DEFAULT_WEIGHTS
+
+    # The shipped weights without their phone output (as v10 and earlier files were): AUs only.
+    proto = onnx.load(str(DEFAULT_WEIGHTS))
+    kept = [o for o in proto.graph.output if o.name != "phone_logits"]
+    assert len(kept) == len(proto.graph.output) - 1
+    del proto.graph.output[:]
+    proto.graph.output.extend(kept)
+    onnx.save(proto, str(tmp_path / "aus_only.onnx"))
+    model = AcousticModel.load(tmp_path / "aus_only.onnx", device="cpu")
     assert model.phone_classes is None
     audio = np.random.default_rng(2).normal(0, 0.05, SAMPLE_RATE // 2).astype(np.float32)
     out = model.predict_output(audio)
     assert out.phone_logits is None and out.phone_posteriors() is None
     np.testing.assert_array_equal(out.aus, model.predict(audio))
+    np.testing.assert_array_equal(out.aus, AcousticModel.load(device="cpu").predict(audio))
     # Weights whose phone classes are not this version's: the AUs still work, the phone output is ignored.
     from model_training.export import export_onnx
     from model_training.model import AcousticNet

@@ -132,5 +132,7 @@ def test_recessed_eyeballs_stay_behind_the_closed_lids() -> None:
         per_pixel = np.bincount(view.rows[iris[view.cols]], view.weights[iris[view.cols]], 128 * 128)
         return float(per_pixel.max())
 
-    assert iris_weight(0.0) > 0.1  # the test can see the failure: discs on the cornea sort in front
+    # The test can see the failure: without the recess, discs on the cornea sort in front of the lid's
+    # (0.06 of a pixel's colour from the iris on the bust with its lash strands; 0.4 on the older head).
+    assert iris_weight(0.0) > 0.04
     assert iris_weight(sr.EYE_RECESS) < 0.01
