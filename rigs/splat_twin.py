@@ -14,6 +14,7 @@ Pure module (numpy only). The caller binds the samples to their triangles (``spl
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
@@ -234,21 +235,44 @@ class FittedTwin:
         return np.concatenate([dc, self.sh_rest], 1).astype(np.float32)
 
 
+#: The modules that decide what the default head looks like in Cycles (materials, paint, studio light):
+#: a fit is only true to the renders it was fitted to, so the fitted file records their fingerprint.
+LOOK_SOURCES: tuple[str, ...] = ("bl_head_materials.py", "head_paint.py", "bl_studio.py")
+
+
+def look_fingerprint() -> str:
+    """SHA-256 (16 hex digits) over the source of :data:`LOOK_SOURCES` as they are now."""
+    h = hashlib.sha256()
+    for name in LOOK_SOURCES:
+        h.update((Path(__file__).resolve().parent / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def fitted_look(path: Path | None = None) -> str | None:
+    """The look fingerprint a fitted file was made under (None: no file, or a file from before it was
+    recorded)."""
+    path = FITTED_FILE if path is None else Path(path)
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return str(data["look"]) if "look" in data.files else None
+
+
 def _q8(values: np.ndarray, step: float) -> np.ndarray:
     return np.clip(np.round(np.asarray(values, np.float64) / step), -127, 127).astype(np.int8)
 
 
 def save_fitted(path: Path, fitted: FittedTwin | np.ndarray, head_hash: str, count: int, note: str,
-                seed: int = 0) -> None:
+                seed: int = 0, look: str = "") -> None:
     """Write a fitted twin (or bare colours ``[N, 3]``) for the head whose content hash is ``head_hash``
     and the twin of ``count`` Gaussians sampled with ``seed`` (format :data:`FITTED_FORMAT`; colours and
     opacities as uint8, the other fields as int8 in steps of the ``*_STEP`` constants, each step stored
-    beside its field)."""
+    beside its field; ``look``: :func:`look_fingerprint` of the renders it was fitted to)."""
     fit = fitted if isinstance(fitted, FittedTwin) else FittedTwin(np.asarray(fitted, np.float32))
     fields: dict[str, np.ndarray] = {
         "format": np.array(FITTED_FORMAT), "rgb": np.round(np.clip(fit.rgb, 0, 1) * 255).astype(np.uint8),
         "head_hash": np.array(head_hash), "count": np.array(count), "seed": np.array(seed),
-        "note": np.array(note)}
+        "note": np.array(note), "look": np.array(look)}
     if fit.opacities is not None:
         fields["opacity"] = np.round(np.clip(fit.opacities, 0, 1) * 255).astype(np.uint8)
     if fit.log_scale_deltas is not None:

@@ -148,12 +148,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", type=Path, default=None,
                         help="cache of this head's training views (.npz): read when it exists, else written")
     parser.add_argument("--collect-only", action="store_true", help="render and save the views, no fit")
+    parser.add_argument("--restamp", action="store_true",
+                        help="only record the current look fingerprint in the fitted file, without a fit: "
+                             "for edits to the look's sources that change no pixel (comments, refactors)")
     defaults = splat_refine.RefineOptions()
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--sh-degree", type=int, default=defaults.sh_degree, choices=(0, 1, 2))
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.restamp:
+        with np.load(args.out) as data:
+            fields = {k: data[k] for k in data.files}
+        fields["look"] = np.array(splat_twin.look_fingerprint())
+        np.savez_compressed(args.out, **fields)
+        log.info("restamped %s with look %s", args.out, fields["look"])
+        return 0
     t0 = time.perf_counter()
     scene, face = setup(args.size)
     if args.views is not None and args.views.is_file():
@@ -168,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     options = splat_refine.RefineOptions(epochs=args.epochs, sh_degree=args.sh_degree, threads=args.threads)
     fitted = splat_refine.fit_twin(fit_set, options)
     splat_twin.save_fitted(args.out, fitted, str(face[RIG_HASH_PROP]), len(fitted.rgb),
-                           f"{len(fit_set.cameras)} Cycles views ({args.size} px, {args.samples} samples)")
+                           f"{len(fit_set.cameras)} Cycles views ({args.size} px, {args.samples} samples)",
+                           look=splat_twin.look_fingerprint())
     log.info("wrote %s in %.0f s", args.out, time.perf_counter() - t0)
     return 0
 

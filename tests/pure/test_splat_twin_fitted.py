@@ -91,3 +91,12 @@ def test_apply_changes_the_sample_and_binding_and_gives_sh() -> None:
     assert np.allclose(0.5 + 0.28209479177387814 * sh[:, 0], fit.rgb, atol=1e-6)
     colours_only = splat_twin.FittedTwin(fit.rgb).apply(sample, means, scales)
     assert colours_only.shape == (20, 1, 3) and np.allclose(means, fit.offsets)
+
+
+def test_the_committed_fit_was_made_under_the_current_look() -> None:
+    """A fit is true only to the renders it was fitted to: editing the materials, paint or studio light
+    without refitting would ship a twin that no longer looks like its mesh, silently."""
+    assert splat_twin.fitted_look() == splat_twin.look_fingerprint(), (
+        f"{', '.join(splat_twin.LOOK_SOURCES)} changed after rigs/data/default_head_splat.npz was fitted: "
+        "re-run `python -m rigs.head_build.bl_fit_splats` (about 26 min), or, if the edit changes no pixel, "
+        "`python -m rigs.head_build.bl_fit_splats --restamp`")
