@@ -288,7 +288,58 @@ class EspeakLibrary:
             end = starts[k + 1] if k + 1 < len(starts) else n
             if end > start and name.strip():
                 phones.append((name.strip(), start, end))
-        return RawSpeech(audio, self.sample_rate, phones)
+        return RawSpeech(audio, self.sample_rate, attach_stop_closures(audio, self.sample_rate, phones))
+
+
+#: Stops and affricates (by their first IPA symbols): espeak-ng writes their closure as silence before
+#: the phone's event.
+STOP_SYMBOLS = frozenset(("p", "b", "t", "d", "k", "ɡ", "g", "c", "ɟ", "q", "ɢ", "ʈ", "ɖ", "ʔ",
+                          "tʃ", "dʒ", "ts", "dz", "tɕ", "dʑ"))
+#: Longest stretch of silence before a stop that counts as its closure (a phrase-initial stop after a long
+#: pause gets this much of it: the lips close well before the burst).
+MAX_CLOSURE_S = 0.08
+
+
+def is_stop(phone: str) -> bool:
+    """Whether an IPA phone begins with a stop or affricate (``"p"``, ``"tʃ"``, ``"kʰ"``...)."""
+    from .phonetics import split_ipa
+
+    syms = split_ipa(phone)
+    return bool(syms) and (syms[0] in STOP_SYMBOLS or "".join(syms[:2]) in STOP_SYMBOLS)
+
+
+def attach_stop_closures(audio: np.ndarray, sample_rate: int, phones: list[tuple[str, int, int]],
+                         drop_db: float = 30.0) -> list[tuple[str, int, int]]:
+    """Give each stop the silent closure that precedes its burst.
+
+    espeak-ng's phoneme event for an unvoiced stop comes at the release; the closure before it is written
+    as (near-)silence inside the previous phone, so a /p/ timed by its event would close the lips only as
+    they open. Every stop whose event is preceded by quiet audio (2.5 ms frames more than ``drop_db``
+    below the loudest frame of the 200 ms before, or digital silence) starts instead where that quiet
+    starts (at most :data:`MAX_CLOSURE_S` earlier, never before the previous phone's start), and the
+    previous phone ends there. A voiced stop's closure is voiced, not quiet: it stays as it is.
+
+    Args:
+        phones: (IPA phone, start sample, end sample) per phone, as from the library's events.
+    """
+    hop = max(1, sample_rate // 400)
+    n_frames = len(audio) // hop
+    rms = np.sqrt(np.mean(audio[:n_frames * hop].reshape(n_frames, hop) ** 2, axis=1))  # [F]
+    out = list(phones)
+    for k, (name, start, end) in enumerate(out):
+        f = min(start // hop, n_frames)
+        if f <= 0 or not is_stop(name):
+            continue
+        level = max(1e-4, float(rms[max(0, f - 80):f].max()) * 10 ** (-drop_db / 20))
+        lo = max(0, f - int(MAX_CLOSURE_S * sample_rate) // hop, (out[k - 1][1] // hop + 1) if k else 0)
+        loud = np.flatnonzero(rms[lo:f] > level)
+        first_quiet = lo + int(loud[-1]) + 1 if len(loud) else lo
+        new_start = first_quiet * hop
+        if first_quiet < f and new_start < start:
+            out[k] = (name, new_start, end)
+            if k and out[k - 1][2] > new_start:
+                out[k - 1] = (out[k - 1][0], out[k - 1][1], new_start)
+    return out
 
 
 _SHARED: dict[str, EspeakLibrary] = {}  # kind ("bundled", "system") -> the process's instance

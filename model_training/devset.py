@@ -8,10 +8,14 @@ prompts (8 kHz GSM), and ktuberling's spoken words (es, fr, it, nl, pt). Transcr
 other prompt packages by file name too (their recordings may word a prompt differently, so those clips
 pass a match gate below), and ktuberling's file names (the word, accents dropped).
 
-Phone timings come from :mod:`model_training.forced_align` (DTW against espeak-ng). A clip is kept when
+The match gate uses :mod:`model_training.forced_align` (DTW against espeak-ng): a clip is kept when
 its DTW cost is at most :data:`MAX_COST` and the espeak-ng rate that fits it lies within 30 % of its
 speaker's median (:func:`_passes`; a transcript that does not belong to the recording mostly shows as an
-odd rate). The gate is weak: a wrong text of similar length passes it (docs/evaluation.md).
+odd rate), and when every aligned pause of >= 250 ms sits near the recording's noise floor
+(:func:`pauses_quiet`: a reworded prompt leaves speech where the text has none). The gate is weak: a
+wrong text of similar length passes it (docs/evaluation.md). The phone timings of a kept clip come from
+:mod:`model_training.sphinx_align` (pocketsphinx over espeak-ng's phones mapped to English ones), more
+precise than the DTW's on every voice but espeak-ng's own (docs/evaluation.md).
 
 Development data only: nothing here is used to train or to choose a model by default; the licences
 (recorded per clip in ``meta["licence"]`` and in the model card) decide whether it ever may be. The
@@ -100,12 +104,20 @@ SPEAKERS: tuple[Speaker, ...] = (
 _TEXT_PACKAGES = {lang: f"asterisk-core-sounds-{lang}" for lang in ("es", "fr", "it", "ru")}
 
 
-def version(per_speaker: int, seed: int) -> str:
-    """Hash of this module, the aligner and the selection (keys the cached set)."""
-    from model_training import forced_align
+#: Phone-timing aligners of the set: ``sphinx`` (:mod:`model_training.sphinx_align`, the default) or
+#: ``dtw`` (the gate's own DTW timings, the set's timings before session 6; kept to show what the
+#: reference changes).
+TIMINGS = ("sphinx", "dtw")
 
-    digest = hashlib.sha1(f"{per_speaker}-{seed}-{MAX_COST}-{RATE_TOLERANCE}".encode())
-    for module in (__file__, forced_align.__file__):
+
+def version(per_speaker: int, seed: int, timing: str = "sphinx") -> str:
+    """Hash of this module, the aligners, the timing choice and the selection (keys the cached set)."""
+    from model_server import espeak
+    from model_training import espeak_gen, forced_align, sphinx_align
+
+    digest = hashlib.sha1(f"{per_speaker}-{seed}-{MAX_COST}-{RATE_TOLERANCE}-{timing}".encode())
+    for module in (__file__, forced_align.__file__, sphinx_align.__file__, espeak_gen.__file__,
+                   espeak.__file__):
         digest.update(Path(str(module)).read_bytes())
     return digest.hexdigest()[:8]
 
@@ -154,6 +166,31 @@ def _passes(cost: float, rate_wpm: int, median_rate_wpm: float) -> bool:
     return cost <= MAX_COST and abs(rate_wpm / max(median_rate_wpm, 1.0) - 1.0) <= RATE_TOLERANCE
 
 
+#: An aligned pause of the metrics' length (>= 250 ms) whose median 10 ms frame level lies more than this
+#: many dB above the clip's noise floor (its 5th-percentile frame) holds speech: the transcript does not
+#: match the recording there (a reworded prompt), so the clip's reference is wrong and it is dropped.
+PAUSE_ABOVE_FLOOR_DB = 10.0
+
+
+def pauses_quiet(audio: np.ndarray, phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray) -> bool:
+    """Whether every aligned pause the viewer metrics score sits near the recording's noise floor (see
+    :data:`PAUSE_ABOVE_FLOOR_DB`; looks at the audio and the alignment only, never at a model)."""
+    hop = SAMPLE_RATE // 100
+    n = len(audio) // hop
+    if n == 0:
+        return True
+    frames = audio[:n * hop].reshape(n, hop).astype(np.float64)
+    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-10)  # [n] dB
+    floor = float(np.percentile(level, 5))
+    for p, a, b in zip(phones, starts_s, ends_s, strict=True):
+        if p != "_" or b - a < 0.25:
+            continue
+        lo, hi = int(np.ceil((a + 0.06) * 100)), min(n, int((b - 0.06) * 100))
+        if hi > lo and float(np.median(level[lo:hi])) > floor + PAUSE_ABOVE_FLOOR_DB:
+            return False
+    return True
+
+
 def decode(path: Path, ffmpeg_format: str | None) -> np.ndarray:
     """Any file ffmpeg reads -> [N] float32 mono at 16 kHz."""
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error"]
@@ -182,15 +219,18 @@ def candidates(spk: Speaker, cache: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE) -> Path:
-    """Build (or find) the set; returns the pickle's path."""
-    path = cache / f"devset_{version(per_speaker, seed)}.pkl"
+def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: str = "sphinx") -> Path:
+    """Build (or find) the set; returns the pickle's path. ``timing``: one of :data:`TIMINGS`."""
+    if timing not in TIMINGS:
+        raise ValueError(f"unknown timing {timing!r}: use one of {TIMINGS}")
+    path = cache / f"devset_{version(per_speaker, seed, timing)}.pkl"
     if path.exists():
         log.info("dev set already built: %s", path)
         return path
     from model_training.forced_align import Aligner
+    from model_training.sphinx_align import SphinxAligner
 
-    aligner = Aligner()
+    aligner, timer = Aligner(), SphinxAligner() if timing == "sphinx" else None
     clips: list[Clip] = []
     try:
         for spk in SPEAKERS:
@@ -209,23 +249,29 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE) -> Path:
             for f, text, audio, res in tried:
                 if kept >= per_speaker or not _passes(res.cost, res.rate_wpm, median_rate):
                     continue
+                timed = res if timer is None else timer.align(audio, text, spk.espeak)
+                if timed is None or not pauses_quiet(audio, timed.phones, timed.starts_s, timed.ends_s):
+                    continue
                 kept += 1
-                clips.append(Clip((np.clip(audio, -1, 1) * 32767).astype(np.int16), res.phones, res.starts_s,
-                                  res.ends_s, {"source": spk.speaker.split(":")[0], "speaker": spk.speaker,
+                pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+                clips.append(Clip(pcm, timed.phones, timed.starts_s, timed.ends_s, {
+                                  "source": spk.speaker.split(":")[0], "speaker": spk.speaker,
                                                "language": spk.language, "split": "dev", "text": text,
                                                "licence": spk.licence, "file": f.name,
-                                               "align_cost": f"{res.cost:.3f}"}))
+                                               "align_cost": f"{res.cost:.3f}", "timing": timing}))
             log.info("%s: %d clips kept of %d aligned (pool %d, median rate %.0f wpm)", spk.speaker, kept,
                      len(tried), len(pool), median_rate)
     finally:
         aligner.close()
+        if timer is not None:
+            timer.close()
     write_clips(path, iter(clips))
     return path
 
 
-def load(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE) -> list[Clip]:
+def load(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: str = "sphinx") -> list[Clip]:
     """The dev set's clips (built first when missing)."""
-    return read_clips(build(per_speaker, seed, cache))
+    return read_clips(build(per_speaker, seed, cache, timing))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,9 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-speaker", type=int, default=30)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--timing", choices=TIMINGS, default="sphinx", help="the phone-timing aligner")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    clips = load(args.per_speaker, args.seed, args.cache)
+    clips = load(args.per_speaker, args.seed, args.cache, args.timing)
     by = Counter((c.meta["speaker"], c.meta["language"], c.meta["licence"]) for c in clips)
     print(f"{'speaker':<24}{'lang':>6}{'clips':>7}{'minutes':>9}  licence")
     for (spk, lang, lic), n in sorted(by.items()):

@@ -4,7 +4,10 @@ espeak-ng is initialised in synchronous mode with phoneme events (``espeakINITIA
 and IPA phoneme names (``espeakINITIALIZE_PHONEME_IPA``), so every engine of the recipe speaks the same
 phone alphabet (IPA) to the coarticulation model. Each phoneme event carries the sample position where
 the phone starts; a phone ends where the next event (or the end of the audio) starts. espeak-ng writes
-exactly silent samples for pauses, so silences are found from the audio itself.
+exactly silent samples for pauses, so silences are found from the audio itself. It also writes the closure
+of an unvoiced stop as silence *before* the stop's event (the event marks the release), so each stop gets
+back the silence that precedes it (:func:`model_server.espeak.attach_stop_closures`, also what the server's
+dialog mode reads): the lips of a /p/ close when the sound stops, not when it bursts.
 
 The library is not thread-safe: use one process per generator (the corpus builder does).
 """
@@ -16,8 +19,8 @@ import multiprocessing
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from model_server.espeak import EspeakUnavailableError, shared_library
-from model_training.timing import TimedSpeech, silence_runs
+from model_server.espeak import EspeakUnavailableError, is_stop, shared_library
+from model_training.timing import TimedSpeech, cut_runs, silence_runs
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,10 @@ class EspeakEngine:
             ValueError: if the voice does not exist.
         """
         raw = self._lib.speak(text, voice.name, voice.rate_wpm, voice.pitch, voice.pitch_range)
+        stops = [(a, b) for name, a, b in raw.phones if is_stop(name)]
         return TimedSpeech.from_segments(raw.audio, raw.sample_rate, raw.phones,
-                                         silences=silence_runs(raw.audio))
+                                         silences=cut_runs(silence_runs(raw.audio), stops,
+                                                           min_len=int(0.04 * raw.sample_rate)))
 
 
 def _isolated_worker(conn: Connection) -> None:

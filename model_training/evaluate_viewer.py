@@ -238,7 +238,8 @@ def _sets(args: argparse.Namespace) -> list[tuple[str, list[Clip]]]:
         from model_training.asterisk_gen import TRAIN_SPEAKERS
 
         # speakers the training may hear (asterisk_gen) are never development data
-        clips = [c for c in devset.load(args.per_speaker) if c.meta["speaker"] not in TRAIN_SPEAKERS]
+        clips = [c for c in devset.load(args.per_speaker, timing=args.dev_timing)
+                 if c.meta["speaker"] not in TRAIN_SPEAKERS]
         if args.limit:
             clips = _first_per_speaker(clips, args.limit)
         out.append(("dev", clips))
@@ -254,20 +255,22 @@ def _sets(args: argparse.Namespace) -> list[tuple[str, list[Clip]]]:
         clips = list(fold_eval_clips(engine, args.fold_clips, args.seed))
         out.append((f"fold:{engine}", clips))
         if args.realign:
-            out.append((f"fold:{engine}+dtw", realigned(clips)))
+            out.append((f"fold:{engine}+{args.dev_timing}", realigned(clips, args.dev_timing)))
     return out
 
 
-def realigned(clips: list[Clip]) -> list[Clip]:
-    """The same English TTS clips with the DTW aligner's phones instead of the engine's true ones: the
-    difference between the two rows is what the aligner's error alone does to the viewer metrics."""
-    from model_training.forced_align import Aligner
+def realigned(clips: list[Clip], timing: str = "sphinx") -> list[Clip]:
+    """The same TTS clips with the dev set's aligner's phones (``timing``: ``sphinx`` or ``dtw``) instead
+    of the engine's true ones: the difference between the two rows is what the aligner's error alone does
+    to the viewer metrics."""
+    from model_training.forced_align import make_aligner
 
-    aligner = Aligner()
+    aligner = make_aligner(timing)
     out = []
     try:
         for c in clips:
-            res = aligner.align(c.float_audio(), c.meta["text"], "en-us")
+            language = str(c.meta.get("language", "en"))
+            res = aligner.align(c.float_audio(), c.meta["text"], "en-us" if language == "en" else language)
             if res is not None:
                 out.append(Clip(c.audio, res.phones, res.starts_s, res.ends_s, c.meta))
     finally:
@@ -296,9 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", nargs="*", choices=["festival", "flite", "piper", "kokoro"],
                         help="also evaluate on these leave-one-engine-out evaluation sets")
     parser.add_argument("--realign", action="store_true",
-                        help="also score each fold set with DTW-aligned phones (the aligner check)")
+                        help="also score each fold set with aligned phones (--dev-timing's aligner: the aligner check)")
     parser.add_argument("--fold-clips", type=int, default=40, help="clips per speaker split of a fold")
     parser.add_argument("--per-speaker", type=int, default=30, help="dev-set clips per speaker (build size)")
+    parser.add_argument("--dev-timing", choices=("sphinx", "dtw"), default="sphinx",
+                        help="the dev set's phone-timing aligner (model_training.devset.TIMINGS)")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only this many clips per speaker")
     parser.add_argument("--fps", type=float, default=30.0, help="the scene rate of the predicted track")
     parser.add_argument("--recipe", default="full")

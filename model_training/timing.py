@@ -87,3 +87,19 @@ def silence_runs(audio: np.ndarray, min_s: float = 0.04, sample_rate: int = 2205
     ends = np.flatnonzero(edges == -1)
     min_len = int(min_s * sample_rate)
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a >= min_len]
+
+
+
+def cut_runs(runs: list[tuple[int, int]], spans: list[tuple[int, int]], min_len: int = 1
+             ) -> list[tuple[int, int]]:
+    """``runs`` (sample ``(start, end)``) cut back to end where the first ``span`` they overlap starts, and
+    dropped when less than ``min_len`` samples remain (a stop's closure written as silence must not become
+    a pause: :func:`model_server.espeak.attach_stop_closures`)."""
+    kept: list[tuple[int, int]] = []
+    for a, b in runs:
+        for c0, c1 in spans:
+            if a < c1 and b > c0:
+                b = min(b, c0)
+        if b - a >= min_len:
+            kept.append((a, b))
+    return kept
