@@ -15,8 +15,11 @@ import numpy as np
 
 from .filters import gaussian_smooth1d, moving_max
 
-#: How long speech presence is held around each speech or voiced frame (s).
-HOLD_S = 0.25
+#: How long speech presence is held around each speech or voiced frame (s): long enough for a quiet
+#: unvoiced consonant beside a voiced stretch, short enough that the mouth rests in a 300 ms pause
+#: (0.25 until session 6: rest in pauses on the real-speech dev set 0.56 -> 0.67 with v12, speech-frame r
+#: 0.466 -> 0.455, held-out TTS unchanged; docs/evaluation.md).
+HOLD_S = 0.12
 #: Standard deviation of the smoothing of the presence edges (s).
 EASE_S = 0.03
 
