@@ -36,6 +36,19 @@ def sphinx_decoder() -> Any:
     return Decoder(lm=None, bestpath=False, loglevel="FATAL")
 
 
+def aligned(decoder: Any, audio: np.ndarray) -> Any:
+    """pocketsphinx's two passes over 16 kHz ``audio`` for the text set by ``set_align_text`` (words, then
+    phones and states); its alignment, or None when it finds none."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
+    for second_pass in (False, True):
+        if second_pass:
+            decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+    return decoder.get_alignment()
+
+
 def align_words(audio: np.ndarray, text: str, decoder: Any = None
                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Align ``text`` to 16 kHz ``audio``; returns IPA phones (``"_"`` pauses), starts_s, ends_s.
@@ -47,15 +60,8 @@ def align_words(audio: np.ndarray, text: str, decoder: Any = None
         RuntimeError: if pocketsphinx is missing or finds no alignment.
     """
     decoder = decoder or sphinx_decoder()
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
     decoder.set_align_text(text)
-    for second_pass in (False, True):
-        if second_pass:
-            decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-    alignment = decoder.get_alignment()
+    alignment = aligned(decoder, audio)
     if alignment is None:
         raise RuntimeError(f"pocketsphinx found no alignment of {text!r}")
     phones: list[str] = []

@@ -16,13 +16,12 @@ with known timings: ``python -m model_training.forced_align --aligner both`` (do
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from model_server.dtw_align import contiguous
 from model_server.features import SAMPLE_RATE
 from model_server.phonetics import split_ipa
+from model_training.align import aligned
 from model_training.forced_align import Aligner, Alignment
 from model_training.timing import PAUSE
 
@@ -95,17 +94,9 @@ class SphinxAligner:
     def _segments(self, audio: np.ndarray, prons: list[str]) -> list[tuple[str, float, float]] | None:
         """pocketsphinx's word segments (dictionary word, start s, end s) for the phone string, or None."""
         self._add_words(prons)
-        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
-        decoder: Any = self._decoder
         try:
-            decoder.set_align_text(" ".join(_word(p) for p in prons))
-            for second_pass in (False, True):  # word alignment, then phone and state alignment
-                if second_pass:
-                    decoder.set_alignment()
-                decoder.start_utt()
-                decoder.process_raw(pcm, full_utt=True)
-                decoder.end_utt()
-            alignment = decoder.get_alignment()
+            self._decoder.set_align_text(" ".join(_word(p) for p in prons))
+            alignment = aligned(self._decoder, audio)
         except (RuntimeError, ValueError):
             return None
         if alignment is None:
