@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", nargs="*", choices=["festival", "flite", "piper", "kokoro"],
                         help="also evaluate on these leave-one-engine-out evaluation sets")
     parser.add_argument("--realign", action="store_true",
-                        help="also score each fold set with aligned phones (the --dev-timing aligner's check)")
+                        help="also score each fold set with phones of the --dev-timing aligner")
     parser.add_argument("--fold-clips", type=int, default=40, help="clips per speaker split of a fold")
     parser.add_argument("--per-speaker", type=int, default=30, help="dev-set clips per speaker (build size)")
     parser.add_argument("--dev-timing", choices=("sphinx", "dtw"), default="sphinx",
