@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelServerError
+from .phonetics import split_ipa
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
@@ -302,8 +303,6 @@ MAX_CLOSURE_S = 0.08
 
 def is_stop(phone: str) -> bool:
     """Whether an IPA phone begins with a stop or affricate (``"p"``, ``"tʃ"``, ``"kʰ"``...)."""
-    from .phonetics import split_ipa
-
     syms = split_ipa(phone)
     return bool(syms) and (syms[0] in STOP_SYMBOLS or "".join(syms[:2]) in STOP_SYMBOLS)
 
@@ -335,7 +334,7 @@ def attach_stop_closures(audio: np.ndarray, sample_rate: int, phones: list[tuple
         loud = np.flatnonzero(rms[lo:f] > level)
         first_quiet = lo + int(loud[-1]) + 1 if len(loud) else lo
         new_start = first_quiet * hop
-        if first_quiet < f and new_start < start:
+        if first_quiet < f:
             out[k] = (name, new_start, end)
             if k and out[k - 1][2] > new_start:
                 out[k - 1] = (out[k - 1][0], out[k - 1][1], new_start)

@@ -42,7 +42,9 @@ from pathlib import Path
 import numpy as np
 
 from model_server.features import SAMPLE_RATE
+from model_training import metrics
 from model_training.corpus_build import Clip, read_clips, write_clips
+from model_training.timing import PAUSE
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,20 +177,16 @@ PAUSE_ABOVE_FLOOR_DB = 10.0
 def pauses_quiet(audio: np.ndarray, phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray) -> bool:
     """Whether every aligned pause the viewer metrics score sits near the recording's noise floor (see
     :data:`PAUSE_ABOVE_FLOOR_DB`; looks at the audio and the alignment only, never at a model)."""
-    hop = SAMPLE_RATE // 100
+    hop = SAMPLE_RATE // int(metrics.FRAME_RATE_HZ)
     n = len(audio) // hop
     if n == 0:
         return True
     frames = audio[:n * hop].reshape(n, hop).astype(np.float64)
     level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-10)  # [n] dB
     floor = float(np.percentile(level, 5))
-    for p, a, b in zip(phones, starts_s, ends_s, strict=True):
-        if p != "_" or b - a < 0.25:
-            continue
-        lo, hi = int(np.ceil((a + 0.06) * 100)), min(n, int((b - 0.06) * 100))
-        if hi > lo and float(np.median(level[lo:hi])) > floor + PAUSE_ABOVE_FLOOR_DB:
-            return False
-    return True
+    kinds = ["pause" if p == PAUSE else "phone" for p in phones]
+    return all(float(np.median(level[lo:hi])) <= floor + PAUSE_ABOVE_FLOOR_DB
+               for lo, hi in metrics.scored_pauses(kinds, starts_s, ends_s, n))
 
 
 def decode(path: Path, ffmpeg_format: str | None) -> np.ndarray:

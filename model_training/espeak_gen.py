@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from model_server.espeak import EspeakUnavailableError, is_stop, shared_library
-from model_training.timing import TimedSpeech, cut_runs, silence_runs
+from model_training.timing import MIN_SILENCE_S, TimedSpeech, cut_runs, silence_runs
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class EspeakEngine:
         stops = [(a, b) for name, a, b in raw.phones if is_stop(name)]
         return TimedSpeech.from_segments(raw.audio, raw.sample_rate, raw.phones,
                                          silences=cut_runs(silence_runs(raw.audio), stops,
-                                                           min_len=int(0.04 * raw.sample_rate)))
+                                                           min_len=int(MIN_SILENCE_S * raw.sample_rate)))
 
 
 def _isolated_worker(conn: Connection) -> None:

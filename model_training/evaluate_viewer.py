@@ -263,14 +263,13 @@ def realigned(clips: list[Clip], timing: str = "sphinx") -> list[Clip]:
     """The same TTS clips with the dev set's aligner's phones (``timing``: ``sphinx`` or ``dtw``) instead
     of the engine's true ones: the difference between the two rows is what the aligner's error alone does
     to the viewer metrics."""
-    from model_training.forced_align import make_aligner
+    from model_training.forced_align import make_aligner, reading_voice
 
     aligner = make_aligner(timing)
     out = []
     try:
         for c in clips:
-            language = str(c.meta.get("language", "en"))
-            res = aligner.align(c.float_audio(), c.meta["text"], "en-us" if language == "en" else language)
+            res = aligner.align(c.float_audio(), c.meta["text"], reading_voice(c.meta))
             if res is not None:
                 out.append(Clip(c.audio, res.phones, res.starts_s, res.ends_s, c.meta))
     finally:

@@ -38,7 +38,7 @@ FRAME_RATE_HZ = 100
 _HOP = SAMPLE_RATE // FRAME_RATE_HZ
 _FMAX_HZ = 3800.0
 _PAD_S = 0.25  # silence added around the synthesis: recordings start and end with some
-_DEFAULT_WPM = 175
+DEFAULT_WPM = 175
 _SPEECH_DB = -35.0  # frames within this of the loudest (p99) frame count as speech for rate matching
 
 
@@ -127,15 +127,15 @@ class Aligner:
 
     def align(self, audio: np.ndarray, text: str, language: str, variant: str = "") -> Alignment | None:
         """Align ``text`` (in espeak-ng ``language``) to 16 kHz ``audio``; None if espeak-ng fails."""
-        first = self.reference(text, language, variant, _DEFAULT_WPM)
+        first = self.reference(text, language, variant, DEFAULT_WPM)
         if first is None:
             return None
         a0, b0 = speech_span_s(first[0])
         a1, b1 = speech_span_s(audio)
-        rate = int(np.clip(_DEFAULT_WPM * (b0 - a0) / max(b1 - a1, 0.05), 80, 450))
-        ref = self.reference(text, language, variant, rate) if abs(rate - _DEFAULT_WPM) > 8 else first
+        rate = int(np.clip(DEFAULT_WPM * (b0 - a0) / max(b1 - a1, 0.05), 80, 450))
+        ref = self.reference(text, language, variant, rate) if abs(rate - DEFAULT_WPM) > 8 else first
         if ref is None:
-            ref, rate = first, _DEFAULT_WPM
+            ref, rate = first, DEFAULT_WPM
         ref_audio, phones, starts, ends = ref
         path, cost = dtw_path(features(ref_audio), features(audio))
         new_starts = transfer(starts, path)
@@ -195,6 +195,12 @@ CHECK_SOURCES = (("festival", "heldout"), ("flite", "heldout"), ("piper", "val")
                  ("espeak", "heldout"))
 
 
+def reading_voice(meta: dict) -> str:
+    """The espeak-ng voice that reads a clip's transcript: its ``language`` (``en`` reads as ``en-us``)."""
+    language = str(meta.get("language", "en"))
+    return "en-us" if language == "en" else language
+
+
 def make_aligner(kind: str) -> Any:
     """``"dtw"``: :class:`Aligner`; ``"sphinx"``: :class:`model_training.sphinx_align.SphinxAligner`."""
     if kind == "sphinx":
@@ -219,17 +225,15 @@ def check_on_tts(n_per_source: int = 12, seed: int = 5, kind: str = "dtw",
         for source, split in sources:
             errs: dict[str, list[float]] = {"all": [], "bilabial": []}
             for clip in source_clips(source, n_per_source, seed, split):
-                language = str(clip.meta.get("language", "en"))
-                res = aligner.align(clip.float_audio(), clip.meta["text"],
-                                    "en-us" if language == "en" else language)
+                res = aligner.align(clip.float_audio(), clip.meta["text"], reading_voice(clip.meta))
                 if res is None:
                     continue
                 true = [s for s in _symbols(clip.phones, clip.starts_s, clip.ends_s) if s[0] != PAUSE]
                 got = [s for s in _symbols(res.phones, res.starts_s, res.ends_s) if s[0] != PAUSE]
-                for k_ind, t, a in match_boundaries(true, got):
+                for phone_kind, t, a in match_boundaries(true, got):
                     e = 1000.0 * abs(a - t)
                     errs["all"].append(e)
-                    if k_ind == "bilabial":
+                    if phone_kind == "bilabial":
                         errs["bilabial"].append(e)
             for k in errs:
                 errs_all[k] += errs[k]

@@ -240,16 +240,25 @@ def viewer_rest(aperture: np.ndarray, kinds: list[str], starts_s: np.ndarray, en
     n = len(aperture)
     limit = VIEWER_CLOSED_SHARE * float(np.percentile(aperture, 95)) if n else 0.0
     ok = total = 0
+    for lo, hi in scored_pauses(kinds, starts_s, ends_s, n):
+        ok += int((aperture[lo:hi] <= limit).sum())
+        total += hi - lo
+    return ok, total
+
+
+def scored_pauses(kinds: list[str], starts_s: np.ndarray, ends_s: np.ndarray, n: int
+                  ) -> list[tuple[int, int]]:
+    """The 100 Hz frame ranges ``[lo, hi)`` the rest metric scores: pauses of >= 250 ms with 60 ms trimmed
+    at both ends, clipped to ``n`` frames (empty ranges left out)."""
+    out = []
     for kind, a, b in zip(kinds, starts_s, ends_s, strict=True):
         if kind != "pause" or b - a < MIN_PAUSE_S:
             continue
         lo = int(np.ceil((a + PAUSE_TRIM_S) * FRAME_RATE_HZ))
         hi = min(n, int(np.floor((b - PAUSE_TRIM_S) * FRAME_RATE_HZ)))
-        if hi <= lo:
-            continue
-        ok += int((aperture[lo:hi] <= limit).sum())
-        total += hi - lo
-    return ok, total
+        if hi > lo:
+            out.append((lo, hi))
+    return out
 
 
 def speech_mask(kinds: list[str], starts_s: np.ndarray, ends_s: np.ndarray, n: int) -> np.ndarray:

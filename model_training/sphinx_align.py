@@ -22,7 +22,7 @@ from model_server.dtw_align import contiguous
 from model_server.features import SAMPLE_RATE
 from model_server.phonetics import split_ipa
 from model_training.align import aligned
-from model_training.forced_align import Aligner, Alignment
+from model_training.forced_align import DEFAULT_WPM, Aligner, Alignment
 from model_training.timing import PAUSE
 
 #: IPA symbol (from :func:`split_ipa`) -> en-us phones. Unlisted letters fall back to ``AH``.
@@ -46,7 +46,6 @@ IPA_TO_ARPABET: dict[str, str] = {
 _DIPHTHONGS = {"eɪ": "EY", "ei": "EY", "aɪ": "AY", "ai": "AY", "aʊ": "AW", "au": "AW", "ɔɪ": "OY",
                "oi": "OY", "oʊ": "OW", "əʊ": "OW", "ou": "OW"}
 _FALLBACK = "AH"
-_FILLERS = {"<sil>", "<s>", "</s>", "[noise]", "++noise++", "++breath++"}
 
 
 def arpabet(phone: str) -> str:
@@ -107,7 +106,7 @@ class SphinxAligner:
     def align(self, audio: np.ndarray, text: str, language: str, variant: str = "") -> Alignment | None:
         """Align ``text`` (in espeak-ng ``language``) to 16 kHz ``audio``; None if espeak-ng or pocketsphinx
         fails (the caller may fall back to the DTW aligner)."""
-        ref = self._reader.reference(text, language, variant, 175)
+        ref = self._reader.reference(text, language, variant, DEFAULT_WPM)
         if ref is None:
             return None
         phones = [p for p in ref[1] if p != PAUSE]
@@ -122,7 +121,7 @@ class SphinxAligner:
         ends: list[float] = []
         k = 0
         for name, a, b in segs:
-            if name in _FILLERS or not name.startswith("ph_"):
+            if not name.startswith("ph_"):  # <sil>, <s>, </s> and other fillers
                 out_p.append(PAUSE)
             elif k < len(phones):
                 out_p.append(phones[k])
@@ -135,4 +134,4 @@ class SphinxAligner:
             return None
         total = len(audio) / SAMPLE_RATE
         res = contiguous(out_p, np.asarray(starts), np.minimum(np.asarray(ends), total), total)
-        return Alignment(*res, cost=0.0, rate_wpm=175)
+        return Alignment(*res, cost=0.0, rate_wpm=DEFAULT_WPM)

@@ -74,9 +74,11 @@ class TimedSpeech:
 
 
 PAUSE_ID = -1
+#: Shortest run of silent samples that counts as a pause (:func:`silence_runs`).
+MIN_SILENCE_S = 0.04
 
 
-def silence_runs(audio: np.ndarray, min_s: float = 0.04, sample_rate: int = 22050,
+def silence_runs(audio: np.ndarray, min_s: float = MIN_SILENCE_S, sample_rate: int = 22050,
                  threshold: float = 1e-4) -> list[tuple[int, int]]:
     """Runs of (near-)silent samples at least ``min_s`` long, as ``(start, end)`` sample indices."""
     quiet = np.abs(audio) <= threshold  # [N]
@@ -87,7 +89,6 @@ def silence_runs(audio: np.ndarray, min_s: float = 0.04, sample_rate: int = 2205
     ends = np.flatnonzero(edges == -1)
     min_len = int(min_s * sample_rate)
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a >= min_len]
-
 
 
 def cut_runs(runs: list[tuple[int, int]], spans: list[tuple[int, int]], min_len: int = 1
