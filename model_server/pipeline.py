@@ -30,7 +30,7 @@ from au_contract.tracks import Landmarks, TrackSet
 from . import __version__, dialog, emotion, prosody, resample
 from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
-from .presence import speech_presence
+from .presence import quiet_gate, speech_presence
 from .upper_face import UpperFaceOptions, UpperFaceResult, upper_face
 
 log = logging.getLogger(__name__)
@@ -199,6 +199,7 @@ def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyT
     gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
     gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
     gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
+    gate = np.minimum(gate, quiet_gate(track.energy_db, TARGET_RATE / prosody.HOP))
     return speech100 * gate[:, None]
 
 

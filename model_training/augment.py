@@ -18,10 +18,16 @@
   (relative to the speech's active level).
 * ``telephone``: band-limit to 300-3400 Hz through an 8 kHz round trip, with mild mu-law-like
   compression.
+* ``channel``: a real speech codec round trip through ffmpeg (recipes with ``channel_share`` > 0 only):
+  GSM 06.10 full rate at 8 kHz (libgsm), G.722 ADPCM at 16 kHz, plain 8 kHz linear (a 4 kHz band, no
+  high-pass) or the ``telephone`` channel above. Telephone prompts and voicemail are coded this way; the
+  real-speech development set is mostly GSM, 8 kHz and G.722 recordings.
 * ``gain``: -30..+8 dB with hard clipping when it overflows.
 """
 
 from __future__ import annotations
+
+import subprocess
 
 import numpy as np
 from scipy.linalg import solve_toeplitz
@@ -163,6 +169,43 @@ def telephone(audio: np.ndarray) -> np.ndarray:
     return resample_poly(narrow, 2, 1)[: len(audio)].astype(np.float32)
 
 
+#: The ``channel`` step's codecs: (name, sample rate, ffmpeg encoder, ffmpeg container); ``None``: no codec.
+CHANNELS: tuple[tuple[str, int, str | None, str | None], ...] = (
+    ("gsm", 8000, "libgsm", "gsm"),
+    ("g722", 16000, "g722", "g722"),
+    ("narrow8k", 8000, None, None),
+    ("telephone", 8000, None, None),
+)
+
+
+def _ffmpeg_round_trip(audio: np.ndarray, rate: int, encoder: str, container: str) -> np.ndarray:
+    """Encode ``audio`` (float32 at ``rate``) with an ffmpeg encoder and decode it again, same rate."""
+    base = ["ffmpeg", "-hide_banner", "-loglevel", "error"]
+    pcm = np.clip(audio * 32767.0, -32768, 32767).astype("<i2").tobytes()
+    encode = [*base, "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "-",
+              "-c:a", encoder, "-f", container, "-"]
+    coded = subprocess.run(encode, input=pcm, check=True, capture_output=True).stdout
+    decode = [*base, "-f", container, "-i", "-", "-ar", str(rate), "-ac", "1", "-f", "s16le", "-"]
+    raw = subprocess.run(decode, input=coded, check=True, capture_output=True).stdout
+    out = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    return np.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
+
+
+def channel(audio: np.ndarray, name: str) -> np.ndarray:
+    """One of ``CHANNELS`` applied to 16 kHz audio; the same length comes back (G.722's delay is 22
+    samples, 1.4 ms, the others' none: labels need no shift)."""
+    spec = {c[0]: c for c in CHANNELS}[name]
+    if name == "telephone":
+        return telephone(audio)
+    _, rate, encoder, container = spec
+    x = resample_poly(audio, 1, 2) if rate == 8000 else np.asarray(audio, np.float64)
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    scale = 0.9 / peak if peak > 0.9 else 1.0  # the codec sees no clipping it did not hear before
+    y = _ffmpeg_round_trip(x * scale, rate, encoder, container) / scale if encoder and container else x
+    out = resample_poly(y, 2, 1) if rate == 8000 else y
+    return np.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)].astype(np.float32)
+
+
 def gain(audio: np.ndarray, db: float) -> np.ndarray:
     """Scale by ``db`` decibels and clip to [-1, 1]."""
     return np.clip(audio * 10 ** (db / 20), -1.0, 1.0).astype(np.float32)
@@ -184,14 +227,18 @@ def background(rng: np.random.Generator, seconds: float) -> np.ndarray:
 
 
 def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
-            applied: list[str] | None = None) -> tuple[np.ndarray, float]:
+            applied: list[str] | None = None, channel_share: float = 0.0) -> tuple[np.ndarray, float]:
     """A random augmentation chain.
 
     Args:
         audio: [N] float32 16 kHz clean speech.
         strength: probability scale of each step (0 = none).
         applied: when given, the names of the steps taken are appended (``speed<1``/``speed>1``,
-            ``reverb``, ``telephone``, ``snr<dB>``, ``clipped``), for per-condition evaluation.
+            ``reverb``, ``telephone``, ``snr<dB>``, ``clipped``, ``channel=<name>``), for per-condition
+            evaluation.
+        channel_share: probability (times ``strength``) of a ``channel`` codec after the noise; when > 0
+            it replaces the ``telephone`` step. 0 draws exactly the random numbers of the chain before
+            the channel step existed (older recipes' frames stay the same).
 
     Returns:
         (augmented audio [M], time_scale) where label times must be multiplied by ``time_scale``.
@@ -206,13 +253,17 @@ def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
     if rng.random() < 0.4 * strength:
         audio = reverb(audio, rng)
         steps.append("reverb")
-    if rng.random() < 0.15 * strength:
+    if channel_share <= 0 and rng.random() < 0.15 * strength:
         audio = telephone(audio)
         steps.append("telephone")
     if rng.random() < 0.6 * strength:
         snr = float(rng.choice(SNRS_DB))
         audio = noise(audio, rng, snr)
         steps.append(f"snr{snr:.0f}")
+    if channel_share > 0 and rng.random() < channel_share * strength:
+        name = CHANNELS[int(rng.integers(len(CHANNELS)))][0]
+        audio = channel(audio, name)
+        steps.append(f"channel={name}")
     db = float(rng.uniform(-30, 8))
     if np.max(np.abs(audio)) * 10 ** (db / 20) > 1.0:
         steps.append("clipped")

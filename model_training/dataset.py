@@ -59,9 +59,10 @@ class FrameSet:
             return cls(z["feats"], z["targets"], z["offsets"], json.loads(str(z["meta"])), z["labels"])
 
 
-def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 1.0
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, targets and phone-class labels of one clip, augmented when ``rng`` is given.
+def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 1.0,
+                 channel_share: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, targets and phone-class labels of one clip, augmented when ``rng`` is given
+    (``channel_share``: see :func:`model_training.augment.augment`).
 
     Returns:
         (feats [T, n_mels] float32, targets [T, n_aus] float32, labels [T] int64), T = ceil(N' / 160).
@@ -70,7 +71,7 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
     scale = 1.0
     if rng is not None:
         audio = voice_shift(audio, rng, strength)
-        audio, scale = augment(audio, rng, strength)
+        audio, scale = augment(audio, rng, strength, channel_share=channel_share)
     t = n_frames(len(audio))
     starts, ends = clip.starts_s * scale, clip.ends_s * scale
     return (log_mel(audio), au_targets(clip.phones, starts, ends, t),
@@ -78,7 +79,7 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
 
 
 def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True,
-          background_share: float = 0.1) -> FrameSet:
+          background_share: float = 0.1, channel_share: float = 0.0) -> FrameSet:
     """Build a frame set: each clip once clean (if ``clean_copy``) plus ``copies`` augmented versions,
     plus ``background_share`` (of the clip count) speech-free noise clips whose target is rest."""
     rng = np.random.default_rng(seed)
@@ -97,7 +98,7 @@ def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True,
         versions: list[np.random.Generator | None] = [None] if clean_copy else []
         versions += [np.random.default_rng(rng.integers(1 << 62)) for _ in range(copies)]
         for v in versions:
-            f, y, c = clip_example(clip, v)
+            f, y, c = clip_example(clip, v, channel_share=channel_share)
             feats.append(f.astype(np.float16))
             targets.append(y.astype(np.float16))
             labels.append(c.astype(np.int8))

@@ -41,6 +41,8 @@ class Recipe:
         feature_noise: std of Gaussian noise added to input features in training.
         phone_weight: weight of the auxiliary phone-class cross-entropy in the loss (0 = the head is
             still built and exported, but untrained).
+        channel_share: probability of a speech-codec channel (GSM, G.722, 8 kHz, telephone band) in an
+            augmented copy (``augment.augment``); 0 keeps the older chain's telephone step.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Recipe:
     eval_every: int = 250
     feature_noise: float = 0.02
     phone_weight: float = 0.1
+    channel_share: float = 0.0
 
 
 RECIPES: dict[str, Recipe] = {
@@ -78,6 +81,9 @@ RECIPES: dict[str, Recipe] = {
 # v13: v12's data with closure-true timings (TIMING_VERSION 2: espeak-ng stops start at their closure;
 # the Asterisk prompts timed by the pocketsphinx aligner instead of DTW)
 RECIPES["v13"] = replace(RECIPES["v12"], name="v13")
+# v14: v13 + real speech codecs in augmentation (GSM, G.722, 8 kHz linear, telephone band), about a quarter
+# of all training frames: the real-speech development set is mostly coded telephone audio
+RECIPES["v14"] = replace(RECIPES["v13"], name="v14", channel_share=0.35)
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
 _SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503}
@@ -157,6 +163,8 @@ def code_version(recipe: Recipe) -> str:
 
     digest = hashlib.sha1(repr(sorted((k, sorted(v.items())) for k, v in recipe.clips.items())).encode())
     digest.update(voices_version().encode())
+    if recipe.channel_share > 0:
+        digest.update(repr(recipe.channel_share).encode())
     for module in (features, augment, coarticulation, phonetics, dataset):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:10]
@@ -171,7 +179,7 @@ def build_sets(recipe: Recipe, cache: Path, seed: int) -> tuple[FrameSet, FrameS
             sets.append(FrameSet.load(path))
             continue
         clips = split_clips(recipe, cache, split, seed)
-        frames = build(clips, copies, seed + _SEED_OFFSET[split])
+        frames = build(clips, copies, seed + _SEED_OFFSET[split], channel_share=recipe.channel_share)
         frames.save(path)
         sets.append(frames)
     return sets[0], sets[1]

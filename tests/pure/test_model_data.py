@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from model_server.features import SAMPLE_RATE
-from model_training.augment import _lpc, augment, formant_shift, room_impulse_response, speed
+from model_training.augment import (
+    CHANNELS,
+    _lpc,
+    augment,
+    channel,
+    formant_shift,
+    room_impulse_response,
+    speed,
+)
 from model_training.corpus_build import RESERVED_SPEAKERS, Clip, to_clip, write_clips
 from model_training.festival_gen import read_segs, segments_from_ends
 from model_training.flite_gen import parse_psdur
@@ -78,6 +86,34 @@ def test_augmentation_keeps_labels_aligned() -> None:
         out, scale = augment(audio, np.random.default_rng(seed))
         assert abs(len(out) - len(audio) * scale) <= 2
         assert np.all(np.isfinite(out)) and np.abs(out).max() <= 1.0
+
+
+def test_codec_channels_keep_length_and_timing_and_cut_the_band() -> None:
+    vowel = _vowel(140.0, (700.0, 1200.0, 2600.0, 5000.0))  # a formant above the 4 kHz telephone band
+    high = np.fft.rfftfreq(len(vowel), 1 / SAMPLE_RATE) > 4200
+    for name, rate, *_ in CHANNELS:
+        out = channel(vowel, name)
+        assert out.shape == vowel.shape and out.dtype == np.float32 and np.all(np.isfinite(out)), name
+        assert np.array_equal(out, channel(vowel, name)), f"{name} is deterministic"
+        xc = [float(np.dot(vowel[2000:14000], out[2000 + k:14000 + k])) for k in range(-40, 41)]
+        assert abs(int(np.argmax(xc)) - 40) <= 24, f"{name}: labels need no shift"
+        spectrum = np.abs(np.fft.rfft(out)) ** 2
+        if rate == 8000:
+            assert spectrum[high].sum() < 1e-3 * spectrum.sum(), f"{name}: nothing above the 4 kHz band"
+        assert not np.allclose(out, vowel, atol=1e-3), f"{name} changes the audio"
+
+
+def test_codec_channels_only_in_recipes_that_ask_for_them() -> None:
+    audio = (0.3 * np.sin(np.arange(SAMPLE_RATE) * 0.05)).astype(np.float32)
+    old: list[str] = []
+    for seed in range(30):
+        augment(audio, np.random.default_rng(seed), applied=old)
+    assert "telephone" in old and not any(s.startswith("channel=") for s in old)
+    named: list[str] = []
+    for seed in range(20):
+        augment(audio, np.random.default_rng(seed), applied=named, channel_share=1.0)
+    assert {s for s in named if s.startswith("channel=")} >= {"channel=gsm", "channel=g722"}
+    assert "telephone" not in named, "with codecs the telephone band is one of the channels"
 
 
 def _vowel(f0: float, formants: tuple[float, ...]) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from model_server.pipeline import PredictOptions, predict_tracks
-from model_server.presence import HOLD_S, speech_presence
+from model_server.presence import HOLD_S, MIN_QUIET_S, quiet_gate, speech_presence
 
 DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo_speech.wav"
 FPS = 100.0
@@ -31,6 +31,24 @@ def test_voicing_alone_counts_as_speech_and_empty_input_works() -> None:
     voiced[50] = True
     assert speech_presence(np.zeros(100, bool), voiced, FPS)[50] == pytest.approx(1.0)
     assert speech_presence(np.zeros(0, bool), np.zeros(0, bool), FPS).shape == (0,)
+
+
+def test_quiet_gate_closes_pauses_at_the_noise_floor_but_not_stop_gaps() -> None:
+    energy = np.full(400, -20.0)  # speech at -20 dBFS, a -70 dBFS floor
+    energy[:60] = energy[340:] = -70.0  # lead-in and tail
+    energy[150:150 + round(MIN_QUIET_S * FPS) + 18] = -66.0  # a pause: 4 dB above the floor
+    energy[250:258] = -70.0  # an 80 ms stop closure
+    gate = quiet_gate(energy, FPS)
+    assert np.all(gate[5:50] < 1e-3) and np.all(gate[159:171] < 1e-2), "pauses rest"
+    assert np.all(gate[240:268] > 0.99), "a stop's closure inside a word is not a pause"
+    assert np.all(gate[80:130] > 0.99) and np.all(gate[300:330] > 0.99), "speech is untouched"
+    assert np.all(np.abs(np.diff(gate)) < 0.3), "the gate eases, it does not snap"
+
+
+def test_quiet_gate_stays_open_without_a_clear_floor() -> None:
+    energy = -30.0 + 5.0 * np.sin(np.arange(300) / 7.0)  # 10 dB of range: speech in loud noise
+    assert np.all(quiet_gate(energy, FPS) == 1.0)
+    assert quiet_gate(np.zeros(0), FPS).shape == (0,)
 
 
 def _wav(samples: np.ndarray, rate: int) -> bytes:
