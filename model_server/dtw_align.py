@@ -124,7 +124,9 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
     straight line between the corners) are considered (a Sakoe-Chiba band; None = no band), so time and
     memory grow with R x band. Each reference row is one numpy step: the horizontal moves inside a row are
     a running minimum (``acc[j] = S[j] + j/2 + min_k<=j (m[k] - S[k-1] - k/2)``, ``S`` the row's cumulative
-    cost, ``m`` the best entry from the row before).
+    cost, ``m`` the best entry from the row before). Everything that does not depend on the row before
+    (the band's distances, their cumulative sums) is computed for all rows at once, so a row costs a
+    handful of numpy calls on views.
 
     Returns:
         ([P, 2] path of (ref frame, real frame) from the start, mean distance along the path).
@@ -132,64 +134,69 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
     n_ref, n_real = len(ref), len(real)
     centre = band_centre(n_ref, n_real) if centre is None else centre
     lo, hi = _windows(centre, n_real if half_width is None else half_width, n_real)
-    steps = []  # per row: int8 [hi - lo], 0 diagonal, 1 from (i-1, j), 2 from (i, j-1)
-    prev = np.zeros(0)
-    rows = _band_rows(ref, real, lo, hi)
-    for i in range(n_ref):
-        a, b = int(lo[i]), int(hi[i])
-        row = next(rows)
-        cols = np.arange(a, b)
+    width = int((hi - lo).max())
+    dist = _band_matrix(ref, real, lo, hi, width)  # [R, W], _FAR outside the band
+    half_cols = 0.5 * (lo[:, None] + np.arange(width))
+    csum = np.cumsum(dist, axis=1)
+    into = csum - dist + half_cols  # g = m - into: the running minimum's argument
+    out_of = csum + half_cols  # acc = best + out_of
+    # acc_prev[1 + j]: the previous row's accumulated cost at real frame j (inf outside its band); index 0
+    # is frame -1, the start's virtual predecessor (0 for the first row, inf after)
+    acc_prev = np.full(n_real + width + 2, np.inf)
+    acc_prev[0] = 0.0
+    from_up = np.zeros((n_ref, width), bool)  # the step into (i, j): from (i-1, j) rather than diagonal
+    from_left = np.zeros((n_ref, width), bool)  # from (i, j-1), overriding both
+    up, g, best = np.empty(width), np.empty(width), np.empty(width)
+    for i in range(n_ref):  # ufuncs into preallocated rows: no allocation inside the loop
+        a = int(lo[i])
+        diag = acc_prev[a:a + width]
+        np.add(acc_prev[a + 1:a + 1 + width], 0.5, out=up)
+        np.less(up, diag, out=from_up[i])
+        np.minimum(diag, up, out=g)
+        np.subtract(g, into[i], out=g)
+        np.minimum.accumulate(g, out=best)
+        np.less(best, g, out=from_left[i])
         if i == 0:
-            m = np.full(b - a, np.inf)
-            m[0] = 0.0
-            step = np.zeros(b - a, np.int8)
+            acc_prev[0] = np.inf
         else:
-            pa = int(lo[i - 1])
-            diag = _lookup(prev, pa, a - 1, b - a)
-            up = _lookup(prev, pa, a, b - a) + 0.5
-            step = (up < diag).astype(np.int8)
-            m = np.minimum(diag, up)
-        csum = np.cumsum(row)
-        g = m - csum + row - 0.5 * cols
-        best = np.minimum.accumulate(g)
-        prev = csum + 0.5 * cols + best
-        step[best < g] = 2
-        steps.append(step)
+            acc_prev[int(lo[i - 1]) + 1:int(hi[i - 1]) + 1] = np.inf
+        valid = int(hi[i]) - a
+        np.add(best[:valid], out_of[i, :valid], out=acc_prev[a + 1:a + 1 + valid])
+    steps = np.where(from_left, np.int8(2), from_up.astype(np.int8))  # 0 diagonal, 1 up, 2 left
     path = _backtrack(steps, lo, n_real)
     return path, path_cost(ref, real, path)
 
 
-def _band_rows(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 64):
-    """Yield each reference row's distances to real frames [lo, hi) (float64), computed 64 rows at a
-    time as one matrix product over the chunk's column span."""
+_FAR = 1e30  # the distance of pairs outside the band: finite, so cumulative sums never make inf - inf
+
+
+def _band_matrix(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarray, width: int,
+                 chunk: int = 64) -> np.ndarray:
+    """[R, width] float64: row i holds the distances of reference frame i to real frames lo[i] + k (k <
+    hi[i] - lo[i]) and ``_FAR`` after them; 64 rows at a time as one matrix product over the chunk's
+    column span."""
     ref64, real64 = ref.astype(np.float64), real.astype(np.float64)
     real_sq = (real64 ** 2).sum(1)
+    out = np.full((len(ref64), width), _FAR)
+    k = np.arange(width)
     for c0 in range(0, len(ref64), chunk):
         c1 = min(c0 + chunk, len(ref64))
         a, b = int(lo[c0]), int(hi[c1 - 1])
         block = ref64[c0:c1]
         sq = (block ** 2).sum(1)[:, None] + real_sq[None, a:b] - 2.0 * block @ real64[a:b].T  # [c, b - a]
         dist = np.sqrt(np.maximum(sq, 0.0))
-        for k in range(c1 - c0):
-            yield dist[k, int(lo[c0 + k]) - a:int(hi[c0 + k]) - a]
-
-
-def _lookup(values: np.ndarray, offset: int, first: int, count: int) -> np.ndarray:
-    """``values[first - offset + k]`` for k in [0, count), inf where that index does not exist."""
-    out = np.full(count, np.inf)
-    lo = max(0, offset - first)
-    hi = min(count, offset + len(values) - first)
-    if hi > lo:
-        out[lo:hi] = values[first - offset + lo:first - offset + hi]
+        cols = lo[c0:c1, None] - a + k  # [c, width]
+        inside = k < (hi[c0:c1] - lo[c0:c1])[:, None]
+        out[c0:c1][inside] = np.take_along_axis(dist, np.minimum(cols, b - a - 1), axis=1)[inside]
     return out
 
 
-def _backtrack(steps: list[np.ndarray], lo: np.ndarray, n_real: int) -> np.ndarray:
+def _backtrack(steps: np.ndarray, lo: np.ndarray, n_real: int) -> np.ndarray:
     """[P, 2] path from (0, 0) to (R - 1, X - 1) following the stored steps."""
     i, j = len(steps) - 1, n_real - 1
     path = [(i, j)]
     while i > 0 or j > 0:
-        k = steps[i][j - lo[i]]
+        k = steps[i, j - lo[i]]
         i, j = (i - 1, j - 1) if k == 0 else (i - 1, j) if k == 1 else (i, j - 1)
         path.append((i, j))
     return np.array(path[::-1], dtype=np.int64)

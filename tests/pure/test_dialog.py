@@ -109,6 +109,32 @@ def test_banded_dtw_is_the_full_dtw_when_the_band_holds_the_path() -> None:
     assert np.all(np.diff(shifted, axis=0) >= 0)
 
 
+def _naive_dtw_cost(ref: np.ndarray, real: np.ndarray) -> float:
+    """The optimal accumulated cost by the textbook double loop: distance + 0.5 per non-diagonal step."""
+    d = np.linalg.norm(ref[:, None] - real[None], axis=2)
+    acc = np.full((len(ref) + 1, len(real) + 1), np.inf)
+    acc[0, 0] = 0.0
+    for i in range(1, len(ref) + 1):
+        for j in range(1, len(real) + 1):
+            prev = min(acc[i - 1, j - 1], acc[i - 1, j] + 0.5 if i > 1 else np.inf,
+                       acc[i, j - 1] + 0.5 if j > 1 else np.inf)
+            acc[i, j] = d[i - 1, j - 1] + prev
+    return float(acc[-1, -1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dtw_path_is_optimal(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    r, x = (int(n) for n in rng.integers(2, 40, 2))
+    ref, real = rng.standard_normal((r, 3)), rng.standard_normal((x, 3))
+    path, _ = dtw_align.dtw_path(ref, real)
+    steps = np.diff(path, axis=0)
+    assert np.all((steps >= 0) & (steps <= 1)) and np.all(steps.sum(axis=1) >= 1)
+    penalties = 0.5 * (steps.sum(axis=1) == 1).sum()
+    cost = np.linalg.norm(ref[path[:, 0]] - real[path[:, 1]], axis=1).sum() + penalties
+    assert cost == pytest.approx(_naive_dtw_cost(ref, real))
+
+
 def test_slow_speech_aligns_within_a_few_frames_of_its_true_bilabials() -> None:
     # espeak-ng speaks the line slowly in another voice: the aligner's reference (default voice and rate)
     # is stretched 1.4x in time; its bilabials must land on the true ones (espeak-ng's own events)
