@@ -104,11 +104,14 @@ def band_centre(n_ref: int, n_real: int, knots: list[tuple[float, float]] | None
     return np.interp(np.arange(n_ref, dtype=np.float64), xs, ys)
 
 
-def _windows(centre: np.ndarray, half_width: int, n_real: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per reference row the real frames [lo, hi) it may pair with: the band around ``centre``, each
-    window overlapping the previous one so a path can always continue."""
+def _windows(centre: np.ndarray, half_width: int, n_real: int, top: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per reference row the real frames [lo, hi) it may pair with: the band around ``centre`` (from
+    ``centre - half_width`` to ``top + half_width`` when ``top`` is given), each window overlapping the
+    previous one so a path can always continue."""
+    top = centre if top is None else top
     lo = np.clip(np.floor(centre - half_width).astype(np.int64), 0, n_real - 1)
-    hi = np.clip(np.ceil(centre + half_width).astype(np.int64) + 1, 1, n_real)
+    hi = np.clip(np.ceil(top + half_width).astype(np.int64) + 1, 1, n_real)
     lo[0], hi[-1] = 0, n_real
     lo = np.maximum.accumulate(lo)
     hi = np.maximum.accumulate(hi)
@@ -117,14 +120,16 @@ def _windows(centre: np.ndarray, half_width: int, n_real: int) -> tuple[np.ndarr
 
 
 def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
-             centre: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+             centre: np.ndarray | None = None, top: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """DTW of [R, D] against [X, D]: Euclidean frame distance, steps (1,1) free, (1,0) and (0,1) + 0.5.
 
     Only pairs within ``half_width`` frames of ``centre`` ([R] real frame per reference frame, default the
     straight line between the corners) are considered (a Sakoe-Chiba band; None = no band), so time and
-    memory grow with R x band. Each reference row is one numpy step: the horizontal moves inside a row are
-    a running minimum (``acc[j] = S[j] + j/2 + min_k<=j (m[k] - S[k-1] - k/2)``, ``S`` the row's cumulative
-    cost, ``m`` the best entry from the row before). Everything that does not depend on the row before
+    memory grow with R x band. With ``top`` ([R], >= ``centre``) row i's band runs from ``centre[i] -
+    half_width`` to ``top[i] + half_width`` (a coarser path's span per row). Each reference row is one
+    numpy step: the horizontal moves inside a row are a running minimum (``acc[j] = S[j] + j/2 +
+    min_k<=j (m[k] - S[k-1] - k/2)``, ``S`` the row's cumulative cost, ``m`` the best entry from the row
+    before). Everything that does not depend on the row before
     (the band's distances, their cumulative sums) is computed for all rows at once, so a row costs a
     handful of numpy calls on views.
 
@@ -133,7 +138,7 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
     """
     n_ref, n_real = len(ref), len(real)
     centre = band_centre(n_ref, n_real) if centre is None else centre
-    lo, hi = _windows(centre, n_real if half_width is None else half_width, n_real)
+    lo, hi = _windows(centre, n_real if half_width is None else half_width, n_real, top)
     width = int((hi - lo).max())
     dist = _band_matrix(ref, real, lo, hi, width)  # [R, W], _FAR outside the band
     half_cols = 0.5 * (lo[:, None] + np.arange(width))

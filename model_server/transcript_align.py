@@ -41,6 +41,10 @@ BAND_MIN_S = 1.5
 #: ... or this share of the recording's length, whichever is larger (3.6 s for a minute).
 BAND_SHARE = 0.06
 DEFAULT_WPM = 175
+#: Bands wider than this (s either side; recordings over ~25 s) are searched coarse to fine: first on a
+#: 20 ms grid, then at 10 ms within ``REFINE_S`` of the coarse path.
+COARSE_FINE_ABOVE_S = 1.5
+REFINE_S = 0.1
 _PAD_S = 0.25
 
 #: The acoustic model as the aligner uses it: 16 kHz audio -> [ceil(N / 160), K] AUs at 100 Hz.
@@ -140,14 +144,34 @@ class _Frames:
 
 def _path(ref: _Frames, real: _Frames, step: int = 1) -> tuple[np.ndarray, float]:
     """(DTW path on frames of ``step`` x 10 ms, cepstral cost along it) within the band around the line
-    through both speech spans' edges."""
+    through both speech spans' edges (coarse to fine for wide bands at 10 ms)."""
+    half_s = max(BAND_MIN_S, BAND_SHARE * max(len(ref.feats), len(real.feats)) / dtw_align.FRAME_RATE_HZ)
+    if step == 1 and half_s > COARSE_FINE_ABOVE_S:
+        return _refined(ref, real, _path(ref, real, 2)[0])
     ref, real = ref.decimated(step), real.decimated(step)
     hz = dtw_align.FRAME_RATE_HZ / step
     (a0, b0), (a1, b1) = ref.span_s, real.span_s
     n_ref, n_real = len(ref.feats), len(real.feats)
     centre = dtw_align.band_centre(n_ref, n_real, [(a0 * hz, a1 * hz), (b0 * hz, b1 * hz)])
-    half = int(max(BAND_MIN_S * hz, BAND_SHARE * max(n_ref, n_real)))
-    path, _ = dtw_align.dtw_path(ref.feats, real.feats, half, centre)
+    path, _ = dtw_align.dtw_path(ref.feats, real.feats, int(half_s * hz), centre)
+    return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
+
+
+def _refined(ref: _Frames, real: _Frames, coarse: np.ndarray) -> tuple[np.ndarray, float]:
+    """The 10 ms path within ``REFINE_S`` of a 20 ms one: coarse frame k is the mean of frames 2k and
+    2k + 1, so fine rows 2k and 2k + 1 (and an odd last row) may pair with the real frames the coarse path
+    visits in row k, widened by ``REFINE_S`` either side."""
+    n_ref, n_real = len(ref.feats), len(real.feats)
+    last_row = int(coarse[-1, 0])
+    first = np.full(last_row + 1, 2 * n_real)
+    last = np.zeros(last_row + 1, np.int64)
+    np.minimum.at(first, coarse[:, 0], 2 * coarse[:, 1])
+    np.maximum.at(last, coarse[:, 0], 2 * coarse[:, 1] + 1)
+    rows = np.minimum(np.arange(n_ref) // 2, last_row)
+    low = first[rows].astype(np.float64)
+    high = np.minimum(last[rows], n_real - 1).astype(np.float64)
+    half = round(REFINE_S * dtw_align.FRAME_RATE_HZ)
+    path, _ = dtw_align.dtw_path(ref.feats, real.feats, half, low, high)
     return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
 
 

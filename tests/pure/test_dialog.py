@@ -135,6 +135,25 @@ def test_dtw_path_is_optimal(seed: int) -> None:
     assert cost == pytest.approx(_naive_dtw_cost(ref, real))
 
 
+def test_coarse_to_fine_finds_the_full_search_path() -> None:
+    from model_server.transcript_align import _Frames, _path, _refined
+
+    rng = np.random.default_rng(3)
+    base = np.cumsum(rng.standard_normal((400, 5)), axis=0)  # a smooth random "utterance"
+    warp = np.clip(np.cumsum(rng.uniform(0.5, 1.6, 420)), 0, 399).astype(int)  # uneven tempo
+    real_x = base[warp] + 0.2 * rng.standard_normal((420, 5))
+    real_x[150:230] = real_x[150]  # a long pause only the recording has: one row's horizontal run
+    ref = _Frames(base.astype(np.float32), base.astype(np.float32), (0.0, 4.0))
+    real = _Frames(real_x.astype(np.float32), real_x.astype(np.float32), (0.0, 4.2))
+    full, full_cost = dtw_align.dtw_path(ref.feats, real.feats)
+    fine, fine_cost = _refined(ref, real, _path(ref, real, 2)[0])
+    assert tuple(fine[0]) == (0, 0) and tuple(fine[-1]) == (399, 419)
+    assert fine_cost == pytest.approx(dtw_align.path_cost(ref.ceps, real.ceps, full), rel=0.02)
+    rows = np.array([np.mean(full[full[:, 0] == i, 1]) for i in range(400)])
+    refined = np.array([np.mean(fine[fine[:, 0] == i, 1]) for i in range(400)])
+    assert np.median(np.abs(rows - refined)) <= 1.0
+
+
 def test_slow_speech_aligns_within_a_few_frames_of_its_true_bilabials() -> None:
     # espeak-ng speaks the line slowly in another voice: the aligner's reference (default voice and rate)
     # is stretched 1.4x in time; its bilabials must land on the true ones (espeak-ng's own events)
