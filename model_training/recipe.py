@@ -84,6 +84,8 @@ RECIPES["v13"] = replace(RECIPES["v12"], name="v13")
 # v14: v13 + real speech codecs in augmentation (GSM, G.722, 8 kHz linear, telephone band), about a quarter
 # of all training frames: the real-speech development set is mostly coded telephone audio
 RECIPES["v14"] = replace(RECIPES["v13"], name="v14", channel_share=0.35)
+# v14w: v14 with a wider network (160 channels instead of 128)
+RECIPES["v14w"] = replace(RECIPES["v14"], name="v14w", channels=160)
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
 _SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503}
