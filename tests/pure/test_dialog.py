@@ -145,7 +145,7 @@ def test_coarse_to_fine_finds_the_full_search_path() -> None:
     real_x[150:230] = real_x[150]  # a long pause only the recording has: one row's horizontal run
     ref = _Frames(base.astype(np.float32), base.astype(np.float32), (0.0, 4.0))
     real = _Frames(real_x.astype(np.float32), real_x.astype(np.float32), (0.0, 4.2))
-    full, full_cost = dtw_align.dtw_path(ref.feats, real.feats)
+    full, _ = dtw_align.dtw_path(ref.feats, real.feats)
     fine, fine_cost = _refined(ref, real, _path(ref, real, 2)[0])
     assert tuple(fine[0]) == (0, 0) and tuple(fine[-1]) == (399, 419)
     assert fine_cost == pytest.approx(dtw_align.path_cost(ref.ceps, real.ceps, full), rel=0.02)
