@@ -171,3 +171,17 @@ def window(start_s: float, end_s: float, fps: float, frame_start: int) -> range:
     lo = max(math.floor(start_s * fps) - 1, 0)
     hi = math.ceil(end_s * fps) + 1
     return range(frame_start + lo, frame_start + hi + 1)
+
+
+def bilabial_windows(phones: list[dict], fps: float, n_frames: int) -> list[range]:
+    """Per P/B/M phone of ``phones`` (``{"phone", "start_s", "end_s"}``), the 0-based frame indices from
+    20 ms before its start to 20 ms after its end: issue 11's closure-recall window. The demo clip's
+    timings are Piper's alignments, about 38 ms after the acoustic onsets, so a segment's middle frame can
+    already be the release; the window holds the closure wherever the aligner put it."""
+    out = []
+    for p in phones:
+        if p["phone"] in ("p", "b", "m"):
+            lo = max(0, math.floor((p["start_s"] - 0.02) * fps))
+            hi = min(n_frames, math.ceil((p["end_s"] + 0.02) * fps) + 1)
+            out.append(range(lo, max(hi, lo + 1)))
+    return out
