@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .filters import gaussian_smooth1d, moving_max
+from .prosody import level_range
 
 #: How long speech presence is held around each speech or voiced frame (s): long enough for a quiet
 #: unvoiced consonant beside a voiced stretch, short enough that the mouth rests in a 300 ms pause
@@ -67,9 +68,7 @@ def quiet_gate(energy_db: np.ndarray, frame_rate_hz: float) -> np.ndarray:
     eased over ``EASE_S``."""
     energy = np.asarray(energy_db, np.float64)
     gate = np.ones(energy.size, np.float32)
-    if energy.size == 0:
-        return gate
-    floor, loud = np.percentile(energy, [10, 95])
+    floor, loud = level_range(energy)  # the floor the speech flag is measured from
     if loud - floor < MIN_RANGE_DB:
         return gate
     quiet = np.concatenate([[False], energy <= floor + QUIET_MARGIN_DB, [False]])

@@ -69,6 +69,15 @@ def frame_energy_db(samples: np.ndarray, n_frames: int) -> np.ndarray:
     return (10.0 * np.log10(power + 1e-12)).astype(np.float32)
 
 
+def level_range(energy_db: np.ndarray) -> tuple[float, float]:
+    """(noise floor, loud level) of a clip in dB: the 10th and 95th percentiles of its frame levels
+    (-120 dB each for no frames)."""
+    if not len(energy_db):
+        return -120.0, -120.0
+    floor, loud = np.percentile(energy_db, [10, 95])
+    return float(floor), float(loud)
+
+
 def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000, pitch: bool = True) -> ProsodyTrack:
     """Analyse mono 16 kHz speech.
 
@@ -85,7 +94,7 @@ def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000, pitch:
     if sample_rate != 16000:
         raise ValueError(f"prosody analysis expects 16 kHz audio, got {sample_rate} Hz")
     energy = frame_energy_db(samples, n_frames)
-    floor, loud = (np.percentile(energy, [10, 95]).tolist() if n_frames else (-120.0, -120.0))
+    floor, loud = level_range(energy)
     threshold = max(SPEECH_FLOOR_DB, floor + 12.0, loud - 35.0)
     speech = energy > threshold
     f0 = np.zeros(n_frames, np.float32)
