@@ -8,9 +8,10 @@ engines' own phone timings. Each clip's text is aligned to its audio by
 - ``pocketsphinx``: pocketsphinx 5.x forced alignment (its bundled en-us acoustic model and CMU
   dictionary; ``set_align_text``, a first pass for words, ``set_alignment`` and a second pass for
   phones), ARPAbet phones mapped to IPA with :data:`model_server.phonetics.ARPABET_TO_IPA`;
-- ``ours+AU``: :func:`model_server.transcript_align.align` (voice ``en``, ``null=False``) with the
-  acoustic model's AUs (``aus_of``), the way the server's dialog mode calls it;
-- ``ours``: the same without ``aus_of`` (cepstra only).
+- ``ours+AU``: :func:`model_server.transcript_align.align` (voice ``en``, ``null=False``) with what the
+  acoustic model hears (``model_of``: its AUs and phone-class posteriors), the way the server's dialog
+  mode calls it;
+- ``ours``: the same without ``model_of`` (cepstra only).
 
 Scoring as :mod:`model_training.forced_align`: both phone lists are split into IPA symbols
 (``_symbols``), paired by ``match_boundaries`` (edit distance; only pairs of the same kind count), and the
@@ -61,14 +62,14 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower().replace("-", " "))
 
 
-def _aus_of():
-    """The server's acoustic model as the aligner's ``aus_of`` hook (CPU)."""
+def _model_of():
+    """The server's acoustic model as the aligner's ``model_of`` hook (CPU)."""
     from model_server import prosody
     from model_server.acoustic import AcousticModel
-    from model_server.pipeline import _speech_aus
+    from model_server.pipeline import _speech_frames
 
     model = AcousticModel.load(ROOT / "model_server" / "weights" / "acoustic.onnx", device="cpu")
-    return lambda a: _speech_aus(model, a, prosody.analyse(a, -(-a.size // 160)))
+    return lambda a: _speech_frames(model, a, prosody.analyse(a, -(-a.size // 160)), phones=True)
 
 
 def _errors(clip, phones: list[str], starts: np.ndarray, ends: np.ndarray) -> list[tuple[str, float]]:
@@ -81,7 +82,7 @@ def _errors(clip, phones: list[str], starts: np.ndarray, ends: np.ndarray) -> li
     return [(kind, 1000.0 * abs(a - t)) for kind, t, a in match_boundaries(true, got)]
 
 
-def _run_clip(clip, decoder, aus_of) -> dict[str, tuple[list, float]] | None:
+def _run_clip(clip, decoder, model_of) -> dict[str, tuple[list, float]] | None:
     """Align one clip with every aligner: {name: (errors, seconds)} plus the recording's AU time."""
     from model_server.transcript_align import align
     from model_training.align import align_words
@@ -98,11 +99,11 @@ def _run_clip(clip, decoder, aus_of) -> dict[str, tuple[list, float]] | None:
         seg = None
     out["pocketsphinx"] = (_errors(clip, *seg) if seg else [], time.perf_counter() - t0)
     t0 = time.perf_counter()
-    real_aus = aus_of(audio)
+    real_heard = model_of(audio)
     out["real AUs"] = ([], time.perf_counter() - t0)
-    for name, hook, aus in (("ours+AU", aus_of, real_aus), ("ours", None, None)):
+    for name, hook, heard in (("ours+AU", model_of, real_heard), ("ours", None, None)):
         t0 = time.perf_counter()
-        res = align(audio, text, "en", hook, aus, null=False)
+        res = align(audio, text, "en", hook, heard, null=False)
         errs = _errors(clip, res.phones, res.starts_s, res.ends_s) if res is not None else []
         out[name] = (errs, time.perf_counter() - t0)
     return out
@@ -159,12 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from model_training.align import sphinx_decoder
 
-    decoder, aus_of = sphinx_decoder(), _aus_of()
+    decoder, model_of = sphinx_decoder(), _model_of()
     errs = {(s, a): [] for s in SOURCES for a in ALIGNERS}
     secs = dict.fromkeys((*ALIGNERS, "real AUs"), 0.0)
     audio_s, skipped = 0.0, 0
     for clip in _clips(args.clips):
-        res = _run_clip(clip, decoder, aus_of)
+        res = _run_clip(clip, decoder, model_of)
         if res is None:
             skipped += 1
             continue

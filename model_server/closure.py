@@ -16,9 +16,13 @@ every detected bilabial is fully sealed at and near its peak, whatever the peak'
 the demo clip), while the neighbouring vowel, whose ``C`` has already fallen well below the peak, keeps its
 opening. A fixed threshold cannot do both: mid-vowels next to bilabials still show ``C`` = 0.3, as high as
 the weakest closures. Below ``EVENT_MIN - EVENT_FADE`` (a labiodental /f/, a rounded vowel) nothing
-changes. Because this happens on the AU values themselves (not in a rig's driver), the Graph Editor shows
-the closure, every character closes its lips the same way, and the landmarks stay a linear function of
-the AUs.
+changes. ``G`` then eases in and out in time: it becomes ``max(G, Gaussian(G, GATE_EASE_S))``, so the lips
+start to meet a little before the sealed frames and part a little after them, instead of snapping shut
+within one frame at 30 fps (every sealed frame stays sealed; on the real-speech development set the
+motion's jerk ratio falls from 1.19 to 1.09 with closure recall and depth unchanged, docs/evaluation.md).
+Because this happens on the AU values themselves (not in a rig's driver), the Graph Editor shows the
+closure, every character closes its lips the same way, and the landmarks stay a linear function of the
+AUs.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 from au_contract import CLOSURE_AUS
 from au_contract.zone_rules import OPENING_AUS as _CONTRACT_OPENING_AUS
 
-from .filters import moving_max
+from .filters import gaussian_smooth1d, moving_max
 
 #: AUs attenuated during a closure: those that open the lips or drop the jaw (``zone_rules.OPENING_AUS``)
 #: and the lip funneler AU22, whose shape parts the lips as it pushes them forward (on the default head
@@ -44,6 +48,8 @@ EVENT_FADE = 0.1
 #: Gate ramp relative to the event's peak: off below 60 % of the peak, full from 85 %.
 RELATIVE_START = 0.6
 RELATIVE_FULL = 0.85
+#: Sigma of the gate's easing in time (s).
+GATE_EASE_S = 0.02
 _SLACK = 1.0 + 1e-4  # ramps scaled by this reach exactly 1 (0 stays 0)
 
 
@@ -55,8 +61,9 @@ def closure_gate(closure: np.ndarray, fps: float) -> np.ndarray:
         fps: frames per second of ``closure``.
 
     Returns:
-        [T] float32 in [0, 1]: 1 at and near every closure peak of height >= EVENT_MIN, 0 away from peaks
-        and wherever the nearest peak is below EVENT_MIN - EVENT_FADE.
+        [T] float32 in [0, 1]: 1 at and near every closure peak of height >= EVENT_MIN, easing to 0 within
+        ~3 x GATE_EASE_S of the frames it covers, 0 farther from peaks and wherever the nearest peak is below
+        EVENT_MIN - EVENT_FADE.
     """
     if closure.size == 0:
         return np.zeros(0, np.float32)
@@ -67,7 +74,11 @@ def closure_gate(closure: np.ndarray, fps: float) -> np.ndarray:
     safe = np.maximum(peak, 1e-6)
     ramp = (closure / safe - RELATIVE_START) / (RELATIVE_FULL - RELATIVE_START)
     relative = np.clip(ramp * _SLACK, 0.0, 1.0)
-    return (event * relative).astype(np.float32)
+    gate = (event * relative).astype(np.float32)
+    if gate.size < 2:
+        return gate
+    eased = gaussian_smooth1d(gate, GATE_EASE_S * fps, axis=0, mode="nearest", truncate=4.0)
+    return np.maximum(gate, eased).astype(np.float32)
 
 
 def enforce_closures(tracks: np.ndarray, codes: Sequence[str], fps: float) -> np.ndarray:

@@ -8,11 +8,15 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
    recording's rate, DTW over cepstra and the acoustic model's AUs moves its phones onto the recording,
    and the same recording aligned to that reading played backwards gives the chance level of the match;
 3. judge the match (:func:`match_score`): how far the text beats its reversed self, in DTW cost
-   (``relative_cost``) and in how well the aligned phones' lip opening (AU25) and jaw (AU26) follow the
-   audio model's (``agreement`` minus the reversed reading's ``null_agreement``). Below :data:`MIN_MATCH`
-   (or a speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not used; from
+   (``relative_cost``), in how well the aligned phones' lip opening (AU25) and jaw (AU26) follow the
+   audio model's (``agreement`` minus the reversed reading's ``null_agreement``) and, with weights that
+   have the phone-class output, in how likely the model finds the aligned phone classes (``phone_gain``:
+   mean log posterior of the aligned classes minus the reversed reading's). Below :data:`MIN_MATCH` (or a
+   speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not used; from
    :data:`TRUST_MATCH` every aligned bilabial closes; in between only those the audio model shows some
-   sign of (:func:`_evidenced`), so a wrong text that slips through can add little;
+   sign of (:func:`_evidenced`), so a wrong text that slips through can add little. The thresholds are
+   per kind of score (with and without the phone term), each set at the same share of wrong transcripts
+   on the real-speech development set (docs/evaluation.md);
 4. blend (:func:`blend`): around each bilabial kept, the closure AUs rise to at least the aligned phones'
    target (weight ``w`` = the target's closure); every other AU, and every frame away from the kept
    bilabials, keeps the audio model's value, so amplitude, rounding and timing still come from the audio.
@@ -36,7 +40,8 @@ from au_contract import CLOSURE_AUS, MODEL_AUS
 from . import transcript_align
 from .coarticulation import au_targets, bilabial_windows
 from .features import SAMPLE_RATE
-from .transcript_align import Alignment, AusOf
+from .phonetics import SILENCE_CLASS, phone_class_frames
+from .transcript_align import Alignment, ModelFrames, ModelOf
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +51,15 @@ MAX_DIALOG_S = 120.0
 RATE_RATIO_RANGE = (0.45, 2.2)
 #: Weight of the relative cost's excess over 1 in :func:`match_score`.
 RELATIVE_COST_WEIGHT = 4.0
-#: Least match score for the transcript to be used at all (only bilabials with evidence close) ...
-MIN_MATCH = 0.3
+#: Weight of the phone term (``phone_gain``, natural-log units per frame) in :func:`match_score`.
+PHONE_GAIN_WEIGHT = 1.0
+#: Least match score for the transcript to be used at all (only bilabials with evidence close), without
+#: and with the phone term ...
+MIN_MATCH = {False: 0.3, True: 1.1}
 #: ... and for every aligned bilabial to close.
-TRUST_MATCH = 0.5
+TRUST_MATCH = {False: 0.5, True: 1.5}
+#: Floor of a posterior before its logarithm (a class the model rules out costs at most log(1e-6)).
+_MIN_POSTERIOR = 1e-6
 #: A bilabial is forced closed only where the audio model shows closure AUs at least this high ...
 MIN_EVIDENCE_CLOSURE = 0.15
 #: ... or the lips' parting (AU25) dips below this share of its mean over the surrounding +-150 ms.
@@ -95,7 +105,8 @@ def dialog_meta(given: bool, language: str, used: bool = False, warning: str | N
     Keys: ``transcript`` (one was given), ``used`` (it shaped the tracks), ``language``, ``warning``
     (why it was not used, or what was odd; None when all went well), plus match figures when aligned:
     ``dtw_cost``, ``relative_cost`` (reversed reading's cost / this one's), ``rate_ratio``, ``agreement``
-    (correlation of targets and audio model, -1..1), ``match`` (:func:`match_score`), ``bilabials_closed``,
+    (correlation of targets and audio model, -1..1), ``phone_gain`` (None without the phone-class output),
+    ``match`` (:func:`match_score`), ``bilabials_closed``,
     ``bilabials`` (aligned bilabial phones), ``dropped_characters``.
     """
     return {"transcript": given, "used": used, "language": language, "warning": warning, **figures}
@@ -114,17 +125,41 @@ def _agreement(targets: np.ndarray, speech100: np.ndarray) -> float:
     return float(np.mean(values))
 
 
-def match_score(relative_cost: float, agreement_gain: float) -> float:
+def match_score(relative_cost: float, agreement_gain: float, phone_gain: float | None = None) -> float:
     """How well a transcript fits its recording, beyond chance: ``RELATIVE_COST_WEIGHT * (relative_cost -
-    1) + agreement_gain`` where the gain is the agreement minus the reversed reading's (the aligner hears
-    the model's AUs, so any text's phones agree with them somewhat). Mostly below :data:`MIN_MATCH` for
-    a wrong text; a NaN relative cost counts as 1."""
+    1) + agreement_gain (+ PHONE_GAIN_WEIGHT * phone_gain)`` where each gain is this reading's figure minus
+    the reversed reading's (the aligner hears the model, so any text's phones agree with it somewhat).
+    Mostly below :data:`MIN_MATCH` (``[phone_gain is not None]``) for a wrong text; a NaN relative cost
+    counts as 1."""
     excess = 0.0 if not np.isfinite(relative_cost) else relative_cost - 1.0
-    return RELATIVE_COST_WEIGHT * excess + agreement_gain
+    score = RELATIVE_COST_WEIGHT * excess + agreement_gain
+    return score if phone_gain is None else score + PHONE_GAIN_WEIGHT * phone_gain
+
+
+def phone_gain(found: Alignment, posteriors: np.ndarray) -> float:
+    """Mean log posterior of the aligned phone classes minus that of the reversed reading's, over the
+    frames either reading puts speech in (0 when neither does).
+
+    Args:
+        found: the alignment (with ``null_segments``).
+        posteriors: [T, C] the model's phone-class posteriors of the recording.
+    """
+    if found.null_segments is None:
+        return 0.0
+    n = len(posteriors)
+    labels = phone_class_frames(found.phones, found.starts_s, found.ends_s, n)
+    null = phone_class_frames(*found.null_segments, n)
+    speech = (labels != SILENCE_CLASS) | (null != SILENCE_CLASS)
+    if not speech.any():
+        return 0.0
+    rows = np.flatnonzero(speech)
+    logp = np.log(np.maximum(posteriors[rows], _MIN_POSTERIOR))
+    rows_here = np.arange(len(rows))
+    return float(logp[rows_here, labels[rows]].mean() - logp[rows_here, null[rows]].mean())
 
 
 def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, language: str,
-                       aus_of: AusOf | None = None) -> DialogResult:
+                       model_of: ModelOf | None = None, posteriors: np.ndarray | None = None) -> DialogResult:
     """Align ``text`` to the clip and decide whether its targets may shape the tracks (never raises).
 
     Args:
@@ -132,7 +167,9 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         speech100: [T, len(MODEL_AUS)] the audio model's AUs at 100 Hz (T = ceil(N / 160)).
         text: the transcript as the user gave it ("" = none).
         language: espeak-ng voice code (``en``, ``de``, ``fr``...).
-        aus_of: the acoustic model for the aligner (None: cepstra only).
+        model_of: the acoustic model for the aligner (None: cepstra only).
+        posteriors: [T, C] the model's phone-class posteriors of ``samples`` (what ``model_of(samples)``
+            gives with them); None for weights without the phone-class output (or without ``model_of``).
     """
     if not text.strip():
         return DialogResult(meta=dialog_meta(False, language))
@@ -149,7 +186,8 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the audio is longer than {MAX_DIALOG_S:g} s, the most a transcript is aligned "
                       f"to: audio only (split the line)")
     try:
-        found = transcript_align.align(samples, cleaned, language, aus_of, speech100 if aus_of else None)
+        heard = ModelFrames(speech100, posteriors) if model_of else None
+        found = transcript_align.align(samples, cleaned, language, model_of, heard)
     except ValueError:
         return unused(f"espeak-ng has no voice {language!r} (an espeak-ng voice code such as en, en-gb, de, "
                       f"fr, es): audio only")
@@ -157,10 +195,11 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the transcript could not be aligned ({exc}): audio only")
     if found is None:
         return unused("espeak-ng spoke nothing for this transcript: audio only")
-    return _judge(found, speech100, language, dropped)
+    return _judge(found, speech100, language, dropped, posteriors if model_of else None)
 
 
-def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int) -> DialogResult:
+def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
+           posteriors: np.ndarray | None = None) -> DialogResult:
     """Targets of an alignment, kept only when the match is plausible (see the module's stage 3)."""
     n = speech100.shape[0]
     targets = au_targets(found.phones, found.starts_s, found.ends_s, n)  # [T, K]
@@ -168,30 +207,33 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int)
     null_agreement = 0.0
     if found.null_segments is not None:
         null_agreement = _agreement(au_targets(*found.null_segments, n), speech100)
-    score = match_score(found.relative_cost, agreement - null_agreement)
+    phones = None if posteriors is None else phone_gain(found, posteriors)
+    score = match_score(found.relative_cost, agreement - null_agreement, phones)
+    least, trusted = MIN_MATCH[phones is not None], TRUST_MATCH[phones is not None]
     windows = bilabial_windows(found.phones, found.starts_s, found.ends_s)
     relative = found.relative_cost
     figures = {"dtw_cost": round(found.cost, 3),
                "relative_cost": round(relative, 3) if np.isfinite(relative) else None,
                "rate_ratio": round(found.rate_ratio, 3), "agreement": round(agreement, 3),
                "null_agreement": round(null_agreement, 3),
-               "match": round(score, 3), "dropped_characters": dropped, "bilabials": len(windows)}
+               "phone_gain": None if phones is None else round(phones, 3), "match": round(score, 3),
+               "dropped_characters": dropped, "bilabials": len(windows)}
     lo, hi = RATE_RATIO_RANGE
     warning = None
     if not lo <= found.rate_ratio <= hi:
         warning = (f"the transcript's length does not fit the audio (espeak-ng's speech is "
                    f"{found.rate_ratio:.2f}x as long): is it this line's text? audio only")
-    elif score < MIN_MATCH:
-        warning = (f"the transcript does not match the audio (match {score:.2f} < {MIN_MATCH}): "
+    elif score < least:
+        warning = (f"the transcript does not match the audio (match {score:.2f} < {least}): "
                    f"is it this line's text, in language {language!r}? audio only")
     if warning:
         log.warning("transcript not used: %s", warning)
         return DialogResult(meta=dialog_meta(True, language, False, warning, **figures))
-    kept = windows if score >= TRUST_MATCH else _evidenced(windows, speech100)
+    kept = windows if score >= trusted else _evidenced(windows, speech100)
     figures["bilabials_closed"] = len(kept)
     weight = np.clip(targets[:, MODEL_AUS.index("AU24")] / 0.8, 0.0, 1.0) * _window_mask(kept, n)
-    notes = [] if score >= TRUST_MATCH else [
-        f"the transcript matches the audio only loosely (match {score:.2f} < {TRUST_MATCH}): "
+    notes = [] if score >= trusted else [
+        f"the transcript matches the audio only loosely (match {score:.2f} < {trusted}): "
         f"{len(kept)} of {len(windows)} bilabials closed, those the audio supports"]
     if dropped:
         notes.append(f"{dropped} symbol(s) of the transcript were ignored")
@@ -241,4 +283,4 @@ def blend(speech100: np.ndarray, result: DialogResult) -> np.ndarray:
 
 
 __all__ = ["MAX_DIALOG_S", "MIN_MATCH", "RATE_RATIO_RANGE", "TRUST_MATCH", "DialogResult", "blend",
-           "clean_transcript", "dialog_meta", "match_score", "transcript_targets"]
+           "clean_transcript", "dialog_meta", "match_score", "phone_gain", "transcript_targets"]

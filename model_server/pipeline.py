@@ -31,6 +31,7 @@ from . import __version__, dialog, emotion, prosody, resample
 from .closure import enforce_closures
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
 from .presence import quiet_gate, speech_presence
+from .transcript_align import ModelFrames
 from .upper_face import UpperFaceOptions, UpperFaceResult, upper_face
 
 log = logging.getLogger(__name__)
@@ -136,9 +137,10 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     track = prosody.analyse(samples, n100)
     silent = n100 == 0 or float(np.percentile(track.energy_db, 95)) < SILENCE_DB
     watch.lap("analysis_ms")
-    speech100 = np.zeros((n100, len(MODEL_AUS)), np.float32) if silent else _speech_aus(model, samples, track)
+    heard = (ModelFrames(np.zeros((n100, len(MODEL_AUS)), np.float32)) if silent
+             else _speech_frames(model, samples, track, phones=bool(opts.transcript.strip())))
     watch.lap("model_ms")
-    speech100, dialog_meta = _dialog(model, samples, speech100, silent, opts)
+    speech100, dialog_meta = _dialog(model, samples, heard, silent, opts)
     watch.lap("dialog_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,
                                                       prosody=opts.prosody and not silent), track=track)
@@ -195,28 +197,37 @@ def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyT
     Returns:
         float32 [ceil(N/160), len(MODEL_AUS)].
     """
-    speech100 = _run_model(model, samples)
+    return _speech_frames(model, samples, track).aus
+
+
+def _speech_frames(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyTrack,
+                   phones: bool = False) -> ModelFrames:
+    """:func:`_speech_aus`, plus the phone-class posteriors when ``phones`` is set and the weights have
+    the phone-class output (one network pass for both)."""
+    speech100, posteriors = _run_model(model, samples, phones)
     gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
     gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
     gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
     gate = np.minimum(gate, quiet_gate(track.energy_db, TARGET_RATE / prosody.HOP))
-    return speech100 * gate[:, None]
+    return ModelFrames(speech100 * gate[:, None], posteriors)
 
 
-def _dialog(model: SpeechModel, samples: np.ndarray, speech100: np.ndarray, silent: bool,
+def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent: bool,
             opts: PredictOptions) -> tuple[np.ndarray, dict[str, Any]]:
     """Stage 2b: the transcript's closures blended into the speech AUs (unchanged without a transcript,
     on silence, or when the transcript does not match: ``meta["dialog"]`` says which). The aligner hears
     the recording and espeak-ng's reading of the transcript through the same acoustic model."""
     if silent and opts.transcript.strip():
-        return speech100, dialog.dialog_meta(True, opts.language, False, "the audio is silent: nothing to "
+        return heard.aus, dialog.dialog_meta(True, opts.language, False, "the audio is silent: nothing to "
                                              "align the transcript to")
 
-    def aus_of(audio: np.ndarray) -> np.ndarray:  # the gate needs no pitch: voiced frames are speech frames
-        return _speech_aus(model, audio, prosody.analyse(audio, -(-audio.size // prosody.HOP), pitch=False))
+    def model_of(audio: np.ndarray) -> ModelFrames:  # the gate needs no pitch: voiced frames are speech
+        track = prosody.analyse(audio, -(-audio.size // prosody.HOP), pitch=False)
+        return _speech_frames(model, audio, track, phones=True)
 
-    result = dialog.transcript_targets(samples, speech100, opts.transcript, opts.language, aus_of)
-    return dialog.blend(speech100, result), result.meta
+    result = dialog.transcript_targets(samples, heard.aus, opts.transcript, opts.language, model_of,
+                                       heard.phones)
+    return dialog.blend(heard.aus, result), result.meta
 
 
 def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int,
@@ -267,24 +278,41 @@ def _meta(opts: PredictOptions, model: SpeechModel, decoded: DecodedAudio, silen
     }
 
 
-def _run_model(model: SpeechModel, samples: np.ndarray) -> np.ndarray:
-    """Model AUs [ceil(N/160), len(MODEL_AUS)] at 100 Hz; long clips in chunks with context."""
+def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model AUs [ceil(N/160), len(MODEL_AUS)] at 100 Hz and, with ``phones``, the phone-class posteriors
+    [ceil(N/160), C] when the model has them (else None); long clips in chunks with context."""
     if tuple(model.channels) != MODEL_AUS:
         raise RuntimeError(f"model channels {model.channels} differ from the contract's {MODEL_AUS}")
     hop = prosody.HOP
     n100 = -(-samples.size // hop)
     chunk = int(CHUNK_S * TARGET_RATE) // hop * hop
     if samples.size <= chunk * 2:
-        return np.asarray(model.predict(samples), np.float32)[:n100]
+        aus, post = _outputs(model, samples, phones)
+        return aus[:n100], None if post is None else post[:n100]
     context = int(CONTEXT_S * TARGET_RATE) // hop * hop
     out = np.zeros((n100, len(MODEL_AUS)), np.float32)
+    out_post: np.ndarray | None = None
     for start in range(0, samples.size, chunk):
         lo = max(0, start - context)
-        part = np.asarray(model.predict(samples[lo:start + chunk + context]), np.float32)
+        part, part_post = _outputs(model, samples[lo:start + chunk + context], phones)
         first = (start - lo) // hop
         count = min(chunk // hop, n100 - start // hop)
         out[start // hop:start // hop + count] = part[first:first + count]
-    return out
+        if part_post is not None:
+            if out_post is None:
+                out_post = np.zeros((n100, part_post.shape[1]), np.float32)
+            out_post[start // hop:start // hop + count] = part_post[first:first + count]
+    return out, out_post
+
+
+def _outputs(model: SpeechModel, audio: np.ndarray, phones: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(AUs, phone posteriors or None) of one network pass over ``audio``."""
+    predict_output = getattr(model, "predict_output", None) if phones else None
+    if predict_output is None:
+        return np.asarray(model.predict(audio), np.float32), None
+    out = predict_output(audio)
+    return np.asarray(out.aus, np.float32), out.phone_posteriors()
 
 
 __all__ = ["EMOTIONS", "OptionsError", "PredictOptions", "get_model", "predict_tracks"]

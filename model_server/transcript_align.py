@@ -6,10 +6,13 @@ Steps (:func:`align`):
    in time so that its speech is as long as the recording's (DTW copes badly with rate ratios far from
    1; stretching the frames costs less than a second synthesis at the matched rate and aligns as well);
 2. both signals become frames at 100 Hz (:func:`model_server.dtw_align.features`: speaker-normalised
-   cepstra, deltas, log energy) plus, when the caller passes the acoustic model (``aus_of``), the model's
-   AUs of each signal weighted by :data:`AU_WEIGHT`. The model was trained to hear the same articulation
-   in any voice, so its outputs are more alike across voices than cepstra are: on Festival and Flite
-   clips with known timings the median bilabial error falls from 34 to 26 ms (docs/evaluation.md);
+   cepstra, deltas, log energy) plus, when the caller passes the acoustic model (``model_of``), what the
+   model hears in each signal (:class:`ModelFrames`): its AUs weighted by :data:`AU_WEIGHT` and its
+   phone-class posteriors weighted by :data:`PHONE_WEIGHT`. The model was trained to hear the same
+   articulation in any voice, so its outputs are more alike across voices than cepstra are: on Festival
+   and Flite clips with known timings the median bilabial error falls from 34 to 26 ms with the AUs
+   (docs/evaluation.md); the posteriors bring the aligned bilabials of the real-speech development set
+   closer to its reference timings (median 20 -> 17 ms, 90th percentile 138 -> 117 ms);
 3. DTW within a band around the line joining the two speech spans (:data:`BAND_MIN_S`,
    :data:`BAND_SHARE`) pairs the frames, and every espeak-ng boundary moves through the path;
 4. chance level: the same recording aligned the same way to the reference *played backwards* (its frames
@@ -36,6 +39,8 @@ from .features import SAMPLE_RATE
 
 #: Weight of the acoustic model's AUs (0..1 each) next to the cepstral features (unit variance each).
 AU_WEIGHT = 8.0
+#: Weight of the model's phone-class posteriors (0..1 each, summing to 1 per frame).
+PHONE_WEIGHT = 8.0
 #: The DTW band: at least this many seconds either side of the line joining the speech spans ...
 BAND_MIN_S = 1.5
 #: ... or this share of the recording's length, whichever is larger (3.6 s for a minute).
@@ -47,8 +52,31 @@ COARSE_FINE_ABOVE_S = 1.5
 REFINE_S = 0.1
 _PAD_S = 0.25
 
-#: The acoustic model as the aligner uses it: 16 kHz audio -> [ceil(N / 160), K] AUs at 100 Hz.
-AusOf = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class ModelFrames:
+    """What the acoustic model hears in one signal, at 100 frames/s.
+
+    Attributes:
+        aus: [T, K] the model's mouth AUs (0..1), as the pipeline gates them.
+        phones: [T, C] phone-class posteriors (``model_server.phonetics.PHONE_CLASSES`` order), or None for
+            weights without the phone-class output.
+    """
+
+    aus: np.ndarray
+    phones: np.ndarray | None = None
+
+    def features(self) -> np.ndarray:
+        """[T, K (+ C)] the aligner's model features: weighted AUs and posteriors."""
+        parts = [AU_WEIGHT * self.aus.astype(np.float32)]
+        if self.phones is not None:
+            parts.append(PHONE_WEIGHT * self.phones[:len(self.aus)].astype(np.float32))
+        return np.concatenate(parts, axis=1)
+
+
+#: The acoustic model as the aligner uses it: 16 kHz audio -> :class:`ModelFrames` ([ceil(N / 160)] frames).
+ModelOf = Callable[[np.ndarray], ModelFrames]
 
 
 @dataclass
@@ -112,14 +140,15 @@ class _Frames:
     span_s: tuple[float, float]
 
     @classmethod
-    def of(cls, audio: np.ndarray, aus: np.ndarray | None, span_s: tuple[float, float] | None = None
+    def of(cls, audio: np.ndarray, heard: ModelFrames | None, span_s: tuple[float, float] | None = None
            ) -> _Frames:
         ceps = dtw_align.features(audio)
         feats = ceps
-        if aus is not None:
-            n = min(len(ceps), len(aus))
+        if heard is not None:
+            model = heard.features()
+            n = min(len(ceps), len(model))
             ceps = ceps[:n]
-            feats = np.concatenate([ceps, AU_WEIGHT * aus[:n].astype(np.float32)], axis=1)
+            feats = np.concatenate([ceps, model[:n]], axis=1)
         return cls(ceps, feats, span_s or dtw_align.speech_span_s(audio))
 
     def stretched(self, factor: float) -> _Frames:
@@ -175,13 +204,13 @@ def _refined(ref: _Frames, real: _Frames, coarse: np.ndarray) -> tuple[np.ndarra
     return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
 
 
-def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = None,
-          real_aus: np.ndarray | None = None, null: bool = True) -> Alignment | None:
+def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | None = None,
+          real_heard: ModelFrames | None = None, null: bool = True) -> Alignment | None:
     """Align ``text`` spoken by espeak-ng voice ``language`` to 16 kHz ``samples`` (None: nothing spoken).
 
     Args:
-        aus_of: the acoustic model (see :data:`AusOf`); None aligns on cepstra alone.
-        real_aus: ``aus_of(samples)`` when the caller has it already ([T, K] at 100 Hz).
+        model_of: the acoustic model (see :data:`ModelOf`); None aligns on cepstra alone.
+        real_heard: ``model_of(samples)`` when the caller has it already.
         null: also align the reference played backwards (:attr:`Alignment.null_cost`,
             :attr:`Alignment.null_segments`), on a 20 ms grid (only its cost and rough timing count).
 
@@ -195,11 +224,11 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
     ref_span = dtw_align.speech_span_s(ref[0])
     a1, b1 = real_span = dtw_align.speech_span_s(samples)
     ratio = (ref_span[1] - ref_span[0]) / max(b1 - a1, 0.05)
-    if aus_of is not None and real_aus is None:
-        real_aus = aus_of(samples)
-    real = _Frames.of(samples, real_aus, real_span)
+    if model_of is not None and real_heard is None:
+        real_heard = model_of(samples)
+    real = _Frames.of(samples, real_heard if model_of is not None else None, real_span)
     stretch = float(np.clip(1.0 / ratio, 1.0 / 4.0, 4.0))  # the synthesis spoken at the recording's rate
-    frames, phones, starts, ends = _reference(ref, aus_of, stretch, ref_span)
+    frames, phones, starts, ends = _reference(ref, model_of, stretch, ref_span)
     segments, cost = _moved(frames, phones, starts, ends, real, samples)
     null_segments, null_cost = None, float("nan")
     if null:
@@ -207,13 +236,13 @@ def align(samples: np.ndarray, text: str, language: str, aus_of: AusOf | None = 
     return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
 
 
-def _reference(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], aus_of: AusOf | None,
+def _reference(ref: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], model_of: ModelOf | None,
                stretch: float, span_s: tuple[float, float] | None = None
                ) -> tuple[_Frames, list[str], np.ndarray, np.ndarray]:
     """A synthesis as frames stretched ``stretch`` times in time, with its phone times stretched alike."""
     ref_audio, phones, starts, ends = ref
-    ref_aus = None if aus_of is None else aus_of(ref_audio)
-    return _Frames.of(ref_audio, ref_aus, span_s).stretched(stretch), phones, starts * stretch, ends * stretch
+    heard = None if model_of is None else model_of(ref_audio)
+    return _Frames.of(ref_audio, heard, span_s).stretched(stretch), phones, starts * stretch, ends * stretch
 
 
 def _reversed(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndarray
@@ -236,4 +265,4 @@ def _moved(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndar
     return dtw_align.contiguous(phones, new_starts, np.minimum(new_ends, total), total), cost
 
 
-__all__ = ["AU_WEIGHT", "Alignment", "AusOf", "align", "synthesis"]
+__all__ = ["AU_WEIGHT", "PHONE_WEIGHT", "Alignment", "ModelFrames", "ModelOf", "align", "synthesis"]

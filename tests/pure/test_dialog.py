@@ -178,7 +178,7 @@ def test_own_transcript_is_used_and_closes_the_lips_at_bilabials(tmp_path: Path)
     result = dialog.transcript_targets(samples, speech, TEXT, "en")
     assert result.meta["used"], result.meta
     assert result.meta["bilabials"] >= 8 and result.meta["warning"] is None
-    assert result.meta["match"] >= dialog.TRUST_MATCH and result.meta["relative_cost"] > 1.05
+    assert result.meta["match"] >= dialog.TRUST_MATCH[False] and result.meta["relative_cost"] > 1.05
     assert result.meta["bilabials_closed"] == result.meta["bilabials"]
     blended = dialog.blend(speech, result)
     closure = [MODEL_AUS.index(c) for c in CLOSURE_AUS]
@@ -195,7 +195,7 @@ def test_a_wrong_transcript_of_the_same_length_is_not_trusted(tmp_path: Path) ->
     right = dialog.transcript_targets(samples, speech, TEXT, "en")
     wrong = dialog.transcript_targets(samples, speech, "Sixty tired sailors rested on the sandy shore.", "en")
     assert wrong.meta["match"] < right.meta["match"] - 0.3, (wrong.meta, right.meta)
-    assert not wrong.meta["used"] or wrong.meta["match"] < dialog.TRUST_MATCH
+    assert not wrong.meta["used"] or wrong.meta["match"] < dialog.TRUST_MATCH[False]
 
 
 @pytest.mark.parametrize(("text", "language", "words"), [

@@ -8,6 +8,7 @@ from au_contract import MODEL_AUS
 from model_server.closure import (
     EVENT_FADE,
     EVENT_MIN,
+    GATE_EASE_S,
     OPENING_AUS,
     RELATIVE_FULL,
     RELATIVE_START,
@@ -41,14 +42,33 @@ def test_every_closure_event_seals_at_its_peak_whatever_its_height() -> None:
 
 
 def test_the_neighbouring_vowel_keeps_its_opening() -> None:
-    # A closure peak at frame 50; 90 ms later C has fallen below 60 % of the peak: no attenuation.
+    # A closure peak at frame 50; where C has fallen below 60 % of the peak, and the gate's easing
+    # (GATE_EASE_S, reaching 4 sigmas) has died out, nothing is attenuated.
     c = _bump(0.8)
     t = _tracks(AU24=c, AU26=np.full(100, 0.5))
     out = enforce_closures(t, MODEL_AUS, FPS)
-    far = np.nonzero(c < RELATIVE_START * 0.8)[0]
+    reach = int(np.ceil(4 * GATE_EASE_S * FPS))
+    gated = np.nonzero(c >= RELATIVE_START * 0.8)[0]
+    far = np.nonzero((np.arange(100) < gated[0] - reach) | (np.arange(100) > gated[-1] + reach))[0]
+    assert len(far) > 40
     np.testing.assert_array_equal(out[far, IDX["AU26"]], 0.5)
     near = np.nonzero(c >= RELATIVE_FULL * 0.8)[0]
     assert np.all(out[near, IDX["AU26"]] == 0.0)
+
+
+def test_the_lips_ease_shut_rather_than_snap_within_a_frame() -> None:
+    # At 30 fps a closure whose strength jumps from nothing to full in one frame: without easing the jaw
+    # would drop from 0.5 to 0 between two frames; eased, the frame before the seal is already partly
+    # closed, the one after it partly open again, and the sealed frames stay sealed.
+    fps = 30.0
+    c = np.zeros(30, np.float32)
+    c[12:16] = 0.8
+    out = enforce_closures(_tracks(AU24=c, AU26=np.full(30, 0.5)), MODEL_AUS, fps)[:, IDX["AU26"]]
+    assert np.all(out[12:16] == 0.0)
+    assert 0.0 < out[11] < 0.5 and 0.0 < out[16] < 0.5
+    assert out[11] < out[10] <= 0.5 and out[16] < out[17] <= 0.5
+    gate = closure_gate(c, fps)
+    assert np.all(np.diff(gate[:13]) >= 0) and np.all(np.diff(gate[15:]) <= 0)
 
 
 def test_weak_closure_evidence_changes_nothing() -> None:
