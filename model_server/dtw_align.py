@@ -58,9 +58,14 @@ def _dither(n: int) -> np.ndarray:
 
 
 def _log_energy(audio: np.ndarray, n: int) -> np.ndarray:
-    pad = np.pad(audio.astype(np.float64), (200, 200 + n * _HOP))
-    frames = np.lib.stride_tricks.sliding_window_view(pad, 400)[::_HOP][:n]  # [n, 400]
-    return 10.0 * np.log10((frames ** 2).mean(axis=1) + 1e-10)
+    """[n] mean power (dB) of 400-sample windows centred on samples ``k * 160`` (zeros beyond the ends),
+    from one running sum of the squared samples (differences of it, clamped at 0 against rounding)."""
+    x = audio.astype(np.float64)
+    total = np.concatenate([[0.0], np.cumsum(x * x)])  # total[k] = sum of the first k squares
+    centre = np.arange(n) * _HOP
+    lo = np.clip(centre - 200, 0, len(x))
+    hi = np.clip(centre + 200, 0, len(x))
+    return 10.0 * np.log10(np.maximum(total[hi] - total[lo], 0.0) / 400.0 + 1e-10)
 
 
 def features(audio: np.ndarray) -> np.ndarray:
@@ -152,21 +157,23 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
     from_up = np.zeros((n_ref, width), bool)  # the step into (i, j): from (i-1, j) rather than diagonal
     from_left = np.zeros((n_ref, width), bool)  # from (i, j-1), overriding both
     up, g, best = np.empty(width), np.empty(width), np.empty(width)
-    for i in range(n_ref):  # ufuncs into preallocated rows: no allocation inside the loop
-        a = int(lo[i])
+    less, minimum, subtract, add = np.less, np.minimum, np.subtract, np.add  # local names: cheaper lookups
+    running_min = np.minimum.accumulate
+    starts, ends = lo.tolist(), hi.tolist()
+    previous = (-1, 0)  # the band [lo, hi) of the row before (frame -1 for the first row)
+    # ufuncs into preallocated rows: no allocation inside the loop
+    for a, b, into_i, out_i, up_i, left_i in zip(starts, ends, into, out_of, from_up, from_left, strict=True):
         diag = acc_prev[a:a + width]
-        np.add(acc_prev[a + 1:a + 1 + width], 0.5, out=up)
-        np.less(up, diag, out=from_up[i])
-        np.minimum(diag, up, out=g)
-        np.subtract(g, into[i], out=g)
-        np.minimum.accumulate(g, out=best)
-        np.less(best, g, out=from_left[i])
-        if i == 0:
-            acc_prev[0] = np.inf
-        else:
-            acc_prev[int(lo[i - 1]) + 1:int(hi[i - 1]) + 1] = np.inf
-        valid = int(hi[i]) - a
-        np.add(best[:valid], out_of[i, :valid], out=acc_prev[a + 1:a + 1 + valid])
+        add(acc_prev[a + 1:a + 1 + width], 0.5, out=up)
+        less(up, diag, out=up_i)
+        minimum(diag, up, out=g)
+        subtract(g, into_i, out=g)
+        running_min(g, out=best)
+        less(best, g, out=left_i)
+        acc_prev[previous[0] + 1:previous[1] + 1] = np.inf
+        previous = (a, b)
+        valid = b - a
+        add(best[:valid], out_i[:valid], out=acc_prev[a + 1:a + 1 + valid])
     steps = np.where(from_left, np.int8(2), from_up.astype(np.int8))  # 0 diagonal, 1 up, 2 left
     path = _backtrack(steps, lo, n_real)
     return path, path_cost(ref, real, path)
