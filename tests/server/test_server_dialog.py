@@ -13,6 +13,7 @@ import httpx
 
 from au_contract.options import MAX_TRANSCRIPT_BYTES, RequestOptions
 from blender_addon.server import client
+from model_server import dialog
 from tests.fixtures import SPEECH_TEXT, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,9 @@ def test_transcript_in_the_query_is_used_and_reported(server: ServerProcess, spe
     meta = r.json()["meta"]
     assert meta["dialog"]["transcript"] and meta["dialog"]["used"], meta["dialog"]
     assert meta["dialog"]["bilabials"] > 3 and meta["warnings"] == [] and meta["language"] == "en-us"
+    # the shipped weights have the phone-class output: the match counts how well the aligned phones fit it
+    assert meta["dialog"]["phone_gain"] > 0.3, meta["dialog"]
+    assert meta["dialog"]["match"] >= dialog.TRUST_MATCH[True], meta["dialog"]
     plain = server.post(speech_wav).json()["meta"]
     assert plain["dialog"] == {"transcript": False, "used": False, "language": "en", "warning": None}
 

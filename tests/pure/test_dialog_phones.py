@@ -1,0 +1,75 @@
+"""Dialog mode with the model's phone classes: the match score's phone term, the loose tier's bilabial
+evidence, and the pipeline's posteriors for long recordings (chunked like the AUs)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from au_contract import MODEL_AUS
+from model_server import dialog, pipeline, prosody
+from model_server.phonetics import N_PHONE_CLASSES, PHONE_CLASSES, phone_class_frames
+from model_server.transcript_align import Alignment, ModelFrames
+
+PHONES = ["_", "a", "m", "a", "p", "i", "_"]
+STARTS = np.array([0.0, 0.2, 0.4, 0.5, 0.7, 0.8, 1.0])
+ENDS = np.array([0.2, 0.4, 0.5, 0.7, 0.8, 1.0, 1.2])
+N = 120
+
+
+def _alignment(null: bool = True) -> Alignment:
+    reversed_ = (PHONES[::-1], 1.2 - ENDS[::-1], 1.2 - STARTS[::-1])
+    return Alignment(PHONES, STARTS, ENDS, cost=1.0, null_cost=1.2, rate_ratio=1.0, rate_wpm=175,
+                     null_segments=reversed_ if null else None)
+
+
+def _posteriors_of(labels: np.ndarray, confidence: float = 0.9) -> np.ndarray:
+    """[T, C] posteriors that favour ``labels`` with ``confidence`` (the rest spread evenly)."""
+    out = np.full((len(labels), N_PHONE_CLASSES), (1 - confidence) / (N_PHONE_CLASSES - 1), np.float32)
+    out[np.arange(len(labels)), labels] = confidence
+    return out
+
+
+def test_phone_gain_rewards_the_aligned_classes_over_the_reversed_reading() -> None:
+    found = _alignment()
+    labels = phone_class_frames(PHONES, STARTS, ENDS, N)
+    null_labels = phone_class_frames(*found.null_segments, N)  # type: ignore[misc]
+    assert (labels != null_labels).sum() >= 40  # the reversed reading really differs
+    right = dialog.phone_gain(found, _posteriors_of(labels))
+    wrong = dialog.phone_gain(found, _posteriors_of(null_labels))
+    flat = dialog.phone_gain(found, np.full((N, N_PHONE_CLASSES), 1 / N_PHONE_CLASSES, np.float32))
+    assert right > 1.0 and wrong < -1.0 and flat == 0.0
+    assert dialog.phone_gain(_alignment(null=False), _posteriors_of(labels)) == 0.0
+    # the phone term moves the score by its weight; without posteriors the score is the older one
+    with_phones = dialog.match_score(1.1, 0.2, right)
+    assert with_phones == dialog.match_score(1.1, 0.2) + dialog.PHONE_GAIN_WEIGHT * right
+
+
+def test_the_loose_tier_needs_the_bilabial_class_as_well_as_the_lips() -> None:
+    speech = np.zeros((N, len(MODEL_AUS)), np.float32)
+    speech[:, MODEL_AUS.index("AU25")] = 0.5
+    speech[40:50, MODEL_AUS.index("AU24")] = 0.3  # closure evidence at /m/ (0.4-0.5 s) only
+    windows = [(0.4, 0.5), (0.7, 0.8)]
+    assert dialog._evidenced(windows, speech) == [(0.4, 0.5)]  # no posteriors: the lips decide
+    post = _posteriors_of(np.zeros(N, np.int64))
+    assert dialog._evidenced(windows, speech, post) == []  # the model hears no bilabial anywhere
+    post[42, PHONE_CLASSES.index("bilabial")] = dialog.MIN_BILABIAL_POSTERIOR + 0.01
+    assert dialog._evidenced(windows, speech, post) == [(0.4, 0.5)]
+    speech[70:80, MODEL_AUS.index("AU24")] = 0.3
+    assert dialog._evidenced(windows, speech, post) == [(0.4, 0.5)]  # /p/: lips, but no bilabial heard
+
+
+def test_long_recordings_get_posteriors_for_every_frame() -> None:
+    # over 2 x CHUNK_S the model runs in chunks with context; the posteriors are stitched like the AUs
+    model = pipeline.get_model("cpu")
+    rng = np.random.default_rng(0)
+    seconds = 2 * pipeline.CHUNK_S + 5
+    t = np.arange(int(seconds * 16000)) / 16000
+    samples = (0.1 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
+               + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    n = -(-samples.size // prosody.HOP)
+    heard = pipeline._speech_frames(model, samples, prosody.analyse(samples, n), phones=True)
+    assert isinstance(heard, ModelFrames) and heard.aus.shape == (n, len(MODEL_AUS))
+    assert heard.phones is not None and heard.phones.shape == (n, N_PHONE_CLASSES)
+    np.testing.assert_allclose(heard.phones.sum(axis=1), 1.0, atol=1e-4)  # no frame left unfilled
+    plain = pipeline._speech_frames(model, samples, prosody.analyse(samples, n))
+    assert plain.phones is None and np.array_equal(plain.aus, heard.aus)
