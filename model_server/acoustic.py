@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,14 @@ class AcousticOutput:
         raw: [T, n_aus] float32 in [0, 1], before the smoothing head.
         phone_logits: [T, len(PHONE_CLASSES)] float32 unnormalised phone-class scores, columns in
             ``PHONE_CLASSES`` order; ``None`` when the weights have no phone-class output.
+        mel: [T, n_mels] the log-mel frames the network heard (:func:`model_server.features.log_mel`), when
+            the output was made from audio (:meth:`AcousticModel.predict_output`); else ``None``.
     """
 
     aus: np.ndarray
     raw: np.ndarray
     phone_logits: np.ndarray | None = None
+    mel: np.ndarray | None = None
 
     def phone_posteriors(self) -> np.ndarray | None:
         """[T, len(PHONE_CLASSES)] float32 per-frame class probabilities (softmax), or ``None``."""
@@ -170,12 +173,14 @@ class AcousticModel:
 
     def predict_output(self, audio_16k: np.ndarray) -> AcousticOutput:
         """Every output of the network for mono 16 kHz speech: AUs as :meth:`predict`, plus the phone-class
-        logits [ceil(N / 160), len(PHONE_CLASSES)] when the weights have them (else ``None``).
+        logits [ceil(N / 160), len(PHONE_CLASSES)] when the weights have them (else ``None``) and the
+        log-mel frames it heard.
 
         Raises:
             ValueError: if the audio is not one-dimensional or has non-finite samples.
         """
-        return self.output_features(_log_mel_of(audio_16k))
+        mel = _log_mel_of(audio_16k)
+        return replace(self.output_features(mel), mel=mel)
 
     def predict(self, audio_16k: np.ndarray) -> np.ndarray:
         """Mouth/blend AUs of mono 16 kHz speech.

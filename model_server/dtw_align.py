@@ -6,7 +6,8 @@ its own features and librosa's DTW):
 
 * :func:`features`: speaker-normalised cepstra at 100 frames/s: MFCC c1-c12 below 3.8 kHz with
   per-utterance mean/variance normalisation (CMVN), deltas and a normalised log-energy channel (silence
-  against speech), from the server's Slaney filterbank;
+  against speech), from the acoustic model's own log-mel frames (so dialog mode computes one spectrum per
+  signal);
 * :func:`dtw_path`: DTW, optionally within a band around an expected line (time and memory ~ length x
   band), one numpy step per reference frame;
 * :func:`transfer`: reference boundaries moved through the path; :func:`contiguous`: a clean segmentation.
@@ -20,41 +21,27 @@ from functools import lru_cache
 
 import numpy as np
 
-from .features import SAMPLE_RATE, mel_filterbank
+from .features import FMAX_HZ, FMIN_HZ, N_MELS, SAMPLE_RATE, hz_to_mel, log_mel, mel_to_hz
 
 FRAME_RATE_HZ = 100
 PAUSE = "_"
 _HOP = SAMPLE_RATE // FRAME_RATE_HZ
-_N_FFT = 400
-_N_MELS = 30
-_FMIN_HZ, _FMAX_HZ = 80.0, 3800.0
+#: Cepstra come from the log-mel bands whose upper edge is at most this (Hz): the speech formants.
+_CEPSTRA_MAX_HZ = 3800.0
 _N_MFCC = 13
 _SPEECH_DB = -35.0  # frames within this of the loudest (p99) frame count as speech (rate matching)
 
 
 @lru_cache(maxsize=1)
-def _mfcc_basis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(periodic Hann [N_FFT], mel filters [F, M], orthonormal DCT-II rows c1..c12 [M, 12])."""
-    window = np.hanning(_N_FFT + 1)[:-1]
-    mel = mel_filterbank(SAMPLE_RATE, _N_FFT, _N_MELS, _FMIN_HZ, _FMAX_HZ).T.astype(np.float64)
-    n = np.arange(_N_MELS)
+def _dct_basis() -> tuple[int, np.ndarray]:
+    """(B, orthonormal DCT-II rows c1..c12 over the first B log-mel bands [B, 12]): B = the bands of
+    :func:`model_server.features.log_mel` that end below ``_CEPSTRA_MAX_HZ`` (49 of 64)."""
+    edges = mel_to_hz(np.linspace(hz_to_mel(FMIN_HZ), hz_to_mel(FMAX_HZ), N_MELS + 2))
+    bands = int((edges[2:] <= _CEPSTRA_MAX_HZ).sum())
+    n = np.arange(bands)
     k = np.arange(_N_MFCC)[:, None]
-    dct = np.sqrt(2.0 / _N_MELS) * np.cos(np.pi * k * (2 * n + 1) / (2 * _N_MELS))  # [13, M]
-    dct[0] /= np.sqrt(2.0)
-    return window, mel, np.ascontiguousarray(dct[1:].T)
-
-
-@lru_cache(maxsize=1)
-def _dither_table() -> np.ndarray:
-    """[2**16 + 1] faint Gaussian noise (1e-4), drawn once (an odd length, so tiles do not line up with
-    frames)."""
-    return 1e-4 * np.random.default_rng(0).standard_normal(2 ** 16 + 1)
-
-
-def _dither(n: int) -> np.ndarray:
-    """[n] the deterministic dither: the table tiled."""
-    table = _dither_table()
-    return np.resize(table, n)
+    dct = np.sqrt(2.0 / bands) * np.cos(np.pi * k * (2 * n + 1) / (2 * bands))  # [13, B]
+    return bands, np.ascontiguousarray(dct[1:].T)
 
 
 def _log_energy(audio: np.ndarray, n: int) -> np.ndarray:
@@ -68,24 +55,27 @@ def _log_energy(audio: np.ndarray, n: int) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(total[hi] - total[lo], 0.0) / 400.0 + 1e-10)
 
 
-def features(audio: np.ndarray) -> np.ndarray:
+def features(audio: np.ndarray, mel: np.ndarray | None = None) -> np.ndarray:
     """Speaker-normalised features of 16 kHz audio: [T, 25] (MFCC c1-c12 with CMVN, deltas, log energy).
 
-    ``T = 1 + len(audio) // 160`` (centred frames). A faint deterministic dither keeps digital silence
-    finite.
+    The cepstra are the DCT of the acoustic model's own log-mel frames (:func:`model_server.features.log_mel`)
+    below 3.8 kHz, and the energy channel their summed power, so a caller that has run the model passes
+    its frames as ``mel`` and no second spectrum is computed. ``T = 1 + len(audio) // 160`` (centred
+    frames; a missing last frame repeats the one before).
+
+    Args:
+        audio: [N] mono 16 kHz samples.
+        mel: ``log_mel(audio)`` ([ceil(N / 160), N_MELS]) when the caller has it.
     """
-    window, mel, dct = _mfcc_basis()
-    x = audio.astype(np.float64) + _dither(len(audio))
-    padded = np.pad(x, _N_FFT // 2, mode="reflect" if len(x) > _N_FFT // 2 else "constant")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, _N_FFT)[::_HOP]  # [T, N_FFT]
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2  # [T, F]
-    db = 10.0 * np.log10(np.maximum(power @ mel, 1e-10))  # [T, M]
-    db = np.maximum(db, db.max() - 80.0)
-    mfcc = db @ dct  # [T, 12]
+    t = 1 + len(audio) // _HOP
+    mel = log_mel(audio) if mel is None else mel
+    db = np.zeros((t, N_MELS)) if not len(mel) else 20.0 * mel[np.minimum(np.arange(t), len(mel) - 1)]
+    bands, dct = _dct_basis()
+    mfcc = db[:, :bands] @ dct  # [T, 12]
     mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
     edge = np.pad(mfcc, ((2, 2), (0, 0)), mode="edge")
     delta = (edge[3:-1] - edge[1:-3] + 2.0 * (edge[4:] - edge[:-4])) / 10.0  # regression over +-2 frames
-    energy = _log_energy(audio, len(mfcc))
+    energy = 10.0 * np.log10(np.power(10.0, db / 10.0).sum(axis=1) + 1e-10)
     energy = (energy - energy.max()) / 20.0  # 0 at the loudest frame, -1 per 20 dB below
     return np.concatenate([mfcc, 0.5 * delta, 2.0 * energy[:, None]], axis=1).astype(np.float32)
 

@@ -16,7 +16,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -202,14 +202,14 @@ def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyT
 
 def _speech_frames(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyTrack,
                    phones: bool = False) -> ModelFrames:
-    """:func:`_speech_aus`, plus the phone-class posteriors when ``phones`` is set and the weights have
-    the phone-class output (one network pass for both)."""
-    speech100, posteriors = _run_model(model, samples, phones)
+    """:func:`_speech_aus`, plus (when ``phones`` is set) the log-mel frames the model heard and the
+    phone-class posteriors if the weights have the phone-class output (one network pass for all)."""
+    heard = _run_model(model, samples, phones)
     gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
     gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
     gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
     gate = np.minimum(gate, quiet_gate(track.energy_db, TARGET_RATE / prosody.HOP))
-    return ModelFrames(speech100 * gate[:, None], posteriors)
+    return replace(heard, aus=heard.aus * gate[:, None])
 
 
 def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent: bool,
@@ -278,41 +278,41 @@ def _meta(opts: PredictOptions, model: SpeechModel, decoded: DecodedAudio, silen
     }
 
 
-def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False
-               ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model AUs [ceil(N/160), len(MODEL_AUS)] at 100 Hz and, with ``phones``, the phone-class posteriors
-    [ceil(N/160), C] when the model has them (else None); long clips in chunks with context."""
+def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False) -> ModelFrames:
+    """Model AUs [ceil(N/160), len(MODEL_AUS)] at 100 Hz (not gated) and, with ``phones``, what else the
+    model gives (:func:`_outputs`); long clips in chunks with context (then without the log-mel frames)."""
     if tuple(model.channels) != MODEL_AUS:
         raise RuntimeError(f"model channels {model.channels} differ from the contract's {MODEL_AUS}")
     hop = prosody.HOP
     n100 = -(-samples.size // hop)
     chunk = int(CHUNK_S * TARGET_RATE) // hop * hop
     if samples.size <= chunk * 2:
-        aus, post = _outputs(model, samples, phones)
-        return aus[:n100], None if post is None else post[:n100]
+        whole = _outputs(model, samples, phones)
+        return ModelFrames(whole.aus[:n100], None if whole.phones is None else whole.phones[:n100], whole.mel)
     context = int(CONTEXT_S * TARGET_RATE) // hop * hop
     out = np.zeros((n100, len(MODEL_AUS)), np.float32)
     out_post: np.ndarray | None = None
     for start in range(0, samples.size, chunk):
         lo = max(0, start - context)
-        part, part_post = _outputs(model, samples[lo:start + chunk + context], phones)
+        part = _outputs(model, samples[lo:start + chunk + context], phones)
         first = (start - lo) // hop
         count = min(chunk // hop, n100 - start // hop)
-        out[start // hop:start // hop + count] = part[first:first + count]
-        if part_post is not None:
+        out[start // hop:start // hop + count] = part.aus[first:first + count]
+        if part.phones is not None:
             if out_post is None:
-                out_post = np.zeros((n100, part_post.shape[1]), np.float32)
-            out_post[start // hop:start // hop + count] = part_post[first:first + count]
-    return out, out_post
+                out_post = np.zeros((n100, part.phones.shape[1]), np.float32)
+            out_post[start // hop:start // hop + count] = part.phones[first:first + count]
+    return ModelFrames(out, out_post)
 
 
-def _outputs(model: SpeechModel, audio: np.ndarray, phones: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """(AUs, phone posteriors or None) of one network pass over ``audio``."""
+def _outputs(model: SpeechModel, audio: np.ndarray, phones: bool) -> ModelFrames:
+    """One network pass over ``audio``: AUs, and with ``phones`` (for a model with ``predict_output``) the
+    phone posteriors (None for weights without them) and the log-mel frames."""
     predict_output = getattr(model, "predict_output", None) if phones else None
     if predict_output is None:
-        return np.asarray(model.predict(audio), np.float32), None
+        return ModelFrames(np.asarray(model.predict(audio), np.float32))
     out = predict_output(audio)
-    return np.asarray(out.aus, np.float32), out.phone_posteriors()
+    return ModelFrames(np.asarray(out.aus, np.float32), out.phone_posteriors(), out.mel)
 
 
 __all__ = ["EMOTIONS", "OptionsError", "PredictOptions", "get_model", "predict_tracks"]

@@ -62,10 +62,13 @@ class ModelFrames:
         aus: [T, K] the model's mouth AUs (0..1), as the pipeline gates them.
         phones: [T, C] phone-class posteriors (``model_server.phonetics.PHONE_CLASSES`` order), or None for
             weights without the phone-class output.
+        mel: [T, N_MELS] the log-mel frames the model heard (the aligner's cepstra are made from them), or
+            None (the aligner computes them).
     """
 
     aus: np.ndarray
     phones: np.ndarray | None = None
+    mel: np.ndarray | None = None
 
     def features(self) -> np.ndarray:
         """[T, K (+ C)] the aligner's model features: weighted AUs and posteriors."""
@@ -142,7 +145,7 @@ class _Frames:
     @classmethod
     def of(cls, audio: np.ndarray, heard: ModelFrames | None, span_s: tuple[float, float] | None = None
            ) -> _Frames:
-        ceps = dtw_align.features(audio)
+        ceps = dtw_align.features(audio, None if heard is None else heard.mel)
         feats = ceps
         if heard is not None:
             model = heard.features()

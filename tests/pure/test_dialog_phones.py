@@ -73,3 +73,20 @@ def test_long_recordings_get_posteriors_for_every_frame() -> None:
     np.testing.assert_allclose(heard.phones.sum(axis=1), 1.0, atol=1e-4)  # no frame left unfilled
     plain = pipeline._speech_frames(model, samples, prosody.analyse(samples, n))
     assert plain.phones is None and np.array_equal(plain.aus, heard.aus)
+
+
+def test_the_aligner_reuses_the_models_log_mel() -> None:
+    # dialog mode computes one spectrum per signal: the cepstra come from the frames the model heard
+    from model_server import dtw_align
+    from model_server.features import log_mel
+
+    model = pipeline.get_model("cpu")
+    rng = np.random.default_rng(1)
+    for n in (16000, 16160, 7):  # a partial last frame, an exact multiple of the hop, a few samples
+        samples = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        heard = pipeline._speech_frames(model, samples, prosody.analyse(samples, -(-n // prosody.HOP)),
+                                        phones=True)
+        assert heard.mel is not None and np.array_equal(heard.mel, log_mel(samples))
+        shared = dtw_align.features(samples, heard.mel)
+        assert shared.shape == (1 + n // 160, 25) and np.isfinite(shared).all()
+        np.testing.assert_array_equal(shared, dtw_align.features(samples))
