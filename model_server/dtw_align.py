@@ -195,13 +195,20 @@ def _band_matrix(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarr
 
 def _backtrack(steps: np.ndarray, lo: np.ndarray, n_real: int) -> np.ndarray:
     """[P, 2] path from (0, 0) to (R - 1, X - 1) following the stored steps."""
+    width = steps.shape[1]
+    flat = np.ascontiguousarray(steps, dtype=np.int8).tobytes()  # bytes index fast from Python
+    starts = lo.tolist()
     i, j = len(steps) - 1, n_real - 1
-    path = [(i, j)]
+    rows, cols = [i], [j]
     while i > 0 or j > 0:
-        k = steps[i, j - lo[i]]
-        i, j = (i - 1, j - 1) if k == 0 else (i - 1, j) if k == 1 else (i, j - 1)
-        path.append((i, j))
-    return np.array(path[::-1], dtype=np.int64)
+        k = flat[i * width + j - starts[i]]
+        if k != 2:
+            i -= 1
+        if k != 1:
+            j -= 1
+        rows.append(i)
+        cols.append(j)
+    return np.stack([np.array(rows[::-1], np.int64), np.array(cols[::-1], np.int64)], axis=1)
 
 
 def path_cost(ref: np.ndarray, real: np.ndarray, path: np.ndarray) -> float:
