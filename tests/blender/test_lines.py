@@ -215,17 +215,21 @@ def test_tolerance_makes_keys_sparse_and_keeps_turning_points(fresh: ModuleType,
     ctl = make_rig(bpy)
     settings = scene.au_talking_head
     settings.server_url = model_server.url
-    counts = {}
+    counts, au25 = {}, {}
     for tolerance in (0.001, settings.tolerance):
         settings.tolerance = tolerance
         assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(clips[0].path)) == {"FINISHED"}
         fc = _ext("animation.bl_curves").find_fcurve(ctl.animation_data.action, '["AU25"]')
-        counts[tolerance] = len(fc.keyframe_points)
+        au25[tolerance] = len(fc.keyframe_points)
+        # every AU curve together: one short curve (AU25 of a 2 s line, mostly at rest) can need all its
+        # turning points at either tolerance, so the count over all of them is what the tolerance shows
+        counts[tolerance] = sum(len(k) for path, k in _curve_keys(ctl).items() if path.startswith('["AU'))
     line = settings.lines[0]
     assert len(settings.lines) == 1, "the same audio again regenerates its line"
     default = settings.tolerance
-    assert counts[default] < counts[0.001], counts
-    assert counts[default] <= 0.5 * line.frame_count, f"AU25: {counts[default]} keys in {line.frame_count}"
+    assert counts[default] < 0.8 * counts[0.001], counts
+    assert au25[default] <= au25[0.001], au25
+    assert au25[default] <= 0.5 * line.frame_count, f"AU25: {au25[default]} keys in {line.frame_count}"
     # the curve stays within the tolerance of the track at every frame, peaks included
     generation = _ext("animation.generation")
     tracks = generation.fetch_tracks(generation.GenerateRequest(
