@@ -263,9 +263,12 @@ class EspeakLibrary:
         with self._lock:
             return self._lib.espeak_SetVoiceByName(name.encode()) == 0
 
-    def speak(self, text: str, voice: str, rate_wpm: int = 175, pitch: int = 50, pitch_range: int = 50
-              ) -> RawSpeech:
+    def speak(self, text: str, voice: str, rate_wpm: int = 175, pitch: int = 50, pitch_range: int = 50,
+              closures: bool = True) -> RawSpeech:
         """Speak ``text`` with the espeak-ng voice ``voice`` at ``rate_wpm`` words per minute.
+
+        Each stop starts at its closure (:func:`attach_stop_closures`); with ``closures=False`` the phones
+        are espeak-ng's events as they come (a stop starts at its release: the older training timings).
 
         Raises:
             ValueError: espeak-ng has no voice ``voice``.
@@ -289,7 +292,9 @@ class EspeakLibrary:
             end = starts[k + 1] if k + 1 < len(starts) else n
             if end > start and name.strip():
                 phones.append((name.strip(), start, end))
-        return RawSpeech(audio, self.sample_rate, attach_stop_closures(audio, self.sample_rate, phones))
+        if closures:
+            phones = attach_stop_closures(audio, self.sample_rate, phones)
+        return RawSpeech(audio, self.sample_rate, phones)
 
 
 #: Stops and affricates (by their first IPA symbols): espeak-ng writes their closure as silence before

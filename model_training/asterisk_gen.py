@@ -24,6 +24,9 @@ reference + DTW) and cached per speaker under ``.cache/asterisk_train`` (a pickl
 :func:`cache_key`: the aligner's code and the prompt list). The dev set's gate
 (:func:`model_training.devset._passes`, DTW cost <= ``MAX_COST`` and rate within 30 % of the speaker's
 median over all aligned prompts) is applied when reading, so a gate change needs no new alignment.
+The phone timings come from :mod:`model_training.sphinx_align` (timing version 2) or, for recipes of
+timing version 1 (``Recipe.timing_version``: v15, and v12 as it was trained), from the DTW aligner itself
+over a reference whose stops start at their release; each version has its own cache (:func:`cache_key`).
 Prompts are split by a hash of their file name: :data:`VAL_PERCENT` % go to ``val`` (the same prompt
 names for both speakers), the rest to ``train``. Clip audio is peak-normalised to 0.7 full scale (as
 :func:`model_training.corpus_build.to_clip` does) but not padded: the recordings carry their own silence,
@@ -148,12 +151,14 @@ def prompt_split(name: str) -> str:
     return "val" if int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % 100 < VAL_PERCENT else "train"
 
 
-def cache_key(pool: list[tuple[Path, str]]) -> str:
-    """Hash of :data:`CACHE_VERSION`, the aligner's code and the prompt list (names and texts)."""
+def cache_key(pool: list[tuple[Path, str]], timing_version: int = 2) -> str:
+    """Hash of :data:`CACHE_VERSION`, the timing version (when not 2), the aligner's code and the prompt
+    list (names and texts)."""
     from model_server import dtw_align, espeak
     from model_training import espeak_gen, forced_align, sphinx_align
 
-    digest = hashlib.sha1(f"{CACHE_VERSION}-{devset._MAX_S}-{SAMPLE_RATE}".encode())
+    tag = "" if timing_version == 2 else f"-t{timing_version}"  # version 2's keys predate the switch
+    digest = hashlib.sha1(f"{CACHE_VERSION}-{devset._MAX_S}-{SAMPLE_RATE}{tag}".encode())
     for module in (forced_align.__file__, dtw_align.__file__, espeak_gen.__file__, sphinx_align.__file__,
                    espeak.__file__):
         digest.update(Path(str(module)).read_bytes())
@@ -162,21 +167,23 @@ def cache_key(pool: list[tuple[Path, str]]) -> str:
     return digest.hexdigest()[:10]
 
 
-def align_prompts(spk: devset.Speaker, pool: list[tuple[Path, str]], aligner: Aligner | None = None
-                  ) -> SpeakerBuild:
+def align_prompts(spk: devset.Speaker, pool: list[tuple[Path, str]], aligner: Aligner | None = None,
+                  timing_version: int = 2) -> SpeakerBuild:
     """Decode and align ``pool`` ((audio file, transcript) pairs of ``spk``), in order: the DTW aligner's
     cost and rate feed the gate, the phone timings come from :mod:`model_training.sphinx_align` (about
     twice as precise on clips with known timings; a prompt it cannot align is counted as failed).
 
     Args:
         aligner: a :class:`model_training.forced_align.Aligner` to reuse; one is made (and closed) if None.
+        timing_version: 1 takes the timings from the DTW aligner instead, over a reference whose stops
+            start at their release (an own aligner is made so; a given one is used as it is).
     """
     from model_training import forced_align
     from model_training.sphinx_align import SphinxAligner
 
     own = aligner is None
-    al = forced_align.Aligner() if aligner is None else aligner
-    timer = SphinxAligner()
+    al = forced_align.Aligner(closures=timing_version >= 2) if aligner is None else aligner
+    timer = SphinxAligner() if timing_version >= 2 else None
     out = SpeakerBuild(spk.speaker, len(pool))
     try:
         for path, text in pool:
@@ -188,7 +195,7 @@ def align_prompts(spk: devset.Speaker, pool: list[tuple[Path, str]], aligner: Al
                 out.skipped_length += 1
                 continue
             res = al.align(audio, text, spk.espeak)
-            timed = timer.align(audio, text, spk.espeak) if res is not None else None
+            timed = res if timer is None or res is None else timer.align(audio, text, spk.espeak)
             out.align_s += time.perf_counter() - t1
             if res is None or timed is None:
                 out.failed += 1
@@ -201,27 +208,29 @@ def align_prompts(spk: devset.Speaker, pool: list[tuple[Path, str]], aligner: Al
                         timed.ends_s, meta)
             out.prompts.append(AlignedPrompt(clip, res.cost, res.rate_wpm))
     finally:
-        timer.close()
+        if timer is not None:
+            timer.close()
         if own:
             al.close()
     return out
 
 
-def build_speaker(speaker_id: str, cache: Path = CACHE) -> SpeakerBuild:
-    """All aligned prompts of one training speaker, from the cache or aligned now (then cached).
+def build_speaker(speaker_id: str, cache: Path = CACHE, timing_version: int = 2) -> SpeakerBuild:
+    """All aligned prompts of one training speaker, from the cache or aligned now (then cached), with the
+    phone timings of ``timing_version`` (:func:`align_prompts`).
 
     Aligning everything takes about 30 s per speaker on one core (three quarters of it ffmpeg decoding).
     """
     spk = speaker_of(speaker_id)
     pool = devset.candidates(spk, devset.CACHE)
-    path = cache / f"{speaker_id.replace(':', '_')}_{cache_key(pool)}.pkl"
+    path = cache / f"{speaker_id.replace(':', '_')}_{cache_key(pool, timing_version)}.pkl"
     if path.exists():
         with path.open("rb") as fh:
             record = pickle.load(fh)
         prompts = [AlignedPrompt(clip, cost, rate) for clip, cost, rate in record.pop("prompts")]
         return SpeakerBuild(prompts=prompts, **record)
     log.info("aligning %d prompts of %s (cached afterwards in %s)", len(pool), speaker_id, path)
-    built = align_prompts(spk, pool)
+    built = align_prompts(spk, pool, timing_version=timing_version)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as fh:
@@ -254,8 +263,10 @@ def draw(clips: list[Clip], n: int, seed: int, split: str) -> list[Clip]:
     return order[:max(n, 0)]
 
 
-def asterisk_clips(n: int, seed: int, split: str, cache: Path = CACHE) -> Iterator[Clip]:
-    """Up to ``n`` real-speech clips of the training speakers for ``split``, drawn with ``seed``.
+def asterisk_clips(n: int, seed: int, split: str, cache: Path = CACHE, timing_version: int = 2
+                   ) -> Iterator[Clip]:
+    """Up to ``n`` real-speech clips of the training speakers for ``split``, drawn with ``seed``, timed as
+    ``timing_version`` says (:func:`align_prompts`).
 
     ``train`` and ``val`` draw from disjoint prompt sets (:func:`prompt_split`) of both speakers;
     ``heldout`` yields none (these speakers are heard in training). The first call aligns everything
@@ -263,7 +274,8 @@ def asterisk_clips(n: int, seed: int, split: str, cache: Path = CACHE) -> Iterat
     """
     if split not in ("train", "val"):
         return
-    clips = [c for speaker_id in TRAIN_SPEAKERS for c in gated_clips(build_speaker(speaker_id, cache), split)]
+    clips = [c for speaker_id in TRAIN_SPEAKERS
+             for c in gated_clips(build_speaker(speaker_id, cache, timing_version), split)]
     yield from draw(clips, n, seed, split)
 
 

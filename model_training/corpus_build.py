@@ -98,11 +98,14 @@ def _merge_pauses(phones: list[str], starts: np.ndarray, ends: np.ndarray
     return out_p, np.asarray(out_s), np.asarray(out_e)
 
 
-def espeak_clips(n: int, seed: int, languages: tuple[str, ...], split: str) -> Iterator[Clip]:
-    """``n`` espeak-ng clips with random language, variant, rate and pitch for ``split``."""
+def espeak_clips(n: int, seed: int, languages: tuple[str, ...], split: str, closures: bool = True
+                 ) -> Iterator[Clip]:
+    """``n`` espeak-ng clips with random language, variant, rate and pitch for ``split``; ``closures``:
+    stops start at their closure (timing version 2) or, if False, at their release (timing version 1,
+    :class:`model_training.espeak_gen.EspeakEngine`)."""
     from model_training.espeak_gen import EspeakVoice, IsolatedEspeak
 
-    engine = IsolatedEspeak()
+    engine = IsolatedEspeak(closures)
     rng = random.Random(seed)
     variants = ESPEAK_TRAIN_VARIANTS if split == "train" else ESPEAK_HELDOUT_VARIANTS
     for _ in range(n):

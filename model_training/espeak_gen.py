@@ -7,7 +7,9 @@ the phone starts; a phone ends where the next event (or the end of the audio) st
 exactly silent samples for pauses, so silences are found from the audio itself. It also writes the closure
 of an unvoiced stop as silence *before* the stop's event (the event marks the release), so each stop gets
 back the silence that precedes it (:func:`model_server.espeak.attach_stop_closures`, also what the server's
-dialog mode reads): the lips of a /p/ close when the sound stops, not when it bursts.
+dialog mode reads): the lips of a /p/ close when the sound stops, not when it bursts. Recipes of timing
+version 1 (``Recipe.timing_version``: v15, and v12 as it was trained) keep the events as they come instead
+(``EspeakEngine(closures=False)``: a stop starts at its release, every silent run is a pause).
 
 The library is not thread-safe: use one process per generator (the corpus builder does).
 """
@@ -19,7 +21,7 @@ import multiprocessing
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from model_server.espeak import EspeakUnavailableError, is_stop, shared_library
+from model_server.espeak import EspeakLibrary, EspeakUnavailableError, RawSpeech, is_stop, shared_library
 from model_training.timing import MIN_SILENCE_S, TimedSpeech, cut_runs, silence_runs
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,27 @@ class EspeakVoice:
         return f"{self.language}+{self.variant}" if self.variant else self.language
 
 
-class EspeakEngine:
-    """:class:`TimedSpeech` from the shared libespeak-ng binding (``model_server.espeak``)."""
+def speak_at_events(lib: EspeakLibrary, text: str, voice: EspeakVoice) -> RawSpeech:
+    """``lib.speak`` with espeak-ng's phoneme events as they come (timing version 1): a stop starts at its
+    release, its closure stays inside the phone before it."""
+    return lib.speak(text, voice.name, voice.rate_wpm, voice.pitch, voice.pitch_range, closures=False)
 
-    def __init__(self) -> None:
+
+class EspeakEngine:
+    """:class:`TimedSpeech` from the shared libespeak-ng binding (``model_server.espeak``).
+
+    Args:
+        closures: give each stop the silent closure before its burst (timing version 2, the default);
+            False keeps the phoneme events as they come (timing version 1: :func:`speak_at_events`).
+    """
+
+    def __init__(self, closures: bool = True) -> None:
         try:
             self._lib = shared_library("system")  # the recipe's engine, never the bundled one
         except EspeakUnavailableError as exc:
             raise RuntimeError(str(exc)) from exc
         self.sample_rate = self._lib.sample_rate
+        self.closures = closures
 
     def synthesize(self, text: str, voice: EspeakVoice) -> TimedSpeech:
         """Speak ``text`` with ``voice``.
@@ -68,6 +82,10 @@ class EspeakEngine:
         Raises:
             ValueError: if the voice does not exist.
         """
+        if not self.closures:  # timing version 1: every silent run is a pause, closures included
+            raw = speak_at_events(self._lib, text, voice)
+            return TimedSpeech.from_segments(raw.audio, raw.sample_rate, raw.phones,
+                                             silences=silence_runs(raw.audio))
         raw = self._lib.speak(text, voice.name, voice.rate_wpm, voice.pitch, voice.pitch_range)
         stops = [(a, b) for name, a, b in raw.phones if is_stop(name)]
         return TimedSpeech.from_segments(raw.audio, raw.sample_rate, raw.phones,
@@ -75,9 +93,9 @@ class EspeakEngine:
                                                            min_len=int(MIN_SILENCE_S * raw.sample_rate)))
 
 
-def _isolated_worker(conn: Connection) -> None:
+def _isolated_worker(conn: Connection, closures: bool = True) -> None:
     """Child-process loop of :class:`IsolatedEspeak`: (text, voice) in, ("ok", speech) out."""
-    engine = EspeakEngine()
+    engine = EspeakEngine(closures)
     while True:
         msg = conn.recv()
         if msg is None:
@@ -95,16 +113,20 @@ class IsolatedEspeak:
     variant ``rob``, pitch 22, range 90, on one 14-word sentence). In a child process such a crash costs
     one utterance: :meth:`synthesize` returns None, and the next call starts a fresh child. The crash
     is deterministic, so a seeded corpus stays reproducible.
+
+    Args:
+        closures: as for :class:`EspeakEngine` (False: timing version 1).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, closures: bool = True) -> None:
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a parent holding torch threads
         self.crashes = 0
+        self.closures = closures
         self._start()
 
     def _start(self) -> None:
         self._conn, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_isolated_worker, args=(child,), daemon=True)
+        self._proc = self._ctx.Process(target=_isolated_worker, args=(child, self.closures), daemon=True)
         self._proc.start()
         child.close()
 

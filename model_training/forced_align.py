@@ -101,12 +101,18 @@ def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
 
 
 class Aligner:
-    """Aligns transcripts with espeak-ng references (one isolated espeak-ng child process)."""
+    """Aligns transcripts with espeak-ng references (one isolated espeak-ng child process).
 
-    def __init__(self) -> None:
+    Args:
+        closures: the reference's stops start at their closure (timing version 2, the default) or, if
+            False, at their release (timing version 1; :class:`model_training.espeak_gen.EspeakEngine`).
+            The path and its cost do not change (same audio), only the boundaries it carries over.
+    """
+
+    def __init__(self, closures: bool = True) -> None:
         from model_training.espeak_gen import IsolatedEspeak
 
-        self._engine = IsolatedEspeak()
+        self._engine = IsolatedEspeak(closures)
 
     def close(self) -> None:
         """Stop the espeak-ng child process."""

@@ -43,6 +43,10 @@ class Recipe:
             still built and exported, but untrained).
         channel_share: probability of a speech-codec channel (GSM, G.722, 8 kHz, telephone band) in an
             augmented copy (``augment.augment``); 0 keeps the older chain's telephone step.
+        timing_version: phone timings of the sources in :data:`TIMED_SOURCES`: 2 (the default, v13 on)
+            starts espeak-ng's stops at their closure and times the Asterisk prompts with pocketsphinx; 1 (as
+            v12 was trained) keeps espeak-ng's stop events at the release and times the Asterisk prompts
+            with the DTW aligner. The other engines' clips are the same in both (and share their caches).
     """
 
     name: str
@@ -57,6 +61,7 @@ class Recipe:
     feature_noise: float = 0.02
     phone_weight: float = 0.1
     channel_share: float = 0.0
+    timing_version: int = 2
 
 
 RECIPES: dict[str, Recipe] = {
@@ -76,26 +81,32 @@ RECIPES: dict[str, Recipe] = {
                   "asterisk": 562},
         "val": {"espeak": 100, "festival": 15, "flite": 20, "piper": 10, "kokoro": 12, "asterisk": 22},
         "heldout": {"espeak": 240, "festival": 60, "flite": 60, "kokoro": 40},
-    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500, feature_noise=0.04),
+    }, copies=2, steps=12000, channels=128, lr=2e-3, eval_every=500, feature_noise=0.04, timing_version=1),
 }
-# v13: v12's data with closure-true timings (TIMING_VERSION 2: espeak-ng stops start at their closure;
+# v13: v12's data with closure-true timings (timing version 2: espeak-ng stops start at their closure;
 # the Asterisk prompts timed by the pocketsphinx aligner instead of DTW)
-RECIPES["v13"] = replace(RECIPES["v12"], name="v13")
+RECIPES["v13"] = replace(RECIPES["v12"], name="v13", timing_version=2)
 # v14: v13 + real speech codecs in augmentation (GSM, G.722, 8 kHz linear, telephone band), about a quarter
 # of all training frames: the real-speech development set is mostly coded telephone audio
 RECIPES["v14"] = replace(RECIPES["v13"], name="v14", channel_share=0.35)
 # v14w: v14 with a wider network (160 channels instead of 128)
 RECIPES["v14w"] = replace(RECIPES["v14"], name="v14w", channels=160)
+# v15: v14w with v12's phone timings (timing version 1: espeak-ng stops at their release, the Asterisk
+# prompts timed by DTW): v13 closed fewer real-speech bilabials than v12 (dev recall 0.672 against 0.720).
+# Trained in session 8, not shipped: dev recall 0.742 against v14w's 0.723, but depth 0.689 / 0.745 and
+# speech r 0.449 / 0.497
+RECIPES["v15"] = replace(RECIPES["v14w"], name="v15", timing_version=1)
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
 _SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503}
 
 
-def source_clips(source: str, n: int, seed: int, split: str) -> Iterator[Clip]:
-    """Clips of one engine for one split (``val`` uses training speakers with other sentences)."""
+def source_clips(source: str, n: int, seed: int, split: str, timing_version: int = 2) -> Iterator[Clip]:
+    """Clips of one engine for one split (``val`` uses training speakers with other sentences), timed as
+    ``timing_version`` says (:attr:`Recipe.timing_version`; only the sources in :data:`TIMED_SOURCES`)."""
     speakers = "heldout" if split == "heldout" else "train"
     if source == "espeak":
-        return espeak_clips(n, seed, LANGUAGES, speakers)
+        return espeak_clips(n, seed, LANGUAGES, speakers, closures=timing_version >= 2)
     if source == "festival":
         from model_training.festival_gen import festival_clips
         return festival_clips(n, seed, speakers)
@@ -110,49 +121,62 @@ def source_clips(source: str, n: int, seed: int, split: str) -> Iterator[Clip]:
         return kokoro_clips(n, seed, speakers)
     if source == "asterisk":  # real speech: its own train/val prompt split (heldout: none)
         from model_training.asterisk_gen import asterisk_clips
-        return asterisk_clips(n, seed, split)
+        return asterisk_clips(n, seed, split, timing_version=timing_version)
     raise ValueError(f"unknown source {source!r}")
 
 
 #: Bumped when an engine's phone timings change meaning (2: espeak-ng stops start at their closure,
-#: ``model_server.espeak.attach_stop_closures``), so every cached clip set is made again.
+#: ``model_server.espeak.attach_stop_closures``), so every cached clip set is made again; the current
+#: meaning, and the default of :attr:`Recipe.timing_version`.
 TIMING_VERSION = 2
+#: Sources whose phone timings depend on :attr:`Recipe.timing_version` (espeak-ng's stop events, the
+#: Asterisk prompts' aligner); the others keep the cache key of :data:`TIMING_VERSION` in every recipe.
+TIMED_SOURCES = ("espeak", "asterisk")
 
 
-def voices_version() -> str:
-    """A short hash of the speaker split (keys the clip caches: a changed voice list regenerates)."""
+def voices_version(timing_version: int = TIMING_VERSION) -> str:
+    """A short hash of the speaker split and a timing version (keys the clip caches: a changed voice list
+    regenerates)."""
     from model_training import corpus_build as generate
 
     voices = (generate.ESPEAK_TRAIN_VARIANTS, generate.ESPEAK_HELDOUT_VARIANTS,
-              sorted(generate.ENGINE_SPLIT.items()), TIMING_VERSION)
+              sorted(generate.ENGINE_SPLIT.items()), timing_version)
     return hashlib.sha1(repr(voices).encode()).hexdigest()[:6]
 
 
-def source_version(source: str) -> str:
-    """The cache key of one source's clips: the shared speaker split, plus the voice lists of the sources
-    that keep their own (so adding one never regenerates the others' caches)."""
+def source_version(source: str, timing_version: int = TIMING_VERSION) -> str:
+    """The cache key of one source's clips: the shared speaker split and, for :data:`TIMED_SOURCES`,
+    ``timing_version`` (:data:`TIMING_VERSION` for the others), plus the voice lists of the sources that
+    keep their own (so adding one never regenerates the others' caches)."""
+    base = voices_version(timing_version if source in TIMED_SOURCES else TIMING_VERSION)
     if source == "kokoro":
         from model_training import kokoro_gen
 
         voices = (kokoro_gen.TRAIN_VOICES, kokoro_gen.HELDOUT_VOICES, kokoro_gen.ALIGNMENT_DELAY_S)
-        return voices_version() + hashlib.sha1(repr(voices).encode()).hexdigest()[:4]
+        return base + hashlib.sha1(repr(voices).encode()).hexdigest()[:4]
     if source == "asterisk":
         from model_training import asterisk_gen
 
         key = (asterisk_gen.TRAIN_SPEAKERS, asterisk_gen.CACHE_VERSION)
-        return voices_version() + hashlib.sha1(repr(key).encode()).hexdigest()[:4]
-    return voices_version()
+        return base + hashlib.sha1(repr(key).encode()).hexdigest()[:4]
+    return base
+
+
+def clip_path(recipe: Recipe, cache: Path, split: str, source: str, n: int, seed: int) -> Path:
+    """Where :func:`split_clips` caches ``n`` clips of ``source`` for ``split`` (recipes that differ only
+    in what the clips do not depend on share the name)."""
+    return cache / f"clips_{split}_{source}_{n}_s{seed}_{source_version(source, recipe.timing_version)}.pkl"
 
 
 def split_clips(recipe: Recipe, cache: Path, split: str, seed: int) -> list[Clip]:
     """Generate (or read from ``cache``) all clips of one split."""
     out: list[Clip] = []
     for source, n in recipe.clips.get(split, {}).items():
-        path = cache / f"clips_{split}_{source}_{n}_s{seed}_{source_version(source)}.pkl"
+        path = clip_path(recipe, cache, split, source, n, seed)
         if not path.exists():
             log.info("generating %d %s clips for %s", n, source, split)
             s = seed + _SEED_OFFSET[split] + _SOURCE_OFFSET[source]
-            write_clips(path, source_clips(source, n, s, split))
+            write_clips(path, source_clips(source, n, s, split, recipe.timing_version))
         out.extend(read_clips(path))
     return out
 
@@ -164,7 +188,7 @@ def code_version(recipe: Recipe) -> str:
     from model_training import augment, dataset
 
     digest = hashlib.sha1(repr(sorted((k, sorted(v.items())) for k, v in recipe.clips.items())).encode())
-    digest.update(voices_version().encode())
+    digest.update(voices_version(recipe.timing_version).encode())
     if recipe.channel_share > 0:
         digest.update(repr(recipe.channel_share).encode())
     for module in (features, augment, coarticulation, phonetics, dataset):
