@@ -40,7 +40,7 @@ BOUNDS: dict[str, m.Bound] = {
     "speech_r": (">=", 0.55), "rounding": (">=", 0.97), "rest": (">=", 0.95), "abs_lag_ms": ("<=", 20.0),
 }
 COLUMNS = ("clips", "bilabials", "closure_recall", "closure_depth", "jerk_ratio", "speech_r", "pairs",
-           "rounding", "rest", "abs_lag_ms")
+           "rounding", "rest", "abs_lag_ms", "false_closure")
 
 
 def segment_kinds(phones: list[str]) -> tuple[list[str], list[bool | None]]:
@@ -117,10 +117,12 @@ class Group:
     speech_pred: list[np.ndarray] = field(default_factory=list)
     speech_target: list[np.ndarray] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)
+    false: list[bool] = field(default_factory=list)
 
     def add(self, s: ClipScore) -> None:
         self.clips += 1
         self.hits += s.hits
+        self.false += s.false
         self.depths += s.depths
         self.pairs += s.pairs
         self.rest_ok += s.rest[0]
@@ -144,6 +146,7 @@ class Group:
             "rounding": float(np.mean(self.pairs)) if self.pairs else nan,
             "rest": self.rest_ok / self.rest_total if self.rest_total else nan,
             "abs_lag_ms": abs(float(np.median(self.lags))) if self.lags else nan,
+            "false_closure": float(np.mean(self.false)) if self.false else nan,
         }
 
 
@@ -158,6 +161,7 @@ class ClipScore:
     jerk: tuple[float, float]  # (pred, target) normalised jerk x frames
     speech: tuple[np.ndarray, np.ndarray]  # aperture on speech frames
     lag_ms: float | None
+    false: list[bool] = field(default_factory=list)  # per non-bilabial: sealed, the target open
 
 
 def score_clip(pred_lm: np.ndarray, target_lm: np.ndarray, phones: list[str], starts_s: np.ndarray,
@@ -172,7 +176,8 @@ def score_clip(pred_lm: np.ndarray, target_lm: np.ndarray, phones: list[str], st
     lag = m.lag_ms(a_pred, a_tgt) if a_pred.std() > 1e-9 and a_tgt.std() > 1e-9 else None
     return ClipScore(hits, depths, pairs, m.viewer_rest(a_pred, kinds, starts_s, ends_s),
                      (m.normalised_jerk(a_pred) * n, m.normalised_jerk(a_tgt) * n),
-                     (a_pred[mask], a_tgt[mask]), lag)
+                     (a_pred[mask], a_tgt[mask]), lag,
+                     m.false_closures(a_pred, a_tgt, kinds, starts_s, ends_s))
 
 
 def transcript_for(clips: list[Clip], k: int, mode: str) -> str:

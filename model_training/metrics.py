@@ -200,6 +200,42 @@ def viewer_closures(aperture: np.ndarray, kinds: list[str], starts_s: np.ndarray
     return hits, depths
 
 
+#: Shortest non-bilabial segment scored for false closures (s); its middle third is what is judged.
+FALSE_CLOSURE_MIN_S = 0.05
+
+
+def false_closures(aperture: np.ndarray, target: np.ndarray, kinds: list[str], starts_s: np.ndarray,
+                   ends_s: np.ndarray) -> list[bool]:
+    """Closures where the target articulation has none: for every segment of >= ``FALSE_CLOSURE_MIN_S``
+    that is neither a bilabial nor a pause, and whose target stays open over the segment's middle third
+    (min target aperture there above ``VIEWER_CLOSED_SHARE`` x the target's 95th percentile), whether the
+    predicted lips are sealed there (min a(t) <= ``VIEWER_CLOSED_SHARE`` x the prediction's 95th
+    percentile). Labiodentals whose target nearly closes are thereby not counted.
+
+    Args:
+        aperture / target: [T] predicted and target a(t) at 100 Hz.
+        kinds, starts_s, ends_s: the segments (:func:`viewer_closures`).
+
+    Returns:
+        One flag per scored segment: True = a false closure.
+    """
+    n = min(len(aperture), len(target))
+    if not n:
+        return []
+    limit = VIEWER_CLOSED_SHARE * float(np.percentile(aperture[:n], 95))
+    target_limit = VIEWER_CLOSED_SHARE * float(np.percentile(target[:n], 95))
+    out: list[bool] = []
+    for kind, a, b in zip(kinds, starts_s, ends_s, strict=True):
+        if kind in ("bilabial", "pause") or b - a < FALSE_CLOSURE_MIN_S - 1e-9:
+            continue
+        third = (b - a) / 3.0
+        lo, hi = _frames(a + third, b - third, n)
+        if hi <= lo or lo >= n or float(target[lo:hi].min()) <= target_limit:
+            continue
+        out.append(float(aperture[lo:hi].min()) <= limit)
+    return out
+
+
 def rounding_pairs(width_pred: np.ndarray, width_target: np.ndarray, rounded: list[bool | None],
                    starts_s: np.ndarray, ends_s: np.ndarray) -> list[bool]:
     """Rounding of one clip: for each pair (rounded vowel, spread vowel) of the clip whose *target* mouth

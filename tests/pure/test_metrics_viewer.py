@@ -61,6 +61,23 @@ def test_jerk_is_scale_free_and_rest_counts_long_pauses() -> None:
     assert total == 38 and ok == total
 
 
+def test_false_closures_count_sealed_lips_where_the_target_is_open() -> None:
+    kinds = ["vowel", "bilabial", "vowel", "consonant", "vowel", "pause"]
+    starts = np.array([0.0, 0.2, 0.3, 0.5, 0.6, 0.9])
+    ends = np.r_[starts[1:], 1.0]
+    target = np.full(100, 0.4)
+    target[20:30] = 0.0  # the bilabial closes in the target
+    pred = target.copy()
+    assert m.false_closures(pred, target, kinds, starts, ends) == [False] * 4  # vowels and the consonant
+    pred[53:57] = 0.0  # the consonant's middle third sealed: a false closure
+    assert m.false_closures(pred, target, kinds, starts, ends) == [False, False, True, False]
+    near = target.copy()
+    near[50:60] = 0.02  # a labiodental whose target itself nearly closes is not scored
+    assert m.false_closures(pred, near, kinds, starts, ends) == [False] * 3
+    short = m.false_closures(pred, target, ["consonant"], np.array([0.52]), np.array([0.55]))
+    assert short == []  # under 50 ms: not scored
+
+
 def test_target_scored_against_itself_is_perfect() -> None:
     phones = ["_", "a", "m", "a", "u", "i", "_"]
     starts = np.array([0.0, 0.3, 0.5, 0.6, 0.8, 1.0, 1.2])
@@ -71,7 +88,7 @@ def test_target_scored_against_itself_is_perfect() -> None:
     # The jaw (AU26) still parts the lips a little in a target closure on the default head's basis, so even
     # the target scores a depth below 1 (docs/evaluation.md).
     assert s.hits == [True] and 0.8 < s.depths[0] <= 1.0 and all(s.pairs) and s.lag_ms == 0.0
-    assert s.rest[0] == s.rest[1] > 0
+    assert s.rest[0] == s.rest[1] > 0 and s.false and not any(s.false)
     kinds, rounded = segment_kinds(phones)
     assert kinds[2] == "bilabial" and rounded[4] is True and rounded[5] is False
 
