@@ -290,19 +290,17 @@ def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False) ->
         whole = _outputs(model, samples, phones)
         return ModelFrames(whole.aus[:n100], None if whole.phones is None else whole.phones[:n100], whole.mel)
     context = int(CONTEXT_S * TARGET_RATE) // hop * hop
-    out = np.zeros((n100, len(MODEL_AUS)), np.float32)
-    out_post: np.ndarray | None = None
-    for start in range(0, samples.size, chunk):
+    aus: list[np.ndarray] = []
+    posteriors: list[np.ndarray] = []
+    for start in range(0, samples.size, chunk):  # consecutive chunks: their own frames, in order
         lo = max(0, start - context)
         part = _outputs(model, samples[lo:start + chunk + context], phones)
         first = (start - lo) // hop
-        count = min(chunk // hop, n100 - start // hop)
-        out[start // hop:start // hop + count] = part.aus[first:first + count]
+        own = slice(first, first + min(chunk // hop, n100 - start // hop))
+        aus.append(part.aus[own])
         if part.phones is not None:
-            if out_post is None:
-                out_post = np.zeros((n100, part.phones.shape[1]), np.float32)
-            out_post[start // hop:start // hop + count] = part.phones[first:first + count]
-    return ModelFrames(out, out_post)
+            posteriors.append(part.phones[own])
+    return ModelFrames(np.concatenate(aus), np.concatenate(posteriors) if posteriors else None)
 
 
 def _outputs(model: SpeechModel, audio: np.ndarray, phones: bool) -> ModelFrames:

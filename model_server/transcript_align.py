@@ -53,7 +53,6 @@ REFINE_S = 0.1
 _PAD_S = 0.25
 
 
-
 @dataclass
 class ModelFrames:
     """What the acoustic model hears in one signal, at 100 frames/s.

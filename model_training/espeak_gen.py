@@ -21,7 +21,7 @@ import multiprocessing
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from model_server.espeak import EspeakLibrary, EspeakUnavailableError, RawSpeech, is_stop, shared_library
+from model_server.espeak import EspeakUnavailableError, is_stop, shared_library
 from model_training.timing import MIN_SILENCE_S, TimedSpeech, cut_runs, silence_runs
 
 log = logging.getLogger(__name__)
@@ -51,18 +51,13 @@ class EspeakVoice:
         return f"{self.language}+{self.variant}" if self.variant else self.language
 
 
-def speak_at_events(lib: EspeakLibrary, text: str, voice: EspeakVoice) -> RawSpeech:
-    """``lib.speak`` with espeak-ng's phoneme events as they come (timing version 1): a stop starts at its
-    release, its closure stays inside the phone before it."""
-    return lib.speak(text, voice.name, voice.rate_wpm, voice.pitch, voice.pitch_range, closures=False)
-
-
 class EspeakEngine:
     """:class:`TimedSpeech` from the shared libespeak-ng binding (``model_server.espeak``).
 
     Args:
         closures: give each stop the silent closure before its burst (timing version 2, the default);
-            False keeps the phoneme events as they come (timing version 1: :func:`speak_at_events`).
+            False keeps the phoneme events as they come (timing version 1: a stop starts at its
+            release, its closure stays inside the phone before it).
     """
 
     def __init__(self, closures: bool = True) -> None:
@@ -82,11 +77,11 @@ class EspeakEngine:
         Raises:
             ValueError: if the voice does not exist.
         """
+        raw = self._lib.speak(text, voice.name, voice.rate_wpm, voice.pitch, voice.pitch_range,
+                              closures=self.closures)
         if not self.closures:  # timing version 1: every silent run is a pause, closures included
-            raw = speak_at_events(self._lib, text, voice)
             return TimedSpeech.from_segments(raw.audio, raw.sample_rate, raw.phones,
                                              silences=silence_runs(raw.audio))
-        raw = self._lib.speak(text, voice.name, voice.rate_wpm, voice.pitch, voice.pitch_range)
         stops = [(a, b) for name, a, b in raw.phones if is_stop(name)]
         return TimedSpeech.from_segments(raw.audio, raw.sample_rate, raw.phones,
                                          silences=cut_runs(silence_runs(raw.audio), stops,
