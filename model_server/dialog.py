@@ -80,11 +80,14 @@ class DialogResult:
         targets: [T, len(MODEL_AUS)] AU targets at 100 Hz from the aligned phones, or None when unused.
         weight: [T] how much the targets count per frame (the targets' closure), or None.
         meta: the ``meta["dialog"]`` block (see :func:`dialog_meta`).
+        trusted: the match reached :data:`TRUST_MATCH` (every aligned bilabial kept), not only
+            :data:`MIN_MATCH` (those the audio supports).
     """
 
     targets: np.ndarray | None = None
     weight: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    trusted: bool = False
 
 
 def clean_transcript(text: str) -> tuple[str, int]:
@@ -243,7 +246,7 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
     if dropped:
         notes.append(f"{dropped} symbol(s) of the transcript were ignored")
     return DialogResult(targets, weight, dialog_meta(True, language, True, "; ".join(notes) or None,
-                                                     **figures))
+                                                     **figures), trusted=score >= trusted)
 
 
 def _evidenced(windows: list[tuple[float, float]], speech100: np.ndarray,

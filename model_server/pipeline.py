@@ -28,8 +28,9 @@ from au_contract.options import OptionsError, RequestOptions
 from au_contract.tracks import Landmarks, TrackSet
 
 from . import __version__, dialog, emotion, prosody, resample
-from .closure import enforce_closures
+from .closure import BILABIAL_SMOOTH_S, enforce_closures, peak_resample
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
+from .phonetics import PHONE_CLASSES
 from .presence import quiet_gate, speech_presence
 from .transcript_align import ModelFrames
 from .upper_face import UpperFaceOptions, UpperFaceResult, upper_face
@@ -138,15 +139,16 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     silent = n100 == 0 or float(np.percentile(track.energy_db, 95)) < SILENCE_DB
     watch.lap("analysis_ms")
     heard = (ModelFrames(np.zeros((n100, len(MODEL_AUS)), np.float32)) if silent
-             else _speech_frames(model, samples, track, phones=bool(opts.transcript.strip())))
+             else _speech_frames(model, samples, track, phones=True))
     watch.lap("model_ms")
-    speech100, dialog_meta = _dialog(model, samples, heard, silent, opts)
+    speech100, said = _dialog(model, samples, heard, silent, opts)
+    bilabial100 = _bilabial_evidence(heard, track, said)
     watch.lap("dialog_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,
                                                       prosody=opts.prosody and not silent), track=track)
     watch.lap("upper_face_ms")
     n_frames = resample.frame_count(decoded.duration_s, opts.fps)
-    aus = _au_properties(speech100, face, n_frames, opts)
+    aus = _au_properties(speech100, face, n_frames, opts, bilabial100)
     watch.lap("resample_ms")
     keys = zone_rules.evaluate_rules(aus, emotion.strengths(opts.emotion, opts.strength))  # [F, R]
     matrix = zone_rules.au_channels(keys).astype(np.float32)  # [F, len(AU_CODES)]
@@ -156,9 +158,9 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     lm = None if basis is None else Landmarks(frames=basis.evaluate_keys(keys), head_size_m=basis.head_size_m)
     watch.lap("landmarks_ms")
     meta = _meta(opts, model, decoded, silent, face, basis, watch.done())
-    meta["dialog"] = dialog_meta
+    meta["dialog"] = said.meta
     meta["language"] = opts.language if opts.transcript.strip() else "auto"
-    meta["warnings"] = [dialog_meta["warning"]] if dialog_meta.get("warning") else []
+    meta["warnings"] = [said.meta["warning"]] if said.meta.get("warning") else []
     tracks = TrackSet(fps=opts.fps, frame_count=n_frames, duration_s=decoded.duration_s, channels=channels,
                       landmarks=lm, meta=meta)
     tracks.validate()
@@ -205,21 +207,50 @@ def _speech_frames(model: SpeechModel, samples: np.ndarray, track: prosody.Proso
     """:func:`_speech_aus`, plus (when ``phones`` is set) the log-mel frames the model heard and the
     phone-class posteriors if the weights have the phone-class output (one network pass for all)."""
     heard = _run_model(model, samples, phones)
+    return replace(heard, aus=heard.aus * _presence(track)[:, None])
+
+
+def _presence(track: prosody.ProsodyTrack) -> np.ndarray:
+    """[T] 0..1 at 100 Hz: how much somebody speaks (energy over the silence floor, speech presence, not
+    quiet); the model's AUs and bilabial evidence are scaled by it."""
     gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
     gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
     gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
-    gate = np.minimum(gate, quiet_gate(track.energy_db, TARGET_RATE / prosody.HOP))
-    return replace(heard, aus=heard.aus * gate[:, None])
+    return np.minimum(gate, quiet_gate(track.energy_db, TARGET_RATE / prosody.HOP))
+
+
+BILABIAL_CLASS = PHONE_CLASSES.index("bilabial")
+
+
+def _bilabial_evidence(heard: ModelFrames, track: prosody.ProsodyTrack, said: dialog.DialogResult
+                       ) -> np.ndarray | None:
+    """[T] at 100 Hz, the closure stage's bilabial evidence: the model's bilabial posterior where somebody
+    speaks (smoothed), raised to the closures of a loosely matched transcript (``said.weight``). None for
+    weights without the phone-class output, and under a trusted transcript, whose closures ``dialog.blend``
+    wrote into the closure AUs at every aligned bilabial: the closure stage then judges by the closure AUs
+    (``model_server.closure.closure_gate``; with the posterior beside a trusted text, its doubtful peaks
+    sealed vowels next to the aligned closures: development set false closures 0.141 -> 0.163).
+    """
+    if heard.phones is None or said.trusted:
+        return None
+    n = heard.aus.shape[0]
+    heard_bilabial = heard.phones[:n, BILABIAL_CLASS] * _presence(track)[:n]
+    evidence = resample.gaussian_smooth(heard_bilabial[:, None].astype(np.float32),
+                                        BILABIAL_SMOOTH_S * TARGET_RATE / prosody.HOP)[:, 0]
+    if said.weight is not None:
+        evidence = np.maximum(evidence, said.weight[:n])
+    return evidence.astype(np.float32)
 
 
 def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent: bool,
-            opts: PredictOptions) -> tuple[np.ndarray, dict[str, Any]]:
+            opts: PredictOptions) -> tuple[np.ndarray, dialog.DialogResult]:
     """Stage 2b: the transcript's closures blended into the speech AUs (unchanged without a transcript,
-    on silence, or when the transcript does not match: ``meta["dialog"]`` says which). The aligner hears
-    the recording and espeak-ng's reading of the transcript through the same acoustic model."""
+    on silence, or when the transcript does not match: ``meta["dialog"]`` says which), and the transcript's
+    result (its closures are bilabial evidence for the closure stage). The aligner hears the recording and
+    espeak-ng's reading of the transcript through the same acoustic model."""
     if silent and opts.transcript.strip():
-        return heard.aus, dialog.dialog_meta(True, opts.language, False, "the audio is silent: nothing to "
-                                             "align the transcript to")
+        return heard.aus, dialog.DialogResult(meta=dialog.dialog_meta(
+            True, opts.language, False, "the audio is silent: nothing to align the transcript to"))
 
     def model_of(audio: np.ndarray) -> ModelFrames:  # the gate needs no pitch: voiced frames are speech
         track = prosody.analyse(audio, -(-audio.size // prosody.HOP), pitch=False)
@@ -227,11 +258,11 @@ def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent:
 
     result = dialog.transcript_targets(samples, heard.aus, opts.transcript, opts.language, model_of,
                                        heard.phones)
-    return dialog.blend(heard.aus, result), result.meta
+    return dialog.blend(heard.aus, result), result
 
 
-def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int,
-                   opts: PredictOptions) -> np.ndarray:
+def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int, opts: PredictOptions,
+                   bilabial100: np.ndarray | None = None) -> np.ndarray:
     """Stage 3: the neutral AU values at the output rate, what the add-on keys on the control object.
 
     Mouth and blend AUs resampled (anti-aliased) with the closures enforced at the output rate, blinks and
@@ -242,7 +273,8 @@ def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int,
     """
     times = np.arange(n_frames, dtype=np.float64) / opts.fps
     mouth = resample.resample_tracks(speech100, opts.fps, n_frames, smoothing=opts.smoothing)
-    mouth = enforce_closures(mouth, MODEL_AUS, opts.fps)  # at the output rate: what the rig will show
+    bilabial = None if bilabial100 is None else peak_resample(bilabial100, opts.fps, n_frames)
+    mouth = enforce_closures(mouth, MODEL_AUS, opts.fps, bilabial)  # at the output rate: what the rig shows
     upper = face.render(times, snap_fps=opts.fps)
     aus = np.zeros((n_frames, len(AU_CODES)))
     for i, code in enumerate(MODEL_AUS):

@@ -263,6 +263,9 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
         aligner.close()
         if timer is not None:
             timer.close()
+    if not clips:  # a failed aligner (say, a worker that could not start) must not cache an empty set
+        raise RuntimeError("the development set came out empty: no clip passed alignment; check the "
+                           "aligner's log above (run the builder under `if __name__ == '__main__':`)")
     write_clips(path, iter(clips))
     return path
 

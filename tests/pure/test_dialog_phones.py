@@ -90,3 +90,45 @@ def test_the_aligner_reuses_the_models_log_mel() -> None:
         shared = dtw_align.features(samples, heard.mel)
         assert shared.shape == (1 + n // 160, 25) and np.isfinite(shared).all()
         np.testing.assert_array_equal(shared, dtw_align.features(samples))
+
+
+def _heard_bilabial(*spans: int) -> tuple[ModelFrames, prosody.ProsodyTrack, list[slice]]:
+    """Model frames of the demo line whose posterior hears a 60 ms bilabial at each of ``spans`` (indices
+    into the frames where somebody speaks), the line's prosody track and the bilabials' frames."""
+    from pathlib import Path
+
+    from model_server.decode import decode_audio
+
+    samples = decode_audio((Path(__file__).resolve().parents[2] / "assets" / "demo_speech.wav").read_bytes()
+                           ).samples
+    n = -(-samples.size // prosody.HOP)
+    track = prosody.analyse(samples, n)
+    speaking = np.nonzero(pipeline._presence(track) > 0.99)[0]
+    labels = np.full(n, PHONE_CLASSES.index("open_vowel"))
+    frames = [slice(speaking[k], speaking[k] + 6) for k in spans]
+    for f in frames:
+        labels[f] = PHONE_CLASSES.index("bilabial")
+    return ModelFrames(np.zeros((n, len(MODEL_AUS)), np.float32), _posteriors_of(labels)), track, frames
+
+
+def test_the_closure_stage_hears_the_models_bilabial_posterior() -> None:
+    heard, track, (frames,) = _heard_bilabial(20)
+    evidence = pipeline._bilabial_evidence(heard, track, dialog.DialogResult())
+    assert evidence is not None and evidence.shape == (heard.aus.shape[0],)
+    assert evidence[frames].max() > 0.7  # smoothed over 20 ms: a little under 0.9
+    far = np.ones(evidence.size, bool)
+    far[frames.start - 10:frames.stop + 10] = False
+    assert evidence[far].max() < 0.1
+    # weights without the phone-class output: no evidence, the closure AUs decide as before
+    assert pipeline._bilabial_evidence(ModelFrames(heard.aus), track, dialog.DialogResult()) is None
+
+
+def test_a_loose_transcript_adds_its_closures_and_a_trusted_one_writes_them_into_the_aus() -> None:
+    heard, track, (text_frames, heard_frames) = _heard_bilabial(20, 60)
+    weight = np.zeros(heard.aus.shape[0], np.float32)
+    weight[text_frames] = 1.0  # the aligned text has a bilabial the network hears, and it hears another
+    loose = pipeline._bilabial_evidence(heard, track, dialog.DialogResult(weight=weight, trusted=False))
+    assert loose is not None and loose[text_frames].min() == 1.0
+    assert loose[heard_frames].max() > 0.7  # a loose match keeps every closure the audio shows
+    # a trusted text's closures are in the closure AUs (dialog.blend): the closure stage reads those
+    assert pipeline._bilabial_evidence(heard, track, dialog.DialogResult(weight=weight, trusted=True)) is None

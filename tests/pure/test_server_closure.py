@@ -6,6 +6,8 @@ import numpy as np
 
 from au_contract import MODEL_AUS
 from model_server.closure import (
+    BILABIAL_EVENT_MIN,
+    BILABIAL_FADE,
     EVENT_FADE,
     EVENT_MIN,
     GATE_EASE_S,
@@ -14,6 +16,7 @@ from model_server.closure import (
     RELATIVE_START,
     closure_gate,
     enforce_closures,
+    peak_resample,
 )
 
 IDX = {c: i for i, c in enumerate(MODEL_AUS)}
@@ -103,3 +106,35 @@ def test_input_is_not_modified_and_empty_input_works() -> None:
     assert t[0, IDX["AU26"]] == 0.5
     empty = np.zeros((0, len(MODEL_AUS)), np.float32)
     assert enforce_closures(empty, MODEL_AUS, FPS).shape == (0, len(MODEL_AUS))
+
+
+def test_bilabial_evidence_seals_a_closure_the_aus_missed() -> None:
+    # The closure AUs barely rise (0.2, under EVENT_MIN), but the phone-class output hears a bilabial.
+    t = _tracks(AU24=_bump(0.2), AU26=np.full(100, 0.4))
+    without = enforce_closures(t, MODEL_AUS, FPS)
+    np.testing.assert_array_equal(without, t)
+    heard = enforce_closures(t, MODEL_AUS, FPS, bilabial=_bump(BILABIAL_EVENT_MIN))
+    assert heard[50, IDX["AU26"]] == 0.0
+    assert heard[5, IDX["AU26"]] == np.float32(0.4)  # far from the bilabial, the vowel keeps its opening
+    weak = enforce_closures(t, MODEL_AUS, FPS, bilabial=_bump(BILABIAL_EVENT_MIN - BILABIAL_FADE - 0.01))
+    np.testing.assert_array_equal(weak, t)
+
+
+def test_with_bilabial_evidence_a_closure_au_peak_alone_is_not_a_closure() -> None:
+    # A strong AU24 peak (a rounded vowel the AUs took for a closure) where the phone-class output hears no
+    # bilabial: the lips stay open; weights without that output (bilabial=None) still seal it.
+    t = _tracks(AU24=_bump(0.8), AU26=np.full(100, 0.4))
+    np.testing.assert_array_equal(enforce_closures(t, MODEL_AUS, FPS, bilabial=np.zeros(100, np.float32)), t)
+    assert enforce_closures(t, MODEL_AUS, FPS)[50, IDX["AU26"]] == 0.0
+
+
+def test_peak_resample_keeps_a_brief_peak_at_any_scene_rate() -> None:
+    evidence = np.zeros(200, np.float32)
+    evidence[101:104] = 0.9  # 30 ms at 100 Hz
+    for fps in (12.0, 23.976, 24.0, 30.0, 60.0, 100.0):
+        n = int(2.0 * fps)
+        out = peak_resample(evidence, fps, n)
+        assert out.shape == (n,) and out.max() == np.float32(0.9), fps
+        times = np.nonzero(out > 0)[0] / fps
+        assert times.min() >= 1.01 - 1.0 / fps and times.max() <= 1.03 + 1.0 / fps, (fps, times)
+    assert peak_resample(np.zeros(0, np.float32), 30.0, 5).tolist() == [0.0] * 5
