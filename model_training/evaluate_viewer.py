@@ -326,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         per_model: dict[str, dict[str, dict[str, float]]] = {}
         for w in args.weights:
             model = AcousticModel.load(w, device="cpu")
-            name = str(model.version)  # unique per run (recipe, seed, date); file names often are not
+            name = str(model.version)  # recipe, seed, date: file names are often all acoustic.onnx
+            if any(label.split("/")[0] == name for label in per_model):  # same recipe, seed and day
+                name = f"{name}@{w.parent.name}"
             for mode in args.transcripts:
                 label = name if args.transcripts == ["none"] else f"{name}/{mode}"
                 per_model[label] = evaluate(model, clips, set_name, args.fps, basis, mode)
