@@ -66,10 +66,10 @@ def _model_of():
     """The server's acoustic model as the aligner's ``model_of`` hook (CPU)."""
     from model_server import prosody
     from model_server.acoustic import AcousticModel
-    from model_server.pipeline import _speech_frames
+    from model_server.pipeline import _presence, _speech_frames
 
     model = AcousticModel.load(ROOT / "model_server" / "weights" / "acoustic.onnx", device="cpu")
-    return lambda a: _speech_frames(model, a, prosody.analyse(a, -(-a.size // 160)), phones=True)
+    return lambda a: _speech_frames(model, a, _presence(prosody.analyse(a, -(-a.size // 160))), phones=True)
 
 
 def _errors(clip, phones: list[str], starts: np.ndarray, ends: np.ndarray) -> list[tuple[str, float]]:

@@ -138,11 +138,12 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     track = prosody.analyse(samples, n100)
     silent = n100 == 0 or float(np.percentile(track.energy_db, 95)) < SILENCE_DB
     watch.lap("analysis_ms")
+    presence = _presence(track)
     heard = (ModelFrames(np.zeros((n100, len(MODEL_AUS)), np.float32)) if silent
-             else _speech_frames(model, samples, track, phones=True))
+             else _speech_frames(model, samples, presence, phones=True))
     watch.lap("model_ms")
     speech100, said = _dialog(model, samples, heard, silent, opts)
-    bilabial100 = _bilabial_evidence(heard, track, said)
+    bilabial100 = _bilabial_evidence(heard, presence, said)
     watch.lap("dialog_ms")
     face = upper_face(samples, n100, UpperFaceOptions(seed=opts.seed, blinks=opts.blinks,
                                                       prosody=opts.prosody and not silent), track=track)
@@ -199,15 +200,16 @@ def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyT
     Returns:
         float32 [ceil(N/160), len(MODEL_AUS)].
     """
-    return _speech_frames(model, samples, track).aus
+    return _speech_frames(model, samples, _presence(track)).aus
 
 
-def _speech_frames(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyTrack,
-                   phones: bool = False) -> ModelFrames:
-    """:func:`_speech_aus`, plus (when ``phones`` is set) the log-mel frames the model heard and the
-    phone-class posteriors if the weights have the phone-class output (one network pass for all)."""
+def _speech_frames(model: SpeechModel, samples: np.ndarray, presence: np.ndarray, phones: bool = False
+                   ) -> ModelFrames:
+    """:func:`_speech_aus` with the AUs gated by ``presence`` (:func:`_presence` of the samples' track), plus
+    (when ``phones`` is set) the log-mel frames the model heard and the phone-class posteriors if the
+    weights have the phone-class output (one network pass for all)."""
     heard = _run_model(model, samples, phones)
-    return replace(heard, aus=heard.aus * _presence(track)[:, None])
+    return replace(heard, aus=heard.aus * presence[:, None])
 
 
 def _presence(track: prosody.ProsodyTrack) -> np.ndarray:
@@ -222,19 +224,20 @@ def _presence(track: prosody.ProsodyTrack) -> np.ndarray:
 BILABIAL_CLASS = PHONE_CLASSES.index("bilabial")
 
 
-def _bilabial_evidence(heard: ModelFrames, track: prosody.ProsodyTrack, said: dialog.DialogResult
+def _bilabial_evidence(heard: ModelFrames, presence: np.ndarray, said: dialog.DialogResult
                        ) -> np.ndarray | None:
     """[T] at 100 Hz, the closure stage's bilabial evidence: the model's bilabial posterior where somebody
-    speaks (smoothed), raised to the closures of a loosely matched transcript (``said.weight``). None for
-    weights without the phone-class output, and under a trusted transcript, whose closures ``dialog.blend``
-    wrote into the closure AUs at every aligned bilabial: the closure stage then judges by the closure AUs
+    speaks (times ``presence``, :func:`_presence`; smoothed), raised to the closures of a loosely matched
+    transcript (``said.weight``). None for weights without the phone-class output, and under a trusted
+    transcript, whose closures ``dialog.blend`` wrote into the closure AUs at every aligned bilabial: the
+    closure stage then judges by the closure AUs
     (``model_server.closure.closure_gate``; with the posterior beside a trusted text, its doubtful peaks
     sealed vowels next to the aligned closures: development set false closures 0.141 -> 0.163).
     """
     if heard.phones is None or said.trusted:
         return None
     n = heard.aus.shape[0]
-    heard_bilabial = heard.phones[:n, BILABIAL_CLASS] * _presence(track)[:n]
+    heard_bilabial = heard.phones[:n, BILABIAL_CLASS] * presence[:n]
     evidence = resample.gaussian_smooth(heard_bilabial[:, None].astype(np.float32),
                                         BILABIAL_SMOOTH_S * TARGET_RATE / prosody.HOP)[:, 0]
     if said.weight is not None:
@@ -254,7 +257,7 @@ def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent:
 
     def model_of(audio: np.ndarray) -> ModelFrames:  # the gate needs no pitch: voiced frames are speech
         track = prosody.analyse(audio, -(-audio.size // prosody.HOP), pitch=False)
-        return _speech_frames(model, audio, track, phones=True)
+        return _speech_frames(model, audio, _presence(track), phones=True)
 
     result = dialog.transcript_targets(samples, heard.aus, opts.transcript, opts.language, model_of,
                                        heard.phones)

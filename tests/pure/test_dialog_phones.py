@@ -67,11 +67,12 @@ def test_long_recordings_get_posteriors_for_every_frame() -> None:
     samples = (0.1 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
                + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
     n = -(-samples.size // prosody.HOP)
-    heard = pipeline._speech_frames(model, samples, prosody.analyse(samples, n), phones=True)
+    presence = pipeline._presence(prosody.analyse(samples, n))
+    heard = pipeline._speech_frames(model, samples, presence, phones=True)
     assert isinstance(heard, ModelFrames) and heard.aus.shape == (n, len(MODEL_AUS))
     assert heard.phones is not None and heard.phones.shape == (n, N_PHONE_CLASSES)
     np.testing.assert_allclose(heard.phones.sum(axis=1), 1.0, atol=1e-4)  # no frame left unfilled
-    plain = pipeline._speech_frames(model, samples, prosody.analyse(samples, n))
+    plain = pipeline._speech_frames(model, samples, presence)
     assert plain.phones is None and np.array_equal(plain.aus, heard.aus)
 
 
@@ -84,17 +85,17 @@ def test_the_aligner_reuses_the_models_log_mel() -> None:
     rng = np.random.default_rng(1)
     for n in (16000, 16160, 7):  # a partial last frame, an exact multiple of the hop, a few samples
         samples = (0.1 * rng.standard_normal(n)).astype(np.float32)
-        heard = pipeline._speech_frames(model, samples, prosody.analyse(samples, -(-n // prosody.HOP)),
-                                        phones=True)
+        track = prosody.analyse(samples, -(-n // prosody.HOP))
+        heard = pipeline._speech_frames(model, samples, pipeline._presence(track), phones=True)
         assert heard.mel is not None and np.array_equal(heard.mel, log_mel(samples))
         shared = dtw_align.features(samples, heard.mel)
         assert shared.shape == (1 + n // 160, 25) and np.isfinite(shared).all()
         np.testing.assert_array_equal(shared, dtw_align.features(samples))
 
 
-def _heard_bilabial(*spans: int) -> tuple[ModelFrames, prosody.ProsodyTrack, list[slice]]:
+def _heard_bilabial(*spans: int) -> tuple[ModelFrames, np.ndarray, list[slice]]:
     """Model frames of the demo line whose posterior hears a 60 ms bilabial at each of ``spans`` (indices
-    into the frames where somebody speaks), the line's prosody track and the bilabials' frames."""
+    into the frames where somebody speaks), the line's speech presence and the bilabials' frames."""
     from pathlib import Path
 
     from model_server.decode import decode_audio
@@ -102,33 +103,34 @@ def _heard_bilabial(*spans: int) -> tuple[ModelFrames, prosody.ProsodyTrack, lis
     samples = decode_audio((Path(__file__).resolve().parents[2] / "assets" / "demo_speech.wav").read_bytes()
                            ).samples
     n = -(-samples.size // prosody.HOP)
-    track = prosody.analyse(samples, n)
-    speaking = np.nonzero(pipeline._presence(track) > 0.99)[0]
+    presence = pipeline._presence(prosody.analyse(samples, n))
+    speaking = np.nonzero(presence > 0.99)[0]
     labels = np.full(n, PHONE_CLASSES.index("open_vowel"))
     frames = [slice(speaking[k], speaking[k] + 6) for k in spans]
     for f in frames:
         labels[f] = PHONE_CLASSES.index("bilabial")
-    return ModelFrames(np.zeros((n, len(MODEL_AUS)), np.float32), _posteriors_of(labels)), track, frames
+    return ModelFrames(np.zeros((n, len(MODEL_AUS)), np.float32), _posteriors_of(labels)), presence, frames
 
 
 def test_the_closure_stage_hears_the_models_bilabial_posterior() -> None:
-    heard, track, (frames,) = _heard_bilabial(20)
-    evidence = pipeline._bilabial_evidence(heard, track, dialog.DialogResult())
+    heard, presence, (frames,) = _heard_bilabial(20)
+    evidence = pipeline._bilabial_evidence(heard, presence, dialog.DialogResult())
     assert evidence is not None and evidence.shape == (heard.aus.shape[0],)
     assert evidence[frames].max() > 0.7  # smoothed over 20 ms: a little under 0.9
     far = np.ones(evidence.size, bool)
     far[frames.start - 10:frames.stop + 10] = False
     assert evidence[far].max() < 0.1
     # weights without the phone-class output: no evidence, the closure AUs decide as before
-    assert pipeline._bilabial_evidence(ModelFrames(heard.aus), track, dialog.DialogResult()) is None
+    assert pipeline._bilabial_evidence(ModelFrames(heard.aus), presence, dialog.DialogResult()) is None
 
 
 def test_a_loose_transcript_adds_its_closures_and_a_trusted_one_writes_them_into_the_aus() -> None:
-    heard, track, (text_frames, heard_frames) = _heard_bilabial(20, 60)
+    heard, presence, (text_frames, heard_frames) = _heard_bilabial(20, 60)
     weight = np.zeros(heard.aus.shape[0], np.float32)
     weight[text_frames] = 1.0  # the aligned text has a bilabial the network hears, and it hears another
-    loose = pipeline._bilabial_evidence(heard, track, dialog.DialogResult(weight=weight, trusted=False))
+    loose = pipeline._bilabial_evidence(heard, presence, dialog.DialogResult(weight=weight, trusted=False))
     assert loose is not None and loose[text_frames].min() == 1.0
     assert loose[heard_frames].max() > 0.7  # a loose match keeps every closure the audio shows
     # a trusted text's closures are in the closure AUs (dialog.blend): the closure stage reads those
-    assert pipeline._bilabial_evidence(heard, track, dialog.DialogResult(weight=weight, trusted=True)) is None
+    trusted = pipeline._bilabial_evidence(heard, presence, dialog.DialogResult(weight=weight, trusted=True))
+    assert trusted is None
