@@ -30,6 +30,7 @@ from au_contract.tracks import Landmarks, TrackSet
 from . import __version__, dialog, emotion, prosody, resample
 from .closure import BILABIAL_SMOOTH_S, enforce_closures, peak_resample
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
+from .filters import remove_dc
 from .phonetics import PHONE_CLASSES
 from .presence import quiet_gate, speech_presence
 from .transcript_align import ModelFrames
@@ -133,7 +134,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     opts.check_frames(decoded.duration_s)  # the frame cap (au_contract.options), before any model work
     watch.lap("decode_ms")
     model = model or get_model()
-    samples = decoded.samples
+    samples = remove_dc(decoded.samples, TARGET_RATE)  # an offset would hide speech from the level gates
     n100 = -(-samples.size // prosody.HOP)  # model frames: ceil(N / 160)
     track = prosody.analyse(samples, n100)
     silent = n100 == 0 or float(np.percentile(track.energy_db, 95)) < SILENCE_DB

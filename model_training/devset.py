@@ -12,10 +12,13 @@ The match gate uses :mod:`model_training.forced_align` (DTW against espeak-ng): 
 its DTW cost is at most :data:`MAX_COST` and the espeak-ng rate that fits it lies within 30 % of its
 speaker's median (:func:`_passes`; a transcript that does not belong to the recording mostly shows as an
 odd rate), and when every aligned pause of >= 250 ms sits near the recording's noise floor
-(:func:`pauses_quiet`: a reworded prompt leaves speech where the text has none). The gate is weak: a
-wrong text of similar length passes it (docs/evaluation.md). The phone timings of a kept clip come from
-:mod:`model_training.sphinx_align` (pocketsphinx over espeak-ng's phones mapped to English ones), more
-precise than the DTW's on every voice but espeak-ng's own (docs/evaluation.md).
+(:func:`pauses_quiet`: a reworded prompt leaves speech where the text has none). Both aligners and the
+pause check hear the recording with its DC offset removed (``model_server.filters.remove_dc``, as the
+server does): some recordings carry an offset of -25 dBFS, which passed as their noise floor and hid the
+words the text lacks (sets before session 10 kept such clips); the stored audio keeps its offset. The
+gate is weak: a wrong text of similar length passes it (docs/evaluation.md). The phone timings of a kept
+clip come from :mod:`model_training.sphinx_align` (pocketsphinx over espeak-ng's phones mapped to English
+ones), more precise than the DTW's on every voice but espeak-ng's own (docs/evaluation.md).
 
 Development data only: nothing here is used to train or to choose a model by default; the licences
 (recorded per clip in ``meta["licence"]`` and in the model card) decide whether it ever may be. The
@@ -42,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from model_server.features import SAMPLE_RATE
+from model_server.filters import remove_dc
 from model_training import metrics
 from model_training.corpus_build import Clip, read_clips, write_clips
 from model_training.timing import PAUSE
@@ -114,12 +118,12 @@ TIMINGS = ("sphinx", "dtw")
 
 def version(per_speaker: int, seed: int, timing: str = "sphinx") -> str:
     """Hash of this module, the aligners, the timing choice and the selection (keys the cached set)."""
-    from model_server import espeak
+    from model_server import espeak, filters
     from model_training import espeak_gen, forced_align, sphinx_align
 
     digest = hashlib.sha1(f"{per_speaker}-{seed}-{MAX_COST}-{RATE_TOLERANCE}-{timing}".encode())
     for module in (__file__, forced_align.__file__, sphinx_align.__file__, espeak_gen.__file__,
-                   espeak.__file__):
+                   espeak.__file__, filters.__file__):
         digest.update(Path(str(module)).read_bytes())
     return digest.hexdigest()[:8]
 
@@ -239,7 +243,7 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
                 audio = decode(f, spk.ffmpeg_format)
                 if not 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S:
                     continue
-                res = aligner.align(audio, text, spk.espeak)
+                res = aligner.align(remove_dc(audio, SAMPLE_RATE), text, spk.espeak)
                 if res is not None:
                     tried.append((f, text, audio, res))
             median_rate = float(np.median([r.rate_wpm for *_, r in tried])) if tried else 0.0
@@ -247,8 +251,9 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
             for f, text, audio, res in tried:
                 if kept >= per_speaker or not _passes(res.cost, res.rate_wpm, median_rate):
                     continue
-                timed = res if timer is None else timer.align(audio, text, spk.espeak)
-                if timed is None or not pauses_quiet(audio, timed.phones, timed.starts_s, timed.ends_s):
+                clean = remove_dc(audio, SAMPLE_RATE)  # an offset would pass as the noise floor
+                timed = res if timer is None else timer.align(clean, text, spk.espeak)
+                if timed is None or not pauses_quiet(clean, timed.phones, timed.starts_s, timed.ends_s):
                     continue
                 kept += 1
                 pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
