@@ -30,6 +30,7 @@ from au_contract.basis import LandmarkBasis, load_basis
 from model_server.phonetics import phone_target, split_ipa
 from model_training import metrics as m
 from model_training.corpus_build import Clip
+from model_training.devset import SPEAKERS as DEV_SPEAKERS
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,12 +209,26 @@ def evaluate(model: object, clips: Iterable[Clip], set_name: str, fps: float,
         target = target_landmarks(clip.phones, clip.starts_s, clip.ends_s, len(pred), basis)
         score = score_clip(pred, target, clip.phones, clip.starts_s, clip.ends_s)
         meta = clip.meta
-        keys = ("all", f"source={meta['source']}", f"lang={meta['language']}", f"speaker={meta['speaker']}")
+        keys = ["all", f"source={meta['source']}", f"lang={meta['language']}", f"speaker={meta['speaker']}"]
+        texts = text_kind(str(meta["speaker"]))
+        if texts:
+            keys.append(f"texts={texts}")
         for key in keys:
             groups[f"{set_name}:{key}"].add(score)
-    order = {"all": 0, "source": 1, "lang": 2, "speaker": 3}
+    order = {"all": 0, "source": 1, "texts": 2, "lang": 3, "speaker": 4}
     return {k: g.row() for k, g in sorted(
         groups.items(), key=lambda kv: (order[kv[0][len(set_name) + 1:].split("=")[0]], kv[0]))}
+
+
+def text_kind(speaker: str) -> str | None:
+    """For a development-set speaker, whether its transcripts were ``written`` for these very recordings
+    (the core prompts, ktuberling's words) or ``borrowed`` from another speaker's prompt list (Menardi, July,
+    Armelle: their recordings may word a prompt differently, so the reference and dialog mode may hear
+    another text); None for any other clip."""
+    for spk in DEV_SPEAKERS:
+        if spk.speaker == speaker:
+            return "written" if spk.trusted else "borrowed"
+    return None
 
 
 def verdicts(row: dict[str, float]) -> list[str]:

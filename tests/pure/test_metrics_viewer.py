@@ -11,7 +11,7 @@ from au_contract import AU_CODES
 from au_contract.basis import load_basis
 from model_training import metrics as m
 from model_training.devset import _passes, read_transcripts
-from model_training.evaluate_viewer import score_clip, segment_kinds, target_landmarks
+from model_training.evaluate_viewer import score_clip, segment_kinds, target_landmarks, text_kind
 from model_training.forced_align import match_boundaries, transfer
 
 
@@ -109,3 +109,11 @@ def test_transcripts_and_match_gate(tmp_path: Path) -> None:
         fh.write("; comment\n\nhello: Hola, buenos dias.\nbeep: [tono simple]\nnum: marque 1\n")
     assert read_transcripts(path) == {"hello": "Hola, buenos dias.", "num": "marque 1"}
     assert _passes(5.0, 130, 120.0) and not _passes(5.0, 200, 120.0) and not _passes(7.0, 120, 120.0)
+
+
+def test_dev_rows_say_whose_transcripts_the_clips_carry() -> None:
+    # written for the recording: the core prompts and ktuberling's words; borrowed: other voices' prompt lists
+    assert text_kind("asterisk:fr-june") == "written" and text_kind("ktuberling:pt") == "written"
+    assert {text_kind(s) for s in ("asterisk:it-menardi", "asterisk:es-co-july", "asterisk:fr-armelle")} == {
+        "borrowed"}
+    assert text_kind("espeak:m3") is None  # not a dev-set voice: no such row
