@@ -24,6 +24,8 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from au_contract import MODEL_AUS
 from model_server.features import N_MELS
 from model_training.dataset import CropSampler, FrameSet
@@ -87,6 +89,15 @@ def loss_fn(smoothed, raw, target, head_taps, phone_logits=None, labels=None, ph
     return total, parts
 
 
+def source_weighted(weights: np.ndarray, meta: list[dict[str, str]], factors: dict[str, float]) -> np.ndarray:
+    """Crop probabilities per clip (``weights``, summing to 1) scaled by their source's factor
+    (:attr:`Recipe.source_weights`; 1 for sources not named), summing to 1 again."""
+    if not factors:
+        return weights
+    scaled = weights * np.array([factors.get(m.get("source", ""), 1.0) for m in meta])
+    return scaled / scaled.sum()
+
+
 def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, seed: int,
           steps: int | None = None):
     """Train an AcousticNet on ``train_set``; returns the model with the best validation loss."""
@@ -103,6 +114,7 @@ def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, 
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps, pct_start=0.08)
     sampler = CropSampler(train_set, recipe.crop_frames, seed)
+    sampler.weights = source_weighted(sampler.weights, train_set.meta, dict(recipe.source_weights))
     vx, vy, vc = (torch.from_numpy(a) for a in
                   CropSampler(val_set, recipe.crop_frames, seed + 1).batch(min(64, 4 * recipe.batch)))
     best, best_state = float("inf"), copy.deepcopy(net.state_dict())

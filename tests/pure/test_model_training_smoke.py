@@ -44,3 +44,17 @@ def test_tiny_recipe_trains_and_exports(tmp_path: Path, capsys: pytest.CaptureFi
                           str(tmp_path / "cache"), "--no-alsa", "--reserved", "0"]) == 0
     text = capsys.readouterr().out
     assert "## phone classes, held-out voices (tiny), clean" in text and "phone-class confusion" in text
+
+
+def test_source_weights_scale_the_crop_probabilities() -> None:
+    from model_training.recipe import RECIPES, code_version
+    from model_training.train import source_weighted
+
+    weights = np.array([0.5, 0.25, 0.25])
+    meta = [{"source": "espeak-ng"}, {"source": "asterisk"}, {"source": "background"}]
+    out = source_weighted(weights, meta, {"asterisk": 4.0})
+    assert out.sum() == pytest.approx(1.0)
+    assert out[1] / out[0] == pytest.approx(2.0) and out[2] / out[0] == pytest.approx(0.5)
+    assert source_weighted(weights, meta, {}) is weights
+    # the weights change what is sampled, not the frames: v16 reuses v14w's frame caches
+    assert code_version(RECIPES["v16"]) == code_version(RECIPES["v14w"])
