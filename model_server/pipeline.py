@@ -195,20 +195,12 @@ def _decode(audio: bytes | Path | DecodedAudio, opts: PredictOptions) -> Decoded
     return decode_audio(data, max_duration_s=opts.max_duration_s)
 
 
-def _speech_aus(model: SpeechModel, samples: np.ndarray, track: prosody.ProsodyTrack) -> np.ndarray:
-    """Stage 2: the model's mouth and blend AUs at 100 Hz, gated to 0 where nobody speaks.
-
-    Returns:
-        float32 [ceil(N/160), len(MODEL_AUS)].
-    """
-    return _speech_frames(model, samples, _presence(track)).aus
-
-
 def _speech_frames(model: SpeechModel, samples: np.ndarray, presence: np.ndarray, phones: bool = False
                    ) -> ModelFrames:
-    """:func:`_speech_aus` with the AUs gated by ``presence`` (:func:`_presence` of the samples' track), plus
-    (when ``phones`` is set) the log-mel frames the model heard and the phone-class posteriors if the
-    weights have the phone-class output (one network pass for all)."""
+    """Stage 2: the model's mouth and blend AUs at 100 Hz ([ceil(N/160), len(MODEL_AUS)]), gated by
+    ``presence`` (:func:`_presence` of the samples' track: 0 where nobody speaks), plus (when ``phones`` is
+    set) the log-mel frames the model heard and the phone-class posteriors if the weights have the
+    phone-class output (one network pass for all)."""
     heard = _run_model(model, samples, phones)
     return replace(heard, aus=heard.aus * presence[:, None])
 

@@ -243,15 +243,15 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
                 audio = decode(f, spk.ffmpeg_format)
                 if not 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S:
                     continue
-                res = aligner.align(remove_dc(audio, SAMPLE_RATE), text, spk.espeak)
+                clean = remove_dc(audio, SAMPLE_RATE)  # an offset would pass as the noise floor
+                res = aligner.align(clean, text, spk.espeak)
                 if res is not None:
-                    tried.append((f, text, audio, res))
+                    tried.append((f, text, audio, clean, res))
             median_rate = float(np.median([r.rate_wpm for *_, r in tried])) if tried else 0.0
             kept = 0
-            for f, text, audio, res in tried:
+            for f, text, audio, clean, res in tried:
                 if kept >= per_speaker or not _passes(res.cost, res.rate_wpm, median_rate):
                     continue
-                clean = remove_dc(audio, SAMPLE_RATE)  # an offset would pass as the noise floor
                 timed = res if timer is None else timer.align(clean, text, spk.espeak)
                 if timed is None or not pauses_quiet(clean, timed.phones, timed.starts_s, timed.ends_s):
                     continue

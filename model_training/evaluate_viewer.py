@@ -225,10 +225,10 @@ def text_kind(speaker: str) -> str | None:
     (the core prompts, ktuberling's words) or ``borrowed`` from another speaker's prompt list (Menardi, July,
     Armelle: their recordings may word a prompt differently, so the reference and dialog mode may hear
     another text); None for any other clip."""
-    for spk in DEV_SPEAKERS:
-        if spk.speaker == speaker:
-            return "written" if spk.trusted else "borrowed"
-    return None
+    return _TEXT_KINDS.get(speaker)
+
+
+_TEXT_KINDS = {spk.speaker: "written" if spk.trusted else "borrowed" for spk in DEV_SPEAKERS}
 
 
 def verdicts(row: dict[str, float]) -> list[str]:

@@ -114,6 +114,7 @@ def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, 
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps, pct_start=0.08)
     sampler = CropSampler(train_set, recipe.crop_frames, seed)
+    # set here, not in CropSampler: model_training/dataset.py's bytes key the frame caches
     sampler.weights = source_weighted(sampler.weights, train_set.meta, dict(recipe.source_weights))
     vx, vy, vc = (torch.from_numpy(a) for a in
                   CropSampler(val_set, recipe.crop_frames, seed + 1).batch(min(64, 4 * recipe.batch)))
