@@ -167,7 +167,8 @@ def phone_gain(found: Alignment, posteriors: np.ndarray) -> float:
 
 
 def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, language: str,
-                       model_of: ModelOf | None = None, posteriors: np.ndarray | None = None) -> DialogResult:
+                       model_of: ModelOf | None = None, posteriors: np.ndarray | None = None,
+                       mel: np.ndarray | None = None) -> DialogResult:
     """Align ``text`` to the clip and decide whether its targets may shape the tracks (never raises).
 
     Args:
@@ -178,6 +179,8 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         model_of: the acoustic model for the aligner (None: cepstra only).
         posteriors: [T, C] the model's phone-class posteriors of ``samples`` (what ``model_of(samples)``
             gives with them); None for weights without the phone-class output (or without ``model_of``).
+        mel: the log-mel frames the model heard in ``samples`` (``log_mel(samples)``), when the caller has
+            them: the aligner makes its cepstra from them instead of a second spectrum.
     """
     if not text.strip():
         return DialogResult(meta=dialog_meta(False, language))
@@ -194,7 +197,7 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the audio is longer than {MAX_DIALOG_S:g} s, the most a transcript is aligned "
                       f"to: audio only (split the line)")
     try:
-        heard = ModelFrames(speech100, posteriors) if model_of else None
+        heard = ModelFrames(speech100, posteriors, mel) if model_of else None
         found = transcript_align.align(samples, cleaned, language, model_of, heard)
     except ValueError:
         return unused(f"espeak-ng has no voice {language!r} (an espeak-ng voice code such as en, en-gb, de, "

@@ -253,7 +253,7 @@ def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent:
         return _speech_frames(model, audio, _presence(track), phones=True)
 
     result = dialog.transcript_targets(samples, heard.aus, opts.transcript, opts.language, model_of,
-                                       heard.phones)
+                                       heard.phones, heard.mel)
     return dialog.blend(heard.aus, result), result
 
 

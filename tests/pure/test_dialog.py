@@ -227,11 +227,28 @@ def test_no_transcript_means_no_dialog_mode() -> None:
     assert result.meta == dialog.dialog_meta(False, "en")
 
 
+def test_readings_are_kept_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    transcript_align.clear_readings()
+    first = transcript_align.synthesis("Bob", "en", 175)
+    assert first is not None and not first[0].flags.writeable
+    assert transcript_align.synthesis("Bob", "en", 175) is first  # the same reading: the same alignment
+    assert transcript_align.synthesis("Bob", "en", 200) is not first  # another rate is another reading
+    monkeypatch.setattr(transcript_align, "SYNTHESIS_CACHE_TEXTS", 2)
+    for text in ("Anna", "Paul"):
+        transcript_align.synthesis(text, "en", 175)
+    assert transcript_align.synthesis("Bob", "en", 175) is not first  # the oldest went first
+    monkeypatch.setattr(transcript_align, "SYNTHESIS_CACHE_S", 0.5)  # shorter than any padded reading
+    kept = transcript_align.synthesis("Mum", "en", 175)
+    assert transcript_align.synthesis("Mum", "en", 175) is not kept
+    transcript_align.clear_readings()
+
+
 def test_missing_espeak_library_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def missing() -> espeak.EspeakLibrary:
         raise espeak.EspeakUnavailableError("libespeak-ng is not installed (Debian package libespeak-ng1)")
 
     monkeypatch.setattr(espeak, "shared_library", missing)
+    transcript_align.clear_readings()  # a kept reading of TEXT would need no library
     samples = np.zeros(16000, np.float32)
     samples[4000:12000] = 0.1 * np.sin(np.arange(8000) * 0.1)
     result = dialog.transcript_targets(samples, np.zeros((100, len(MODEL_AUS)), np.float32), TEXT, "en")
