@@ -6,7 +6,8 @@ Asterisk core prompts (es-MX Allison Smith, fr-CA June Wallack, it-IT Carlo Flor
 prompts (8 kHz GSM), and ktuberling's spoken words (es, fr, it, nl, pt). Transcripts: the core packages'
 ``core-sounds-<lang>.txt`` (``name: text`` lines; bracketed non-speech entries skipped), used for the
 other prompt packages by file name too (their recordings may word a prompt differently, so those clips
-pass a match gate below), and ktuberling's file names (the word, accents dropped).
+pass a match gate below), and ktuberling's file names (the word, accents dropped; French names carry the
+playground first, which is not spoken).
 
 The match gate uses :mod:`model_training.forced_align` (DTW against espeak-ng): a clip is kept when
 its DTW cost is at most :data:`MAX_COST` and the espeak-ng rate that fits it lies within 30 % of its
@@ -41,6 +42,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -158,11 +160,10 @@ def read_transcripts(path: Path) -> dict[str, str]:
 
 
 def _ktuberling_texts(folder: Path) -> dict[str, str]:
-    out = {}
-    for f in sorted(folder.glob("*.wav")):
-        stem = re.sub(r"^(patate|egypte)_", "", f.stem)
-        out[f.stem] = stem.replace("-", " ").replace("_", " ")
-    return out
+    """File stem -> the spoken word. Some languages name a file after the word alone (``sombrero``); French
+    names it ``<playground>_<word>`` (``tv_barriere``, ``robin_tasse``: the word said on the TV or Robin
+    playground), and only the word is spoken, so everything up to the first ``_`` goes."""
+    return {f.stem: f.stem.split("_", 1)[-1].replace("-", " ") for f in sorted(folder.glob("*.wav"))}
 
 
 def _passes(cost: float, rate_wpm: int, median_rate_wpm: float) -> bool:
@@ -236,34 +237,7 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
     clips: list[Clip] = []
     try:
         for spk in SPEAKERS:
-            pool = candidates(spk, cache)
-            random.Random(f"{seed}-{spk.speaker}").shuffle(pool)
-            tried = []
-            for f, text in pool[:int(1.6 * per_speaker) + 4]:
-                audio = decode(f, spk.ffmpeg_format)
-                if not 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S:
-                    continue
-                clean = remove_dc(audio, SAMPLE_RATE)  # an offset would pass as the noise floor
-                res = aligner.align(clean, text, spk.espeak)
-                if res is not None:
-                    tried.append((f, text, audio, clean, res))
-            median_rate = float(np.median([r.rate_wpm for *_, r in tried])) if tried else 0.0
-            kept = 0
-            for f, text, audio, clean, res in tried:
-                if kept >= per_speaker or not _passes(res.cost, res.rate_wpm, median_rate):
-                    continue
-                timed = res if timer is None else timer.align(clean, text, spk.espeak)
-                if timed is None or not pauses_quiet(clean, timed.phones, timed.starts_s, timed.ends_s):
-                    continue
-                kept += 1
-                pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-                clips.append(Clip(pcm, timed.phones, timed.starts_s, timed.ends_s, {
-                                  "source": spk.speaker.split(":")[0], "speaker": spk.speaker,
-                                               "language": spk.language, "split": "dev", "text": text,
-                                               "licence": spk.licence, "file": f.name,
-                                               "align_cost": f"{res.cost:.3f}", "timing": timing}))
-            log.info("%s: %d clips kept of %d aligned (pool %d, median rate %.0f wpm)", spk.speaker, kept,
-                     len(tried), len(pool), median_rate)
+            clips += speaker_clips(spk, aligner, timer, per_speaker, seed, cache, timing)
     finally:
         aligner.close()
         if timer is not None:
@@ -273,6 +247,40 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
                            "aligner's log above (run the builder under `if __name__ == '__main__':`)")
     write_clips(path, iter(clips))
     return path
+
+
+def speaker_clips(spk: Speaker, aligner: Any, timer: Any, per_speaker: int, seed: int, cache: Path,
+                  timing: str) -> list[Clip]:
+    """One speaker's clips of the set: candidates in a seeded order, aligned (``aligner``: the DTW gate,
+    ``model_training.forced_align.Aligner``), kept while they pass the match gate and the pause check, with
+    phone timings from ``timer`` (``model_training.sphinx_align.SphinxAligner``; None: the gate's own)."""
+    pool = candidates(spk, cache)
+    random.Random(f"{seed}-{spk.speaker}").shuffle(pool)
+    tried = []
+    for f, text in pool[:int(1.6 * per_speaker) + 4]:
+        audio = decode(f, spk.ffmpeg_format)
+        if not 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S:
+            continue
+        clean = remove_dc(audio, SAMPLE_RATE)  # an offset would pass as the noise floor
+        res = aligner.align(clean, text, spk.espeak)
+        if res is not None:
+            tried.append((f, text, audio, clean, res))
+    median_rate = float(np.median([r.rate_wpm for *_, r in tried])) if tried else 0.0
+    clips: list[Clip] = []
+    for f, text, audio, clean, res in tried:
+        if len(clips) >= per_speaker or not _passes(res.cost, res.rate_wpm, median_rate):
+            continue
+        timed = res if timer is None else timer.align(clean, text, spk.espeak)
+        if timed is None or not pauses_quiet(clean, timed.phones, timed.starts_s, timed.ends_s):
+            continue
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+        clips.append(Clip(pcm, timed.phones, timed.starts_s, timed.ends_s, {
+            "source": spk.speaker.split(":")[0], "speaker": spk.speaker, "language": spk.language,
+            "split": "dev", "text": text, "licence": spk.licence, "file": f.name,
+            "align_cost": f"{res.cost:.3f}", "timing": timing}))
+    log.info("%s: %d clips kept of %d aligned (pool %d, median rate %.0f wpm)", spk.speaker, len(clips),
+             len(tried), len(pool), median_rate)
+    return clips
 
 
 def load(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: str = "sphinx") -> list[Clip]:

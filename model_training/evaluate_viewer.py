@@ -204,8 +204,8 @@ def evaluate(model: object, clips: Iterable[Clip], set_name: str, fps: float,
     clips = list(clips)
     for k, clip in enumerate(clips):
         audio = clip.float_audio()
-        language = str(clip.meta.get("language", "en")).split("-")[0]
-        pred = predicted_landmarks(model, audio, fps, transcript_for(clips, k, transcripts), language)
+        text = transcript_for(clips, k, transcripts)
+        pred = predicted_landmarks(model, audio, fps, text, dialog_voice(clip))
         target = target_landmarks(clip.phones, clip.starts_s, clip.ends_s, len(pred), basis)
         score = score_clip(pred, target, clip.phones, clip.starts_s, clip.ends_s)
         meta = clip.meta
@@ -229,6 +229,16 @@ def text_kind(speaker: str) -> str | None:
 
 
 _TEXT_KINDS = {spk.speaker: "written" if spk.trusted else "borrowed" for spk in DEV_SPEAKERS}
+
+
+def dialog_voice(clip: Clip) -> str:
+    """The espeak-ng voice dialog mode reads a clip's transcript in, as a user who knows the speaker would
+    choose it: a development-set speaker's own (``es-419`` for the Latin American Spanish voices, the voice
+    its reference phones were made with), else the clip's language (``en`` for ``en-us``)."""
+    return _DEV_VOICES.get(str(clip.meta.get("speaker")), str(clip.meta.get("language", "en")).split("-")[0])
+
+
+_DEV_VOICES = {spk.speaker: spk.espeak for spk in DEV_SPEAKERS}
 
 
 def verdicts(row: dict[str, float]) -> list[str]:

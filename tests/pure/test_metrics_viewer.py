@@ -10,8 +10,15 @@ import numpy as np
 from au_contract import AU_CODES
 from au_contract.basis import load_basis
 from model_training import metrics as m
-from model_training.devset import _passes, read_transcripts
-from model_training.evaluate_viewer import score_clip, segment_kinds, target_landmarks, text_kind
+from model_training.corpus_build import Clip
+from model_training.devset import _ktuberling_texts, _passes, read_transcripts
+from model_training.evaluate_viewer import (
+    dialog_voice,
+    score_clip,
+    segment_kinds,
+    target_landmarks,
+    text_kind,
+)
 from model_training.forced_align import match_boundaries, transfer
 
 
@@ -109,6 +116,22 @@ def test_transcripts_and_match_gate(tmp_path: Path) -> None:
         fh.write("; comment\n\nhello: Hola, buenos dias.\nbeep: [tono simple]\nnum: marque 1\n")
     assert read_transcripts(path) == {"hello": "Hola, buenos dias.", "num": "marque 1"}
     assert _passes(5.0, 130, 120.0) and not _passes(5.0, 200, 120.0) and not _passes(7.0, 120, 120.0)
+
+
+def test_ktuberling_texts_are_the_spoken_word(tmp_path: Path) -> None:
+    # French files are named <playground>_<word>: the playground (tv, robin, robot...) is not spoken
+    for name in ("tv_barriere", "robin_tasse", "patate_noeud-papillon", "sombrero"):
+        (tmp_path / f"{name}.wav").write_bytes(b"")
+    assert _ktuberling_texts(tmp_path) == {"tv_barriere": "barriere", "robin_tasse": "tasse",
+                                           "patate_noeud-papillon": "noeud papillon", "sombrero": "sombrero"}
+
+
+def test_dialog_reads_a_dev_voice_in_its_own_espeak_voice() -> None:
+    latin = Clip(np.zeros(10, np.int16), [], np.zeros(0), np.zeros(0), {"speaker": "asterisk:es-allison",
+                                                                         "language": "es"})
+    other = Clip(np.zeros(10, np.int16), [], np.zeros(0), np.zeros(0), {"speaker": "espeak:m3",
+                                                                         "language": "en-us"})
+    assert (dialog_voice(latin), dialog_voice(other)) == ("es-419", "en")
 
 
 def test_dev_rows_say_whose_transcripts_the_clips_carry() -> None:
