@@ -137,12 +137,11 @@ def synthesis(text: str, language: str, rate_wpm: int) -> _Reading | None:
         ValueError: espeak-ng has no voice ``language``.
     """
     key = (text, language, int(rate_wpm))
-    with _readings_lock:
-        if key in _readings:
+    with _readings_lock:  # held while speaking (espeak-ng speaks one text at a time anyway): two requests
+        if key in _readings:  # for the same text share one reading
             _readings.move_to_end(key)
             return _readings[key]
-    reading = _speak(text, language, rate_wpm)
-    with _readings_lock:
+        reading = _speak(text, language, rate_wpm)
         _readings[key] = reading
         budget = int(SYNTHESIS_CACHE_S * SAMPLE_RATE)
         while (len(_readings) > SYNTHESIS_CACHE_TEXTS
