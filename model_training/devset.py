@@ -42,7 +42,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,6 +51,10 @@ from model_server.filters import remove_dc
 from model_training import metrics
 from model_training.corpus_build import Clip, read_clips, write_clips
 from model_training.timing import PAUSE
+
+if TYPE_CHECKING:
+    from model_training.forced_align import Aligner
+    from model_training.sphinx_align import SphinxAligner
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,8 +253,8 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
     return path
 
 
-def speaker_clips(spk: Speaker, aligner: Any, timer: Any, per_speaker: int, seed: int, cache: Path,
-                  timing: str) -> list[Clip]:
+def speaker_clips(spk: Speaker, aligner: Aligner, timer: SphinxAligner | None, per_speaker: int, seed: int,
+                  cache: Path, timing: str) -> list[Clip]:
     """One speaker's clips of the set: candidates in a seeded order, aligned (``aligner``: the DTW gate,
     ``model_training.forced_align.Aligner``), kept while they pass the match gate and the pause check, with
     phone timings from ``timer`` (``model_training.sphinx_align.SphinxAligner``; None: the gate's own)."""
