@@ -50,6 +50,9 @@ class Recipe:
         source_weights: ``(source, factor)`` pairs: training crops come from a clip with probability
             proportional to its length times its source's factor (1 for sources not named); the frames
             and their caches are the same.
+        freq_masks: ``(count, widest)``: in training, ``count`` bands of up to ``widest`` log-mel bins of
+            every crop are set to the crop's mean in each bin (frequency masking, as SpecAugment), so the
+            network cannot lean on any one band; (0, 0) = none. The frames and their caches are the same.
     """
 
     name: str
@@ -66,6 +69,7 @@ class Recipe:
     channel_share: float = 0.0
     timing_version: int = 2
     source_weights: tuple[tuple[str, float], ...] = ()
+    freq_masks: tuple[int, int] = (0, 0)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -104,6 +108,10 @@ RECIPES["v15"] = replace(RECIPES["v14w"], name="v15", timing_version=1)
 # v16: v14w with five times the crops from the real speech (the two CC-BY Asterisk voices, 5.8 % of the
 # training frames, so about 24 % of the crops): the development set's gap is real voices
 RECIPES["v16"] = replace(RECIPES["v14w"], name="v16", source_weights=(("asterisk", 5.0),))
+# v18: v16 with frequency masking (two bands of up to 8 of the 64 log-mel bins per crop): real voices and
+# telephone channels differ from the training voices band by band, and the network should hear a closure
+# in any of them
+RECIPES["v18"] = replace(RECIPES["v16"], name="v18", freq_masks=(2, 8))
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
 _SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503}

@@ -98,6 +98,22 @@ def source_weighted(weights: np.ndarray, meta: list[dict[str, str]], factors: di
     return scaled / scaled.sum()
 
 
+def mask_bands(x: np.ndarray, count: int, widest: int, rng: np.random.Generator) -> np.ndarray:
+    """Frequency masking of crops [B, T, F] (a copy): per crop, ``count`` bands of 0..``widest`` bins set
+    to the crop's mean in each of their bins over time."""
+    out = x.copy()
+    if count <= 0 or widest <= 0:
+        return out
+    n_bins = x.shape[2]
+    mean = x.mean(axis=1)  # [B, F]
+    for b in range(x.shape[0]):
+        for _ in range(count):
+            width = int(rng.integers(0, widest + 1))
+            lo = int(rng.integers(0, n_bins - width + 1))
+            out[b, :, lo:lo + width] = mean[b, lo:lo + width]
+    return out
+
+
 def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, seed: int,
           steps: int | None = None):
     """Train an AcousticNet on ``train_set``; returns the model with the best validation loss."""
@@ -119,10 +135,14 @@ def train(recipe: Recipe, train_set: FrameSet, val_set: FrameSet, threads: int, 
     vx, vy, vc = (torch.from_numpy(a) for a in
                   CropSampler(val_set, recipe.crop_frames, seed + 1).batch(min(64, 4 * recipe.batch)))
     best, best_state = float("inf"), copy.deepcopy(net.state_dict())
+    mask_rng = np.random.default_rng(seed + 7)
     t0 = time.time()
     for step in range(1, steps + 1):
         net.train()
-        xt, yt, ct = (torch.from_numpy(a) for a in sampler.batch(recipe.batch))
+        xb, yb, cb = sampler.batch(recipe.batch)
+        if recipe.freq_masks[0] > 0:
+            xb = mask_bands(xb, *recipe.freq_masks, mask_rng)
+        xt, yt, ct = (torch.from_numpy(a) for a in (xb, yb, cb))
         if recipe.feature_noise > 0:
             xt = xt + recipe.feature_noise * torch.randn_like(xt)
         smoothed, raw, phones = net(xt)

@@ -11,7 +11,7 @@ from au_contract import AU_CODES
 from au_contract.basis import load_basis
 from model_training import metrics as m
 from model_training.corpus_build import Clip
-from model_training.devset import _ktuberling_texts, _passes, read_transcripts
+from model_training.devset import _ktuberling_texts, _passes, labiodental_nasals, read_transcripts
 from model_training.evaluate_viewer import (
     dialog_voice,
     score_clip,
@@ -124,6 +124,14 @@ def test_ktuberling_texts_are_the_spoken_word(tmp_path: Path) -> None:
         (tmp_path / f"{name}.wav").write_bytes(b"")
     assert _ktuberling_texts(tmp_path) == {"tv_barriere": "barriere", "robin_tasse": "tasse",
                                            "patate_noeud-papillon": "noeud papillon", "sombrero": "sombrero"}
+
+
+def test_a_nasal_before_f_or_v_is_labiodental_in_the_reference() -> None:
+    # "conferencia" as Debian's espeak-ng 1.51 writes it: the m before f is said [ɱ], no lip closure
+    phones = ["k", "o", "m", "f", "e", "ɾ", "e", "m", "b", "o", "m"]
+    assert labiodental_nasals(phones) == ["k", "o", "ɱ", "f", "e", "ɾ", "e", "m", "b", "o", "m"]
+    kinds = segment_kinds(labiodental_nasals(["a", "m", "v", "a"]))[0]
+    assert kinds == ["vowel", "labiodental", "labiodental", "vowel"]
 
 
 def test_dialog_reads_a_dev_voice_in_its_own_espeak_voice() -> None:
