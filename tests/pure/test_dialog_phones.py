@@ -7,7 +7,7 @@ import numpy as np
 
 from au_contract import MODEL_AUS
 from model_server import dialog, pipeline, prosody
-from model_server.phonetics import N_PHONE_CLASSES, PHONE_CLASSES, phone_class_frames
+from model_server.phonetics import N_PHONE_CLASSES, PHONE_CLASSES, SILENCE_CLASS, phone_class_frames
 from model_server.transcript_align import Alignment, ModelFrames
 
 PHONES = ["_", "a", "m", "a", "p", "i", "_"]
@@ -42,6 +42,26 @@ def test_phone_gain_rewards_the_aligned_classes_over_the_reversed_reading() -> N
     # the phone term moves the score by its weight; without posteriors the score is the older one
     with_phones = dialog.match_score(1.1, 0.2, right)
     assert with_phones == dialog.match_score(1.1, 0.2) + dialog.PHONE_GAIN_WEIGHT * right
+
+
+def test_phone_fit_measures_the_aligned_classes_against_the_best_ones() -> None:
+    found = _alignment()
+    labels = phone_class_frames(PHONES, STARTS, ENDS, N)
+    null_labels = phone_class_frames(*found.null_segments, N)  # type: ignore[misc]
+    assert dialog.phone_fit(found, _posteriors_of(labels)) == 0.0  # the model hears exactly these classes
+    wrong = dialog.phone_fit(found, _posteriors_of(null_labels))
+    # where the classes differ the aligned one is 0.9 / (0.1 / 7) = 63 times less likely than the best
+    speech = labels != SILENCE_CLASS
+    share = ((labels != null_labels) & speech).sum() / speech.sum()
+    assert abs(wrong - share * np.log(0.1 / 7 / 0.9)) < 1e-4 and wrong < -1.0
+    flat = np.full((N, N_PHONE_CLASSES), 1 / N_PHONE_CLASSES, np.float32)
+    assert dialog.phone_fit(found, flat) == 0.0  # a model that hears nothing cannot tell
+    silent = Alignment(["_"], np.array([0.0]), np.array([1.2]), 1.0, 1.2, 1.0, 175)
+    assert dialog.phone_fit(silent, _posteriors_of(labels)) == 0.0
+    # the fit counts from PHONE_FIT_OFFSET with its weight
+    score = dialog.match_score(1.1, 0.2, 0.5, -0.5)
+    expected = dialog.match_score(1.1, 0.2, 0.5) + dialog.PHONE_FIT_WEIGHT * (dialog.PHONE_FIT_OFFSET - 0.5)
+    assert abs(score - expected) < 1e-9
 
 
 def test_the_loose_tier_needs_the_bilabial_class_as_well_as_the_lips() -> None:
