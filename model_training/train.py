@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="override the recipe's phone-class cross-entropy weight (0 = AU loss only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="seed of the initial weights and the crops (default --seed); the frames stay "
+                             "--seed's, so two runs differ only in the training's own chance")
     parser.add_argument("--fold", choices=("festival", "flite", "piper", "kokoro"), default=None,
                         help="leave-one-engine-out: train without this engine (model_training.folds); "
                              "writes .cache/folds/acoustic-no-<engine>.onnx unless --out is given")
@@ -201,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         recipe = dataclasses.replace(recipe, phone_weight=args.phone_weight)
     train_set, val_set = build_sets(recipe, args.cache / recipe.name, args.seed)
     print(f"train frames {len(train_set.feats)}  val frames {len(val_set.feats)}", flush=True)
-    net = train(recipe, train_set, val_set, args.threads, args.seed, args.steps)
-    version = f"{recipe.name}-s{args.seed}-{time.strftime('%Y%m%d')}"
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    net = train(recipe, train_set, val_set, args.threads, train_seed, args.steps)
+    suffix = "" if train_seed == args.seed else f"t{train_seed}"
+    version = f"{recipe.name}-s{args.seed}{suffix}-{time.strftime('%Y%m%d')}"
     export_onnx(net, args.out, version, {"recipe": recipe.name, "train_frames": str(len(train_set.feats)),
                                          "phone_weight": str(recipe.phone_weight)})
     torch.save(net.state_dict(), args.cache / recipe.name / "acoustic.pt")
