@@ -14,8 +14,8 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
    mean log posterior of the aligned classes minus the reversed reading's) and how close they come to the
    classes the model hears best, frame by frame (``phone_fit``: mean log posterior of the aligned class
    minus that of the frame's most likely class; 0 = the model hears exactly the aligned phones). Below
-   :data:`MIN_MATCH` (or a
-   speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not used; from
+   :data:`MIN_MATCH` (or a speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not
+   used; from
    :data:`TRUST_MATCH` every aligned bilabial closes; in between only those the audio model shows some
    sign of (:func:`_evidenced`: closure AUs or parting lips that dip, and with the phone-class output a
    bilabial posterior of at least :data:`MIN_BILABIAL_POSTERIOR`), so a wrong text that slips through can
@@ -124,9 +124,8 @@ def dialog_meta(given: bool, language: str, used: bool = False, warning: str | N
     (why it was not used, or what was odd; None when all went well), plus match figures when aligned:
     ``dtw_cost``, ``relative_cost`` (reversed reading's cost / this one's), ``rate_ratio``, ``agreement``
     (correlation of targets and audio model, -1..1), ``phone_gain`` and ``phone_fit`` (None without the
-    phone-class output),
-    ``match`` (:func:`match_score`), ``bilabials_closed``,
-    ``bilabials`` (aligned bilabial phones), ``dropped_characters``.
+    phone-class output), ``match`` (:func:`match_score`), ``bilabials_closed``, ``bilabials`` (aligned
+    bilabial phones), ``dropped_characters``.
     """
     return {"transcript": given, "used": used, "language": language, "warning": warning, **figures}
 
