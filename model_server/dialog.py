@@ -8,22 +8,21 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
    recording's rate, DTW over cepstra and the acoustic model's AUs moves its phones onto the recording,
    and the same recording aligned to that reading played backwards gives the chance level of the match;
 3. judge the match (:func:`match_score`): how far the text beats its reversed self, in DTW cost
-   (``relative_cost``), in how well the aligned phones' lip opening (AU25) and jaw (AU26) follow the
-   audio model's (``agreement`` minus the reversed reading's ``null_agreement``) and, with weights that
-   have the phone-class output, in how likely the model finds the aligned phone classes (``phone_gain``:
-   mean log posterior of the aligned classes minus the reversed reading's) and how close they come to the
-   classes the model hears best, frame by frame (``phone_fit``: mean log posterior of the aligned class
-   minus that of the frame's most likely class; 0 = the model hears exactly the aligned phones). Below
+   (``relative_cost``), in how well the aligned phones' lip opening (AU25) and jaw (AU26) follow the audio
+   model's (``agreement`` minus the reversed reading's ``null_agreement``) and, with weights that have the
+   phone-class output, in how likely the model finds the aligned phone classes (``phone_gain``: mean log
+   posterior of the aligned classes minus the reversed reading's) and how close they come to the classes
+   the model hears best, frame by frame (``phone_fit``: mean log posterior of the aligned class minus that
+   of the frame's most likely class; 0 = the model hears exactly the aligned phones). Below
    :data:`MIN_MATCH` (or a speaking-rate ratio outside :data:`RATE_RATIO_RANGE`) the transcript is not
-   used; from
-   :data:`TRUST_MATCH` every aligned bilabial closes; in between only those the audio model shows some
-   sign of (:func:`_evidenced`: closure AUs or parting lips that dip, and with the phone-class output a
-   bilabial posterior of at least :data:`MIN_BILABIAL_POSTERIOR`), so a wrong text that slips through can
-   add little. The thresholds are per kind of score (with and without the phone terms). With them,
-   :data:`TRUST_MATCH` and :data:`MIN_MATCH` pass the same shares of wrong transcripts (another clip's
-   text) of the real-speech development set as the session-8 score did at 1.5 and 0.6 (2.6 % and 12 %),
-   and about three quarters of the right ones reach trust instead of half (docs/evaluation.md, session
-   12);
+   used; from :data:`TRUST_MATCH` every aligned bilabial closes; in between only those the audio model
+   shows some sign of (:func:`_evidenced`: closure AUs or parting lips that dip, and with the phone-class
+   output a bilabial posterior of at least :data:`MIN_BILABIAL_POSTERIOR`), so a wrong text that slips
+   through can add little. The thresholds are per kind of score (with and without the phone terms). With
+   them, :data:`TRUST_MATCH` and :data:`MIN_MATCH` pass the same shares of wrong transcripts (another
+   clip's text) of the real-speech development set as the session-8 score did at 1.5 and 0.6 (2.6 %
+   and 12 %), and about three quarters of the right ones reach trust instead of half
+   (docs/evaluation.md, session 12);
 4. blend (:func:`blend`): around each bilabial kept, the closure AUs rise to at least the aligned phones'
    target (weight ``w`` = the target's closure); every other AU, and every frame away from the kept
    bilabials, keeps the audio model's value, so amplitude, rounding and timing still come from the audio.
@@ -160,18 +159,25 @@ def match_score(relative_cost: float, agreement_gain: float, phone_gain: float |
     return score
 
 
-def phone_gain(found: Alignment, posteriors: np.ndarray) -> float:
+def _aligned_classes(found: Alignment, n: int) -> np.ndarray:
+    """[n] the phone class of each 100 Hz frame under the alignment (what :func:`phone_gain` and
+    :func:`phone_fit` score; computing it once serves both)."""
+    return phone_class_frames(found.phones, found.starts_s, found.ends_s, n)
+
+
+def phone_gain(found: Alignment, posteriors: np.ndarray, labels: np.ndarray | None = None) -> float:
     """Mean log posterior of the aligned phone classes minus that of the reversed reading's, over the
     frames either reading puts speech in (0 when neither does).
 
     Args:
         found: the alignment (with ``null_segments``).
         posteriors: [T, C] the model's phone-class posteriors of the recording.
+        labels: [T] :func:`_aligned_classes` of ``found``, when the caller has them.
     """
     if found.null_segments is None:
         return 0.0
     n = len(posteriors)
-    labels = phone_class_frames(found.phones, found.starts_s, found.ends_s, n)
+    labels = _aligned_classes(found, n) if labels is None else labels
     null = phone_class_frames(*found.null_segments, n)
     speech = (labels != SILENCE_CLASS) | (null != SILENCE_CLASS)
     if not speech.any():
@@ -182,7 +188,7 @@ def phone_gain(found: Alignment, posteriors: np.ndarray) -> float:
     return float(logp[rows_here, labels[rows]].mean() - logp[rows_here, null[rows]].mean())
 
 
-def phone_fit(found: Alignment, posteriors: np.ndarray) -> float:
+def phone_fit(found: Alignment, posteriors: np.ndarray, labels: np.ndarray | None = None) -> float:
     """How close the aligned phone classes come to what the model hears: the mean, over the frames the
     alignment puts speech in, of the log posterior of the aligned class minus that of the frame's most
     likely class (<= 0; 0 = the model's best class everywhere; 0 when no frame holds speech).
@@ -194,9 +200,9 @@ def phone_fit(found: Alignment, posteriors: np.ndarray) -> float:
     Args:
         found: the alignment.
         posteriors: [T, C] the model's phone-class posteriors of the recording.
+        labels: [T] :func:`_aligned_classes` of ``found``, when the caller has them.
     """
-    n = len(posteriors)
-    labels = phone_class_frames(found.phones, found.starts_s, found.ends_s, n)
+    labels = _aligned_classes(found, len(posteriors)) if labels is None else labels
     rows = np.flatnonzero(labels != SILENCE_CLASS)
     if not len(rows):
         return 0.0
@@ -256,8 +262,10 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
     null_agreement = 0.0
     if found.null_segments is not None:
         null_agreement = _agreement(au_targets(*found.null_segments, n), speech100)
-    phones = None if posteriors is None else phone_gain(found, posteriors)
-    fit = None if posteriors is None else phone_fit(found, posteriors)
+    phones = fit = None
+    if posteriors is not None:
+        labels = _aligned_classes(found, len(posteriors))
+        phones, fit = phone_gain(found, posteriors, labels), phone_fit(found, posteriors, labels)
     score = match_score(found.relative_cost, agreement - null_agreement, phones, fit)
     least, trusted = MIN_MATCH[phones is not None], TRUST_MATCH[phones is not None]
     windows = bilabial_windows(found.phones, found.starts_s, found.ends_s)
