@@ -102,8 +102,6 @@ def mask_bands(x: np.ndarray, count: int, widest: int, rng: np.random.Generator)
     """Frequency masking of crops [B, T, F] (a copy): per crop, ``count`` bands of 0..``widest`` bins set
     to the crop's mean in each of their bins over time."""
     out = x.copy()
-    if count <= 0 or widest <= 0:
-        return out
     n_bins = x.shape[2]
     mean = x.mean(axis=1)  # [B, F]
     for b in range(x.shape[0]):
