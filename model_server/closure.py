@@ -28,6 +28,15 @@ there ``C`` decides as before. The posterior tells
 bilabials from other segments much better than the closure AUs (ROC area 0.93 against 0.88 on the
 real-speech development set, 0.996 against 0.95 on held-out TTS), so more bilabials close and fewer
 rounded vowels and labiodentals do (held-out TTS: false closures 0.090 -> 0.063).
+The AUs that the articulatory model (``model_server.coarticulation``) ties to the closure alone, the lip
+pressor AU24 (0.8 x closure) and the dimpler AU14 (0.2 x closure), follow the same gate: they are scaled by
+``G``, so the lips press where a closure event seals them and nowhere else. The network hears rounded
+vowels as half a closure (lip constriction lowers the formants much as a bilabial does) and left AU24 at
+0.2-0.45 in them; AU24 widens the mouth corners on the default head (0.13 eye-distances at 1), as much
+as the stretcher AU20, so the rounded vowels came out wider than the spread ones. Gated, rounding on the
+real-speech development set rises 0.792 -> 0.822 and on held-out TTS 0.974 -> 0.982, with closure recall,
+depth, speech r and rest unchanged (docs/evaluation.md, "Session 13"). A stray AU24 no longer gates an
+emotion's mouth opening in the zone rules either.
 Because this happens on the AU values themselves (not in a rig's driver), the Graph Editor shows the
 closure, every character closes its lips the same way, and the landmarks stay a linear function of the
 AUs.
@@ -48,6 +57,9 @@ from .filters import gaussian_smooth1d, moving_max
 #: and the lip funneler AU22, whose shape parts the lips as it pushes them forward (on the default head
 #: AU22 0.36 leaves a gap of 0.05 eye-distances under a full AU24 closure, a third of an open vowel's).
 OPENING_AUS: tuple[str, ...] = (*_CONTRACT_OPENING_AUS, "AU22")
+#: AUs the articulatory model sets from the closure alone (lip pressor 0.8 x closure, dimpler 0.2 x closure):
+#: scaled by the closure gate, so they act only where a closure event shuts the lips.
+CLOSURE_ONLY_AUS: tuple[str, ...] = ("AU14", "AU24")
 #: Half-width of the window in which a closure peak governs its neighbourhood (s).
 EVENT_HALF_WINDOW_S = 0.06
 #: Peak closure strength from which an event counts fully, and the fade below it.
@@ -137,7 +149,8 @@ def peak_resample(values: np.ndarray, fps: float, n_frames: int, source_rate: fl
 
 def enforce_closures(tracks: np.ndarray, codes: Sequence[str], fps: float,
                      bilabial: np.ndarray | None = None) -> np.ndarray:
-    """Return a copy of ``tracks`` where the opening AUs give way to closure events by ``1 - G``.
+    """Return a copy of ``tracks`` where the opening AUs give way to closure events by ``1 - G`` and the
+    closure-only AUs (:data:`CLOSURE_ONLY_AUS`) follow them, scaled by ``G``.
 
     Args:
         tracks: [T, K] float32 AU values in [0, 1] at ``fps``, one column per code.
@@ -146,14 +159,17 @@ def enforce_closures(tracks: np.ndarray, codes: Sequence[str], fps: float,
         bilabial: [T] bilabial evidence at ``fps`` (:func:`closure_gate`), or None.
 
     Returns:
-        [T, K] float32; only the columns of ``OPENING_AUS`` differ, and only near closure events.
+        [T, K] float32; only the columns of ``OPENING_AUS`` (near closure events) and of
+        ``CLOSURE_ONLY_AUS`` (away from them) differ.
     """
     index = {code: i for i, code in enumerate(codes)}
     closing = [index[c] for c in CLOSURE_AUS if c in index]
     opening = [index[c] for c in OPENING_AUS if c in index]
+    pressing = [index[c] for c in CLOSURE_ONLY_AUS if c in index]
     out = np.array(tracks, dtype=np.float32, copy=True)
     if not closing or not opening or out.shape[0] == 0:
         return out
-    keep = 1.0 - closure_gate(out[:, closing].max(axis=1), fps, bilabial)  # [T]
-    out[:, opening] *= keep[:, None]
+    gate = closure_gate(out[:, closing].max(axis=1), fps, bilabial)  # [T]
+    out[:, opening] *= (1.0 - gate)[:, None]
+    out[:, pressing] *= gate[:, None]
     return out

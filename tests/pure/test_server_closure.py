@@ -1,4 +1,5 @@
-"""Closure consistency: opening AUs give way to closure events, nothing else changes."""
+"""Closure consistency: opening AUs give way to closure events, the closure-only AUs follow them, nothing
+else changes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from au_contract import MODEL_AUS
 from model_server.closure import (
     BILABIAL_EVENT_MIN,
     BILABIAL_FADE,
+    CLOSURE_ONLY_AUS,
     EVENT_FADE,
     EVENT_MIN,
     GATE_EASE_S,
@@ -21,6 +23,9 @@ from model_server.closure import (
 
 IDX = {c: i for i, c in enumerate(MODEL_AUS)}
 FPS = 100.0
+#: The columns a closure event may leave as they are: all but the opening and closure-only AUs.
+KEPT = [IDX[c] for c in MODEL_AUS if c not in OPENING_AUS and c not in CLOSURE_ONLY_AUS]
+OPEN = [IDX[c] for c in OPENING_AUS]
 
 
 def _tracks(**values: list[float] | np.ndarray) -> np.ndarray:
@@ -77,8 +82,11 @@ def test_the_lips_ease_shut_rather_than_snap_within_a_frame() -> None:
 def test_weak_closure_evidence_changes_nothing() -> None:
     weak = EVENT_MIN - EVENT_FADE
     t = _tracks(AU24=_bump(weak), AU23=_bump(weak * 0.5, centre=20), AU26=np.full(100, 0.6),
-                AU25=np.full(100, 0.7))
-    np.testing.assert_array_equal(enforce_closures(t, MODEL_AUS, FPS), t)
+                AU25=np.full(100, 0.7), AU14=np.full(100, 0.1))
+    out = enforce_closures(t, MODEL_AUS, FPS)
+    np.testing.assert_array_equal(out[:, OPEN + KEPT], t[:, OPEN + KEPT])
+    # no event, no pressing: the closure-only AUs go
+    assert not out[:, [IDX[c] for c in CLOSURE_ONLY_AUS]].any()
 
 
 def test_other_aus_are_untouched_and_any_closure_au_counts() -> None:
@@ -87,8 +95,8 @@ def test_other_aus_are_untouched_and_any_closure_au_counts() -> None:
                     AU18=np.full(100, 0.5))
         out = enforce_closures(t, MODEL_AUS, FPS)
         assert out[50, IDX["AU26"]] == 0.0
-        for code in (closing, "AU12", "AU18"):
-            np.testing.assert_array_equal(out[:, IDX[code]], t[:, IDX[code]])
+        np.testing.assert_array_equal(out[:, KEPT], t[:, KEPT])
+        assert out[50, IDX[closing]] == t[50, IDX[closing]]  # at the peak even AU24 keeps its value
 
 
 def test_gate_is_bounded_and_works_at_video_rates() -> None:
@@ -112,20 +120,41 @@ def test_bilabial_evidence_seals_a_closure_the_aus_missed() -> None:
     # The closure AUs barely rise (0.2, under EVENT_MIN), but the phone-class output hears a bilabial.
     t = _tracks(AU24=_bump(0.2), AU26=np.full(100, 0.4))
     without = enforce_closures(t, MODEL_AUS, FPS)
-    np.testing.assert_array_equal(without, t)
+    np.testing.assert_array_equal(without[:, OPEN], t[:, OPEN])
     heard = enforce_closures(t, MODEL_AUS, FPS, bilabial=_bump(BILABIAL_EVENT_MIN))
     assert heard[50, IDX["AU26"]] == 0.0
+    assert heard[50, IDX["AU24"]] == np.float32(0.2)  # the heard closure presses with what the AUs gave
     assert heard[5, IDX["AU26"]] == np.float32(0.4)  # far from the bilabial, the vowel keeps its opening
     weak = enforce_closures(t, MODEL_AUS, FPS, bilabial=_bump(BILABIAL_EVENT_MIN - BILABIAL_FADE - 0.01))
-    np.testing.assert_array_equal(weak, t)
+    np.testing.assert_array_equal(weak[:, OPEN + KEPT], t[:, OPEN + KEPT])
 
 
 def test_with_bilabial_evidence_a_closure_au_peak_alone_is_not_a_closure() -> None:
     # A strong AU24 peak (a rounded vowel the AUs took for a closure) where the phone-class output hears no
     # bilabial: the lips stay open; weights without that output (bilabial=None) still seal it.
     t = _tracks(AU24=_bump(0.8), AU26=np.full(100, 0.4))
-    np.testing.assert_array_equal(enforce_closures(t, MODEL_AUS, FPS, bilabial=np.zeros(100, np.float32)), t)
+    heard = enforce_closures(t, MODEL_AUS, FPS, bilabial=np.zeros(100, np.float32))
+    np.testing.assert_array_equal(heard[:, OPEN + KEPT], t[:, OPEN + KEPT])
+    assert not heard[:, IDX["AU24"]].any()  # nor do the lips press in it
     assert enforce_closures(t, MODEL_AUS, FPS)[50, IDX["AU26"]] == 0.0
+
+
+def test_the_lip_pressor_and_dimpler_act_only_where_a_closure_event_shuts_the_lips() -> None:
+    # A rounded vowel the network half took for a closure (AU24 0.3 over frames 10-40) and a bilabial the
+    # phone-class output hears at frame 70: the pressor and dimpler follow the gate (they widen the mouth
+    # corners on the default head, so a stray AU24 made rounded vowels wide), the other AUs do not move.
+    au24 = np.zeros(100, np.float32)
+    au24[10:40] = 0.3
+    au24 += _bump(0.8, centre=70)
+    t = _tracks(AU24=au24, AU14=0.25 * au24, AU18=np.full(100, 0.6), AU26=np.full(100, 0.4))
+    evidence = _bump(0.6, centre=70)
+    out = enforce_closures(t, MODEL_AUS, FPS, bilabial=evidence)
+    gate = closure_gate(np.maximum(au24, 0.0), FPS, evidence)
+    for code in CLOSURE_ONLY_AUS:
+        np.testing.assert_allclose(out[:, IDX[code]], t[:, IDX[code]] * gate, rtol=1e-6)
+    assert not out[10:40, IDX["AU24"]].any() and out[70, IDX["AU24"]] == t[70, IDX["AU24"]]
+    np.testing.assert_array_equal(out[:, KEPT], t[:, KEPT])
+    np.testing.assert_allclose(out[:, IDX["AU26"]], 0.4 * (1.0 - gate), rtol=1e-6)
 
 
 def test_peak_resample_keeps_a_brief_peak_at_any_scene_rate() -> None:
