@@ -68,7 +68,7 @@ def quiet_gate(energy_db: np.ndarray, frame_rate_hz: float) -> np.ndarray:
     eased over ``EASE_S``."""
     energy = np.asarray(energy_db, np.float64)
     gate = np.ones(energy.size, np.float32)
-    floor, loud = level_range(energy)  # the floor the speech flag is measured from
+    floor, loud = level_range(energy)  # the 10th percentile: the quiet margin was set against it
     if loud - floor < MIN_RANGE_DB:
         return gate
     quiet = np.concatenate([[False], energy <= floor + QUIET_MARGIN_DB, [False]])

@@ -122,3 +122,26 @@ def test_a_dc_offset_does_not_freeze_the_mouth() -> None:
     jaw_offset = np.asarray(predict_tracks(_wav(clean + 0.07, rate), opts).channels["AU26"])
     assert jaw_offset.max() > 0.3
     assert np.corrcoef(jaw_clean, jaw_offset)[0, 1] > 0.95
+
+
+def test_a_tightly_trimmed_line_keeps_its_speech() -> None:
+    """A line cut to its loud part with a 120 ms lead-in and tail of room tone (-60 dBFS): under a tenth of
+    the clip is quiet, so the 10th percentile of its levels lies inside the speech. The speech flag measured
+    from it dropped half the speech frames and held the mouth shut through them; measured from the quietest
+    100 ms stretch, every frame within 20 dB of the loud level is speech."""
+    from model_server import prosody
+
+    clean, rate = sf.read(DEMO, dtype="float32")
+    level = prosody.frame_energy_db(clean, -(-clean.size // prosody.HOP))
+    loud = float(np.percentile(level, 95))
+    keep = np.repeat(level > loud - 15.0, prosody.HOP)[: clean.size]
+    tone = 0.001 * np.random.default_rng(3).standard_normal(int(0.12 * rate)).astype(np.float32)
+    line = np.concatenate([tone, clean[keep], tone])
+    n = -(-line.size // prosody.HOP)
+    track = prosody.analyse(line, n)
+    assert np.percentile(track.energy_db, 10) > loud - 20.0, "the 10th percentile is speech here"
+    body = track.energy_db > loud - 20.0
+    assert body.mean() > 0.9
+    presence = speech_presence(track.speech, track.voiced, FPS)
+    assert np.all(presence[body] >= 0.5)
+    assert np.all(presence[:3] < 0.5) and np.all(presence[-3:] < 0.5), "the room tone is not speech"
