@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 
 #: Frames quieter than this (dBFS) are rest pose; a clip whose loud frames are all below it is silent.
 SILENCE_DB = -60.0
+#: ... unless the recording itself is quiet: frames within this many dB of the clip's loud level (95th
+#: percentile) are never rest pose by level alone. A line recorded 30 dB down (peaks at -31 dBFS) kept
+#: only 0.78 of its jaw movement under the fixed -60 dBFS gate, one 40 dB down 0.28; the acoustic model
+#: itself is indifferent to the level (its features are level-normalised). Speech presence and the quiet
+#: gate, which measure from the clip's own floor, still put pauses and steady noise at rest.
+SILENCE_BELOW_LOUD_DB = 45.0
 #: Clips longer than this run through the model in chunks (bounded memory), seconds.
 CHUNK_S = 60.0
 CONTEXT_S = 2.0
@@ -208,7 +214,9 @@ def _speech_frames(model: SpeechModel, samples: np.ndarray, presence: np.ndarray
 def _presence(track: prosody.ProsodyTrack) -> np.ndarray:
     """[T] 0..1 at 100 Hz: how much somebody speaks (energy over the silence floor, speech presence, not
     quiet); the model's AUs and bilabial evidence are scaled by it."""
-    gate = np.clip((track.energy_db - SILENCE_DB) / 10.0, 0.0, 1.0)
+    _, loud = prosody.level_range(track.energy_db)
+    silence_db = min(SILENCE_DB, loud - SILENCE_BELOW_LOUD_DB)  # a quiet recording is not silence
+    gate = np.clip((track.energy_db - silence_db) / 10.0, 0.0, 1.0)
     gate = resample.gaussian_smooth(gate[:, None].astype(np.float32), 3.0)[:, 0]
     gate = np.minimum(gate, speech_presence(track.speech, track.voiced, TARGET_RATE / prosody.HOP))
     return np.minimum(gate, quiet_gate(track.energy_db, TARGET_RATE / prosody.HOP))

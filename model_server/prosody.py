@@ -25,8 +25,12 @@ F0_MAX_HZ = 420.0
 _CHUNK_FRAMES = 512  # frames per FFT batch: ~1 MB of buffers, stays in cache
 #: Voicing threshold on the normalised autocorrelation peak.
 VOICING_THRESHOLD = 0.45
-#: Absolute floor (dBFS) under which a frame is never speech.
-SPEECH_FLOOR_DB = -55.0
+#: A speech frame is at least this far over the noise floor (:func:`speech_floor`) and at most
+#: ``SPEECH_RANGE_DB`` under the clip's loud level. There is no fixed dBFS floor: the -55 dBFS one of
+#: sessions 1-12 could only bind where the loud level was under -20 dBFS, so all it did was cut a quiet
+#: recording's consonants (with the fixed -60 dBFS energy gate, ``pipeline.SILENCE_BELOW_LOUD_DB``).
+SPEECH_OVER_FLOOR_DB = 12.0
+SPEECH_RANGE_DB = 35.0
 #: The speech flag's noise floor is never above the clip's quietest stretch of this length (s), averaged
 #: in dB. The 10th percentile alone is no floor in a tightly trimmed line: with under a tenth of the clip
 #: quiet, it lands inside the speech, a few dB under the loud level, and the flag (floor + 12 dB) then
@@ -115,7 +119,7 @@ def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000, pitch:
         raise ValueError(f"prosody analysis expects 16 kHz audio, got {sample_rate} Hz")
     energy = frame_energy_db(samples, n_frames)
     _, loud = level_range(energy)
-    threshold = max(SPEECH_FLOOR_DB, speech_floor(energy) + 12.0, loud - 35.0)
+    threshold = max(speech_floor(energy) + SPEECH_OVER_FLOOR_DB, loud - SPEECH_RANGE_DB)
     speech = energy > threshold
     f0 = np.zeros(n_frames, np.float32)
     clarity = np.zeros(n_frames, np.float32)

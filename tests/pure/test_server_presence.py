@@ -145,3 +145,17 @@ def test_a_tightly_trimmed_line_keeps_its_speech() -> None:
     presence = speech_presence(track.speech, track.voiced, FPS)
     assert np.all(presence[body] >= 0.5)
     assert np.all(presence[:3] < 0.5) and np.all(presence[-3:] < 0.5), "the room tone is not speech"
+
+
+def test_a_quiet_recording_moves_the_mouth_like_a_loud_one() -> None:
+    """The acoustic model's features are level-normalised; the gates around it must not undo that. A line
+    recorded 30 dB down (peaks at -31 dBFS) kept 0.78 of its jaw movement under the fixed -60 dBFS energy
+    gate and -55 dBFS speech floor. Steady noise at that level still rests (the floor-relative gates)."""
+    clean, rate = sf.read(DEMO, dtype="float32")
+    opts = PredictOptions(fps=30.0, blinks=False, prosody=False)
+    jaw = np.asarray(predict_tracks(_wav(clean, rate), opts).channels["AU26"])
+    quiet = np.asarray(predict_tracks(_wav(clean * 10 ** (-30 / 20), rate), opts).channels["AU26"])
+    assert np.corrcoef(jaw, quiet)[0, 1] > 0.99
+    assert 0.95 < quiet.mean() / jaw.mean() < 1.05
+    noise = 0.05 * 10 ** (-30 / 20) * _pink(3 * rate, seed=4)  # room tone 30 dB down, no speech
+    assert max(predict_tracks(_wav(noise, rate), opts).channels["AU26"]) <= 0.1
