@@ -147,3 +147,29 @@ def test_log_mel_frames() -> None:
     loud = 0.7 * np.sin(np.arange(16000) * 0.2).astype(np.float32)
     np.testing.assert_allclose(log_mel(loud), log_mel(loud * 0.05), atol=1e-2)  # level-normalised
     assert log_mel(np.zeros(1600, np.float32)).max() == pytest.approx(-4.0)  # silence at the floor
+
+
+def test_the_averaging_graph_outputs_the_mean_of_its_networks(tmp_path: Path) -> None:
+    from model_training.ensemble import EnsembleError, merge
+    from model_training.export import export_onnx
+    from model_training.model import AcousticNet
+
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        net = AcousticNet(N_MELS, len(MODEL_AUS), channels=16)
+        with torch.no_grad():
+            net.phone_out.bias.normal_(0, 1)
+        paths.append(export_onnx(net, tmp_path / f"n{seed}.onnx", f"net{seed}"))
+    merged = AcousticModel.load(merge(paths, tmp_path / "mean.onnx"), device="cpu")
+    singles = [AcousticModel.load(p, device="cpu") for p in paths]
+    assert merged.version == "mean(net1+net2)" and merged.phone_classes == PHONE_CLASSES
+    mel = np.random.default_rng(1).normal(-1.0, 0.4, (120, N_MELS)).astype(np.float32)
+    outs = [m.output_features(mel) for m in singles]
+    got = merged.output_features(mel)
+    assert np.abs(outs[0].aus - outs[1].aus).max() > 1e-3, "two different networks"
+    np.testing.assert_allclose(got.aus, (outs[0].aus + outs[1].aus) / 2, atol=1e-5)
+    np.testing.assert_allclose(got.raw, (outs[0].raw + outs[1].raw) / 2, atol=1e-5)
+    np.testing.assert_allclose(got.phone_logits, (outs[0].phone_logits + outs[1].phone_logits) / 2, atol=1e-4)
+    with pytest.raises(EnsembleError, match="at least two"):
+        merge(paths[:1], tmp_path / "one.onnx")
