@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from model_training.errors import TrainingError
+
 OUTPUTS: tuple[str, ...] = ("aus", "raw", "phone_logits")
 #: Metadata every merged file must agree on (besides the graph's interface).
 SHARED_META: tuple[str, ...] = ("channels", "frame_rate_hz", "n_mels", "contract_version", "phone_classes")
 
 
-class EnsembleError(ValueError):
+class EnsembleError(TrainingError, ValueError):
     """The weights cannot be averaged (fewer than two, or a different interface or metadata)."""
 
 
