@@ -79,7 +79,7 @@ def test_the_lips_ease_shut_rather_than_snap_within_a_frame() -> None:
     assert np.all(np.diff(gate[:13]) >= 0) and np.all(np.diff(gate[15:]) <= 0)
 
 
-def test_weak_closure_evidence_changes_nothing() -> None:
+def test_weak_closure_evidence_neither_seals_nor_presses() -> None:
     weak = EVENT_MIN - EVENT_FADE
     t = _tracks(AU24=_bump(weak), AU23=_bump(weak * 0.5, centre=20), AU26=np.full(100, 0.6),
                 AU25=np.full(100, 0.7), AU14=np.full(100, 0.1))
