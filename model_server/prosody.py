@@ -91,10 +91,10 @@ def level_range(energy_db: np.ndarray) -> tuple[float, float]:
     return float(floor), float(loud)
 
 
-def speech_floor(energy_db: np.ndarray) -> float:
-    """The noise floor the speech flag is measured from (dB): the lower of the 10th percentile of the frame
-    levels (:func:`level_range`) and the mean level of the quietest ``QUIETEST_STRETCH_S`` stretch."""
-    floor, _ = level_range(energy_db)
+def speech_floor(energy_db: np.ndarray, floor: float) -> float:
+    """The noise floor the speech flag is measured from (dB): the lower of ``floor`` (the 10th percentile of
+    the frame levels, :func:`level_range`) and the mean level of the quietest ``QUIETEST_STRETCH_S``
+    stretch."""
     size = max(1, round(QUIETEST_STRETCH_S * FRAME_RATE))
     energy = np.asarray(energy_db, np.float64)
     if energy.size >= size:
@@ -118,8 +118,8 @@ def analyse(samples: np.ndarray, n_frames: int, sample_rate: int = 16000, pitch:
     if sample_rate != 16000:
         raise ValueError(f"prosody analysis expects 16 kHz audio, got {sample_rate} Hz")
     energy = frame_energy_db(samples, n_frames)
-    _, loud = level_range(energy)
-    threshold = max(speech_floor(energy) + SPEECH_OVER_FLOOR_DB, loud - SPEECH_RANGE_DB)
+    floor, loud = level_range(energy)
+    threshold = max(speech_floor(energy, floor) + SPEECH_OVER_FLOOR_DB, loud - SPEECH_RANGE_DB)
     speech = energy > threshold
     f0 = np.zeros(n_frames, np.float32)
     clarity = np.zeros(n_frames, np.float32)

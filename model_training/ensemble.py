@@ -36,8 +36,8 @@ def merge(paths: list[Path], out: Path) -> Path:
         raise EnsembleError(f"averaging needs at least two weights files, got {len(paths)}")
     models = [onnx.load(str(p)) for p in paths]
     metas = [{p.key: p.value for p in m.metadata_props} for m in models]
-    for path, model, meta in zip(paths[1:], models[1:], metas[1:], strict=True):
-        if [o.name for o in model.graph.output] != [o.name for o in models[0].graph.output]:
+    for path, model, meta in zip(paths, models, metas, strict=True):
+        if [o.name for o in model.graph.output] != list(OUTPUTS):
             raise EnsembleError(f"{path} has outputs {[o.name for o in model.graph.output]}, not {OUTPUTS}")
         for key in SHARED_META:
             if meta.get(key) != metas[0].get(key):
