@@ -47,12 +47,14 @@ from . import transcript_align
 from .coarticulation import au_targets, bilabial_windows
 from .features import SAMPLE_RATE
 from .phonetics import PHONE_CLASSES, SILENCE_CLASS, phone_class_frames
-from .transcript_align import Alignment, ModelFrames, ModelOf
+from .transcript_align import Alignment, ModelFrames, ModelOf, UnknownVoiceError
 
 log = logging.getLogger(__name__)
 
-#: Longest audio aligned to a transcript, seconds (banded DTW: ~0.1 s and ~40 MB per minute of audio).
+#: Longest audio aligned to a transcript, seconds (banded DTW: ~0.1 s and ~40 MB per minute of audio) ...
 MAX_DIALOG_S = 120.0
+#: ... and the shortest (the aligner's coarse grid needs a few 40 ms frames; no word is shorter).
+MIN_DIALOG_S = 0.1
 #: Accepted ratio of the synthesis's speech length at the default rate to the recording's.
 RATE_RATIO_RANGE = (0.45, 2.2)
 #: Weight of the relative cost's excess over 1 in :func:`match_score`.
@@ -240,10 +242,13 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
     if len(samples) > MAX_DIALOG_S * SAMPLE_RATE:
         return unused(f"the audio is longer than {MAX_DIALOG_S:g} s, the most a transcript is aligned "
                       f"to: audio only (split the line)")
+    if len(samples) < MIN_DIALOG_S * SAMPLE_RATE:
+        return unused(f"the audio is only {len(samples) / SAMPLE_RATE:.2f} s long, too short to align a "
+                      f"transcript to: audio only")
     try:
         heard = ModelFrames(speech100, posteriors, mel) if model_of else None
         found = transcript_align.align(samples, cleaned, language, model_of, heard)
-    except ValueError:
+    except UnknownVoiceError:
         return unused(f"espeak-ng has no voice {language!r} (an espeak-ng voice code such as en, en-gb, de, "
                       f"fr, es): audio only")
     except Exception as exc:  # a missing library or a failed alignment: audio only, never a failure
@@ -347,5 +352,6 @@ def blend(speech100: np.ndarray, result: DialogResult) -> np.ndarray:
     return np.clip(speech100 + w * raise_by, 0.0, 1.0).astype(np.float32)
 
 
-__all__ = ["MAX_DIALOG_S", "MIN_MATCH", "RATE_RATIO_RANGE", "TRUST_MATCH", "DialogResult", "blend",
-           "clean_transcript", "dialog_meta", "match_score", "phone_fit", "phone_gain", "transcript_targets"]
+__all__ = ["MAX_DIALOG_S", "MIN_DIALOG_S", "MIN_MATCH", "RATE_RATIO_RANGE", "TRUST_MATCH", "DialogResult",
+           "blend", "clean_transcript", "dialog_meta", "match_score", "phone_fit", "phone_gain",
+           "transcript_targets"]

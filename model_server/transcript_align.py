@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dtw_align
+from .errors import ModelServerError
 from .features import SAMPLE_RATE
 
 #: Weight of the acoustic model's AUs (0..1 each) next to the cepstral features (unit variance each).
@@ -48,12 +49,25 @@ BAND_MIN_S = 1.5
 #: ... or this share of the recording's length, whichever is larger (3.6 s for a minute).
 BAND_SHARE = 0.06
 DEFAULT_WPM = 175
-#: Bands wider than this (s either side) are searched coarse to fine: first on a 20 ms grid, then at 10 ms
-#: within ``REFINE_S`` of the coarse path. 0: every recording (on the development set's own transcripts and
-#: the held-out TTS the same closure recall and depth as one 10 ms search, at two thirds of its cost).
+#: Bands wider than this (s either side) are searched coarse to fine: first on a coarse grid
+#: (:data:`COARSE_STEP`), then at 10 ms within ``REFINE_S`` of the coarse path. 0: every recording (on the
+#: development set's own transcripts and the held-out TTS the same closure recall and depth as one 10 ms
+#: search, at two thirds of its cost).
 COARSE_FINE_ABOVE_S = 0.0
 REFINE_S = 0.1
+#: The coarse grid of the line's path, in 10 ms frames: 40 ms gives every development-set and held-out
+#: figure of the 20 ms grid to the third decimal, own and wrong transcripts, and halves the coarse search
+#: (session 14) ...
+COARSE_STEP = 4
+#: ... and the grid of the reversed reading's path (only its cost and rough timing count; at 40 ms one
+#: held-out bilabial of 2,597 lost its closure through a changed match score).
+NULL_STEP = 2
 _PAD_S = 0.25
+
+
+class UnknownVoiceError(ModelServerError, ValueError):
+    """espeak-ng has no voice of the code the caller gave (``xx``, a typo): the only ``ValueError`` of an
+    alignment that is the caller's, not the recording's."""
 
 
 @dataclass
@@ -134,7 +148,7 @@ def synthesis(text: str, language: str, rate_wpm: int) -> _Reading | None:
 
     Raises:
         model_server.espeak.EspeakUnavailableError: no espeak-ng here.
-        ValueError: espeak-ng has no voice ``language``.
+        UnknownVoiceError: espeak-ng has no voice ``language``.
     """
     key = (text, language, int(rate_wpm))
     with _readings_lock:  # held while speaking (espeak-ng speaks one text at a time anyway): two requests
@@ -162,7 +176,10 @@ def _speak(text: str, language: str, rate_wpm: int) -> _Reading | None:
 
     from .espeak import shared_library
 
-    raw = shared_library().speak(text, language, rate_wpm)
+    try:
+        raw = shared_library().speak(text, language, rate_wpm)
+    except ValueError as exc:  # the voice lookup is speak's only ValueError
+        raise UnknownVoiceError(str(exc)) from None
     if not raw.phones:
         return None
     audio = np.asarray(soxr.resample(raw.audio, raw.sample_rate, SAMPLE_RATE, quality="HQ"), np.float32)
@@ -220,7 +237,7 @@ def _path(ref: _Frames, real: _Frames, step: int = 1) -> tuple[np.ndarray, float
     through both speech spans' edges (coarse to fine for wide bands at 10 ms)."""
     half_s = max(BAND_MIN_S, BAND_SHARE * max(len(ref.feats), len(real.feats)) / dtw_align.FRAME_RATE_HZ)
     if step == 1 and half_s > COARSE_FINE_ABOVE_S:
-        return _refined(ref, real, _path(ref, real, 2)[0])
+        return _refined(ref, real, _path(ref, real, COARSE_STEP)[0], COARSE_STEP)
     ref, real = ref.decimated(step), real.decimated(step)
     hz = dtw_align.FRAME_RATE_HZ / step
     (a0, b0), (a1, b1) = ref.span_s, real.span_s
@@ -230,17 +247,17 @@ def _path(ref: _Frames, real: _Frames, step: int = 1) -> tuple[np.ndarray, float
     return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
 
 
-def _refined(ref: _Frames, real: _Frames, coarse: np.ndarray) -> tuple[np.ndarray, float]:
-    """The 10 ms path within ``REFINE_S`` of a 20 ms one: coarse frame k is the mean of frames 2k and
-    2k + 1, so fine rows 2k and 2k + 1 (and an odd last row) may pair with the real frames the coarse path
-    visits in row k, widened by ``REFINE_S`` either side."""
+def _refined(ref: _Frames, real: _Frames, coarse: np.ndarray, step: int = 2) -> tuple[np.ndarray, float]:
+    """The 10 ms path within ``REFINE_S`` of a coarser one on ``step`` x 10 ms frames: coarse frame k is
+    the mean of frames step k .. step k + step - 1, so those fine rows (and the rows left over at the end)
+    may pair with the real frames the coarse path visits in row k, widened by ``REFINE_S`` either side."""
     n_ref, n_real = len(ref.feats), len(real.feats)
     last_row = int(coarse[-1, 0])
-    first = np.full(last_row + 1, 2 * n_real)
+    first = np.full(last_row + 1, step * n_real)
     last = np.zeros(last_row + 1, np.int64)
-    np.minimum.at(first, coarse[:, 0], 2 * coarse[:, 1])
-    np.maximum.at(last, coarse[:, 0], 2 * coarse[:, 1] + 1)
-    rows = np.minimum(np.arange(n_ref) // 2, last_row)
+    np.minimum.at(first, coarse[:, 0], step * coarse[:, 1])
+    np.maximum.at(last, coarse[:, 0], step * coarse[:, 1] + step - 1)
+    rows = np.minimum(np.arange(n_ref) // step, last_row)
     low = first[rows].astype(np.float64)
     high = np.minimum(last[rows], n_real - 1).astype(np.float64)
     half = round(REFINE_S * dtw_align.FRAME_RATE_HZ)
@@ -260,7 +277,7 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
 
     Raises:
         model_server.espeak.EspeakUnavailableError: no espeak-ng here.
-        ValueError: espeak-ng has no voice ``language``.
+        UnknownVoiceError: espeak-ng has no voice ``language``.
     """
     ref = synthesis(text, language, DEFAULT_WPM)
     if ref is None:
@@ -276,7 +293,8 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
     segments, cost = _moved(frames, phones, starts, ends, real, samples)
     null_segments, null_cost = None, float("nan")
     if null:
-        null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples, step=2)
+        null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples,
+                                          step=NULL_STEP)
     return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
 
 
@@ -311,4 +329,4 @@ def _moved(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndar
 
 
 __all__ = ["AU_WEIGHT", "PHONE_WEIGHT", "SYNTHESIS_CACHE_S", "SYNTHESIS_CACHE_TEXTS", "Alignment",
-           "ModelFrames", "ModelOf", "align", "clear_readings", "synthesis"]
+           "ModelFrames", "ModelOf", "UnknownVoiceError", "align", "clear_readings", "synthesis"]

@@ -135,8 +135,11 @@ def test_dtw_path_is_optimal(seed: int) -> None:
     assert cost == pytest.approx(_naive_dtw_cost(ref, real))
 
 
-def test_coarse_to_fine_finds_the_full_search_path() -> None:
-    from model_server.transcript_align import _Frames, _path, _refined
+@pytest.mark.parametrize("step", [2, 4])
+def test_coarse_to_fine_finds_the_full_search_path(step: int) -> None:
+    from model_server.transcript_align import COARSE_STEP, _Frames, _path, _refined
+
+    assert COARSE_STEP in (2, 4)  # the shipped grid is one of those checked here
 
     rng = np.random.default_rng(3)
     base = np.cumsum(rng.standard_normal((400, 5)), axis=0)  # a smooth random "utterance"
@@ -146,7 +149,7 @@ def test_coarse_to_fine_finds_the_full_search_path() -> None:
     ref = _Frames(base.astype(np.float32), base.astype(np.float32), (0.0, 4.0))
     real = _Frames(real_x.astype(np.float32), real_x.astype(np.float32), (0.0, 4.2))
     full, _ = dtw_align.dtw_path(ref.feats, real.feats)
-    fine, fine_cost = _refined(ref, real, _path(ref, real, 2)[0])
+    fine, fine_cost = _refined(ref, real, _path(ref, real, step)[0], step)
     assert tuple(fine[0]) == (0, 0) and tuple(fine[-1]) == (399, 419)
     assert fine_cost == pytest.approx(dtw_align.path_cost(ref.ceps, real.ceps, full), rel=0.02)
     rows = np.array([np.mean(full[full[:, 0] == i, 1]) for i in range(400)])
@@ -219,6 +222,23 @@ def test_audio_longer_than_the_dialog_limit_is_audio_only() -> None:
     speech = np.zeros((-(-n // 160), len(MODEL_AUS)), np.float32)
     result = dialog.transcript_targets(np.zeros(n, np.float32), speech, TEXT, "en")
     assert not result.meta["used"] and "longer than 120 s" in result.meta["warning"]
+
+
+@pytest.mark.parametrize("samples", [160, 480, 1600, 3200])
+def test_a_very_short_clip_is_aligned_or_declined_for_what_it_is(samples: int) -> None:
+    # a tenth of a second or less is too short to align; just above it the aligner runs (its coarse grid
+    # has a few frames) and declines by the length check. Never the unknown-voice or a failed-alignment
+    # warning: those would send the user after the wrong problem
+    audio = (0.1 * np.random.default_rng(samples).standard_normal(samples)).astype(np.float32)
+    speech = np.zeros((-(-samples // 160), len(MODEL_AUS)), np.float32)
+    result = dialog.transcript_targets(audio, speech, TEXT, "en")
+    assert result.meta["transcript"] and not result.meta["used"]
+    warning = result.meta["warning"]
+    if samples < dialog.MIN_DIALOG_S * 16000:
+        assert "too short to align" in warning, warning
+    else:
+        assert "length does not fit" in warning, warning
+    assert "no voice" not in warning and "could not be aligned" not in warning
 
 
 def test_no_transcript_means_no_dialog_mode() -> None:
