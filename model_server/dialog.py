@@ -4,7 +4,8 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
 
 1. clean the transcript (:func:`clean_transcript`): emoji, symbols and control characters go; numbers
    and punctuation stay (espeak-ng reads numbers in the line's language, punctuation gives pauses);
-2. align it (:mod:`model_server.transcript_align`): espeak-ng speaks it in voice ``language`` at the
+2. align it (:mod:`model_server.transcript_align`): espeak-ng speaks it in the voice of ``language``
+   (:func:`~model_server.transcript_align.resolve_voice`: ``en-US``, ``fr_CA``, ``zh`` work too) at the
    recording's rate, DTW over cepstra and the acoustic model's AUs moves its phones onto the recording,
    and the same recording aligned to that reading played backwards gives the chance level of the match;
 3. judge the match (:func:`match_score`): how far the text beats its reversed self, in DTW cost
@@ -123,6 +124,7 @@ def dialog_meta(given: bool, language: str, used: bool = False, warning: str | N
 
     Keys: ``transcript`` (one was given), ``used`` (it shaped the tracks), ``language``, ``warning``
     (why it was not used, or what was odd; None when all went well), plus match figures when aligned:
+    ``voice`` (the espeak-ng voice that read it),
     ``dtw_cost``, ``relative_cost`` (reversed reading's cost / this one's), ``rate_ratio``, ``agreement``
     (correlation of targets and audio model, -1..1), ``phone_gain`` and ``phone_fit`` (None without the
     phone-class output), ``match`` (:func:`match_score`), ``bilabials_closed``, ``bilabials`` (aligned
@@ -221,7 +223,8 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         samples: [N] mono 16 kHz audio.
         speech100: [T, len(MODEL_AUS)] the audio model's AUs at 100 Hz (T = ceil(N / 160)).
         text: the transcript as the user gave it ("" = none).
-        language: espeak-ng voice code (``en``, ``de``, ``fr``...).
+        language: espeak-ng voice code (``en``, ``de``, ``fr``...) or a language tag espeak-ng's voice can be
+            found for (``en-US``, ``de-DE``, ``zh``: :func:`model_server.transcript_align.resolve_voice`).
         model_of: the acoustic model for the aligner (None: cepstra only).
         posteriors: [T, C] the model's phone-class posteriors of ``samples`` (what ``model_of(samples)``
             gives with them); None for weights without the phone-class output (or without ``model_of``).
@@ -246,8 +249,9 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the audio is only {len(samples) / SAMPLE_RATE:.2f} s long, too short to align a "
                       f"transcript to: audio only")
     try:
+        voice = transcript_align.resolve_voice(language)
         heard = ModelFrames(speech100, posteriors, mel) if model_of else None
-        found = transcript_align.align(samples, cleaned, language, model_of, heard)
+        found = transcript_align.align(samples, cleaned, voice, model_of, heard)
     except UnknownVoiceError:
         return unused(f"espeak-ng has no voice {language!r} (an espeak-ng voice code such as en, en-gb, de, "
                       f"fr, es): audio only")
@@ -255,7 +259,9 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the transcript could not be aligned ({exc}): audio only")
     if found is None:
         return unused("espeak-ng spoke nothing for this transcript: audio only")
-    return _judge(found, speech100, language, dropped, posteriors if model_of else None)
+    result = _judge(found, speech100, language, dropped, posteriors if model_of else None)
+    result.meta["voice"] = voice
+    return result
 
 
 def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,

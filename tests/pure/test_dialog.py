@@ -224,6 +224,32 @@ def test_audio_longer_than_the_dialog_limit_is_audio_only() -> None:
     assert not result.meta["used"] and "longer than 120 s" in result.meta["warning"]
 
 
+@pytest.mark.parametrize(("code", "voice"), [
+    ("en", "en"), ("en-US", "en-us"), ("en_US", "en-us"), ("en-GB", "en"), ("fr-FR", "fr"),
+    ("fr_CA", "fr"), ("de-DE", "de"), ("es-MX", "es-419"), ("es-419", "es-419"), ("pt-BR", "pt-br"),
+    ("zh", "cmn"), ("zh-Hans-CN", "cmn"), ("no", "nb"), ("  it ", "it"), ("en-gb-x-rp", "en-gb-x-rp"),
+])
+def test_language_tags_people_type_find_their_espeak_voice(code: str, voice: str) -> None:
+    # espeak-ng looks voices up by file name: its British English is "en", its French "fr"
+    assert transcript_align.resolve_voice(code) == voice
+
+
+@pytest.mark.parametrize("code", ["xx", "xx-nope", "english", "", "-"])
+def test_codes_with_no_voice_are_unknown(code: str) -> None:
+    with pytest.raises(transcript_align.UnknownVoiceError, match="no voice"):
+        transcript_align.resolve_voice(code)
+
+
+def test_a_regional_tag_reads_the_line_in_its_languages_voice(tmp_path: Path) -> None:
+    samples = _samples(tmp_path)
+    speech = _model_like(samples)
+    plain = dialog.transcript_targets(samples, speech, TEXT, "en-us")
+    tagged = dialog.transcript_targets(samples, speech, TEXT, "en_US")
+    assert tagged.meta["used"] and tagged.meta["voice"] == plain.meta["voice"] == "en-us"
+    assert tagged.meta["language"] == "en_US"  # what the user asked for, beside the voice that read it
+    assert tagged.meta["match"] == plain.meta["match"]
+
+
 @pytest.mark.parametrize("samples", [160, 480, 1600, 3200])
 def test_a_very_short_clip_is_aligned_or_declined_for_what_it_is(samples: int) -> None:
     # a tenth of a second or less is too short to align; just above it the aligner runs (its coarse grid

@@ -21,11 +21,12 @@ WRONG = "Whereas recognition of the inherent dignity and of the equal rights of 
 
 
 def test_transcript_in_the_query_is_used_and_reported(server: ServerProcess, speech_wav: bytes) -> None:
-    r = server.post(speech_wav, {"transcript": SPEECH_TEXT, "language": "en-us"})
+    r = server.post(speech_wav, {"transcript": SPEECH_TEXT, "language": "en_US"})  # a locale as typed
     assert r.status_code == 200, r.text
     meta = r.json()["meta"]
     assert meta["dialog"]["transcript"] and meta["dialog"]["used"], meta["dialog"]
-    assert meta["dialog"]["bilabials"] > 3 and meta["warnings"] == [] and meta["language"] == "en-us"
+    assert meta["dialog"]["bilabials"] > 3 and meta["warnings"] == [] and meta["language"] == "en_US"
+    assert meta["dialog"]["voice"] == "en-us"  # the espeak-ng voice that read it
     # the shipped weights have the phone-class output: the match counts how well the aligned phones fit it
     assert meta["dialog"]["phone_gain"] > 0.3, meta["dialog"]
     assert meta["dialog"]["match"] >= dialog.TRUST_MATCH[True], meta["dialog"]
