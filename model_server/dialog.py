@@ -52,7 +52,8 @@ from .transcript_align import Alignment, ModelFrames, ModelOf, UnknownVoiceError
 
 log = logging.getLogger(__name__)
 
-#: Longest audio aligned to a transcript, seconds (banded DTW: ~0.1 s and ~40 MB per minute of audio) ...
+#: Longest audio aligned to a transcript, seconds (the band grows with the line: on one core a 60 s line's
+#: dialog stage takes ~0.3 s and its DTW ~60 MB, a 120 s line's ~0.8 s and ~120 MB; bench/) ...
 MAX_DIALOG_S = 120.0
 #: ... and the shortest (the aligner's coarse grid needs a few 40 ms frames; no word is shorter).
 MIN_DIALOG_S = 0.1

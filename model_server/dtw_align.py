@@ -17,6 +17,7 @@ Everything here is numpy, so the server runtime needs no librosa or scipy. Pure 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -124,9 +125,10 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
     half_width`` to ``top[i] + half_width`` (a coarser path's span per row). Each reference row is one
     numpy step: the horizontal moves inside a row are a running minimum (``acc[j] = S[j] + j/2 +
     min_k<=j (m[k] - S[k-1] - k/2)``, ``S`` the row's cumulative cost, ``m`` the best entry from the row
-    before). Everything that does not depend on the row before
-    (the band's distances, their cumulative sums) is computed for all rows at once, so a row costs a
-    handful of numpy calls on views.
+    before). Everything that does not depend on the row before (the band's distances, their cumulative
+    sums) is computed for :data:`_CHUNK` rows at once, as wide as the widest band among them, so a row
+    costs a handful of numpy calls on views, and one wide row (a long pause only one signal has, in a
+    coarse-to-fine search) widens its own chunk, not every row's arrays.
 
     Returns:
         ([P, 2] path of (ref frame, real frame) from the start, mean distance along the path).
@@ -134,74 +136,81 @@ def dtw_path(ref: np.ndarray, real: np.ndarray, half_width: int | None = None,
     n_ref, n_real = len(ref), len(real)
     centre = band_centre(n_ref, n_real) if centre is None else centre
     lo, hi = _windows(centre, n_real if half_width is None else half_width, n_real, top)
-    width = int((hi - lo).max())
-    dist = _band_matrix(ref, real, lo, hi, width)  # [R, W], _FAR outside the band
-    half_cols = 0.5 * (lo[:, None] + np.arange(width))
-    csum = np.cumsum(dist, axis=1)
-    into = csum - dist + half_cols  # g = m - into: the running minimum's argument
-    out_of = csum + half_cols  # acc = best + out_of
+    widths = hi - lo
+    offsets = np.concatenate([[0], np.cumsum(widths)])  # row i's cells: offsets[i] + (j - lo[i])
+    steps = np.zeros(int(offsets[-1]), np.int8)  # 0 diagonal, 1 up (from (i-1, j)), 2 left (from (i, j-1))
     # acc_prev[1 + j]: the previous row's accumulated cost at real frame j (inf outside its band); index 0
     # is frame -1, the start's virtual predecessor (0 for the first row, inf after)
-    acc_prev = np.full(n_real + width + 2, np.inf)
+    acc_prev = np.full(n_real + int(widths.max()) + 2, np.inf)
     acc_prev[0] = 0.0
-    from_up = np.zeros((n_ref, width), bool)  # the step into (i, j): from (i-1, j) rather than diagonal
-    from_left = np.zeros((n_ref, width), bool)  # from (i, j-1), overriding both
-    up, g, best = np.empty(width), np.empty(width), np.empty(width)
     less, minimum, subtract, add = np.less, np.minimum, np.subtract, np.add  # local names: cheaper lookups
     running_min = np.minimum.accumulate
-    starts, ends = lo.tolist(), hi.tolist()
     previous = (-1, 0)  # the band [lo, hi) of the row before (frame -1 for the first row)
-    # ufuncs into preallocated rows: no allocation inside the loop
-    for a, b, into_i, out_i, up_i, left_i in zip(starts, ends, into, out_of, from_up, from_left, strict=True):
-        diag = acc_prev[a:a + width]
-        add(acc_prev[a + 1:a + 1 + width], 0.5, out=up)
-        less(up, diag, out=up_i)
-        minimum(diag, up, out=g)
-        subtract(g, into_i, out=g)
-        running_min(g, out=best)
-        less(best, g, out=left_i)
-        acc_prev[previous[0] + 1:previous[1] + 1] = np.inf
-        previous = (a, b)
-        valid = b - a
-        add(best[:valid], out_i[:valid], out=acc_prev[a + 1:a + 1 + valid])
-    steps = np.where(from_left, np.int8(2), from_up.astype(np.int8))  # 0 diagonal, 1 up, 2 left
-    path = _backtrack(steps, lo, n_real)
+    for c0, dist in _band_chunks(ref, real, lo, hi):  # [c, W] each, _FAR outside the band
+        c1 = c0 + len(dist)
+        width = dist.shape[1]
+        half_cols = 0.5 * (lo[c0:c1, None] + np.arange(width))
+        csum = np.cumsum(dist, axis=1)
+        into = csum - dist + half_cols  # g = m - into: the running minimum's argument
+        out_of = csum + half_cols  # acc = best + out_of
+        from_up = np.zeros((c1 - c0, width), bool)  # the step into (i, j): from (i-1, j) rather than diagonal
+        from_left = np.zeros((c1 - c0, width), bool)  # from (i, j-1), overriding both
+        up, g, best = np.empty(width), np.empty(width), np.empty(width)
+        # ufuncs into preallocated rows: no allocation inside the loop
+        for a, b, into_i, out_i, up_i, left_i in zip(lo[c0:c1].tolist(), hi[c0:c1].tolist(), into, out_of,
+                                                     from_up, from_left, strict=True):
+            diag = acc_prev[a:a + width]
+            add(acc_prev[a + 1:a + 1 + width], 0.5, out=up)
+            less(up, diag, out=up_i)
+            minimum(diag, up, out=g)
+            subtract(g, into_i, out=g)
+            running_min(g, out=best)
+            less(best, g, out=left_i)
+            acc_prev[previous[0] + 1:previous[1] + 1] = np.inf
+            previous = (a, b)
+            valid = b - a
+            add(best[:valid], out_i[:valid], out=acc_prev[a + 1:a + 1 + valid])
+        inside = np.arange(width) < widths[c0:c1, None]
+        steps[offsets[c0]:offsets[c1]] = np.where(from_left, np.int8(2), from_up.astype(np.int8))[inside]
+    path = _backtrack(steps, offsets, lo, n_real)
     return path, path_cost(ref, real, path)
 
 
 _FAR = 1e30  # the distance of pairs outside the band: finite, so cumulative sums never make inf - inf
+_CHUNK = 64  # reference rows whose band distances are one matrix product
 
 
-def _band_matrix(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarray, width: int,
-                 chunk: int = 64) -> np.ndarray:
-    """[R, width] float64: row i holds the distances of reference frame i to real frames lo[i] + k (k <
-    hi[i] - lo[i]) and ``_FAR`` after them; 64 rows at a time as one matrix product over the chunk's
-    column span."""
+def _band_chunks(ref: np.ndarray, real: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+    """Per :data:`_CHUNK` reference rows from ``c0``: (c0, [c, W] float64) where row i holds the distances
+    of reference frame c0 + i to real frames lo + k (k < hi - lo) and ``_FAR`` after them, W the chunk's
+    widest band; one matrix product over the chunk's column span."""
     ref64, real64 = ref.astype(np.float64), real.astype(np.float64)
     real_sq = (real64 ** 2).sum(1)
-    out = np.full((len(ref64), width), _FAR)
-    k = np.arange(width)
-    for c0 in range(0, len(ref64), chunk):
-        c1 = min(c0 + chunk, len(ref64))
+    for c0 in range(0, len(ref64), _CHUNK):
+        c1 = min(c0 + _CHUNK, len(ref64))
         a, b = int(lo[c0]), int(hi[c1 - 1])
+        widths = hi[c0:c1] - lo[c0:c1]
+        width = int(widths.max())
         block = ref64[c0:c1]
         sq = (block ** 2).sum(1)[:, None] + real_sq[None, a:b] - 2.0 * block @ real64[a:b].T  # [c, b - a]
         dist = np.sqrt(np.maximum(sq, 0.0))
+        k = np.arange(width)
         cols = lo[c0:c1, None] - a + k  # [c, width]
-        inside = k < (hi[c0:c1] - lo[c0:c1])[:, None]
-        out[c0:c1][inside] = np.take_along_axis(dist, np.minimum(cols, b - a - 1), axis=1)[inside]
-    return out
+        inside = k < widths[:, None]
+        out = np.full((c1 - c0, width), _FAR)
+        out[inside] = np.take_along_axis(dist, np.minimum(cols, b - a - 1), axis=1)[inside]
+        yield c0, out
 
 
-def _backtrack(steps: np.ndarray, lo: np.ndarray, n_real: int) -> np.ndarray:
-    """[P, 2] path from (0, 0) to (R - 1, X - 1) following the stored steps."""
-    width = steps.shape[1]
+def _backtrack(steps: np.ndarray, offsets: np.ndarray, lo: np.ndarray, n_real: int) -> np.ndarray:
+    """[P, 2] path from (0, 0) to (R - 1, X - 1) following the stored steps (row i's at ``offsets[i]``)."""
     flat = np.ascontiguousarray(steps, dtype=np.int8).tobytes()  # bytes index fast from Python
-    starts = lo.tolist()
-    i, j = len(steps) - 1, n_real - 1
+    starts, first = lo.tolist(), offsets.tolist()
+    i, j = len(lo) - 1, n_real - 1
     rows, cols = [i], [j]
     while i > 0 or j > 0:
-        k = flat[i * width + j - starts[i]]
+        k = flat[first[i] + j - starts[i]]
         if k != 2:
             i -= 1
         if k != 1:

@@ -60,8 +60,12 @@ REFINE_S = 0.1
 #: (session 14) ...
 COARSE_STEP = 4
 #: ... and the grid of the reversed reading's path (only its cost and rough timing count; at 40 ms one
-#: held-out bilabial of 2,597 lost its closure through a changed match score).
+#: held-out bilabial of 2,597 lost its closure through a changed match score) ...
 NULL_STEP = 2
+#: ... or, where the band is wider than ``BAND_MIN_S`` (lines over 25 s), this one: the band grows with
+#: the line, so there the reversed reading's search costs more than the line's own (a 120 s line's whole
+#: predict path: 118x -> 129x real time on one core, best of seven; lines up to 25 s are unchanged).
+NULL_STEP_WIDE = 4
 _PAD_S = 0.25
 
 
@@ -271,7 +275,7 @@ class _Frames:
 def _path(ref: _Frames, real: _Frames, step: int = 1) -> tuple[np.ndarray, float]:
     """(DTW path on frames of ``step`` x 10 ms, cepstral cost along it) within the band around the line
     through both speech spans' edges (coarse to fine for wide bands at 10 ms)."""
-    half_s = max(BAND_MIN_S, BAND_SHARE * max(len(ref.feats), len(real.feats)) / dtw_align.FRAME_RATE_HZ)
+    half_s = _band_s(ref, real)
     if step == 1 and half_s > COARSE_FINE_ABOVE_S:
         return _refined(ref, real, _path(ref, real, COARSE_STEP)[0], COARSE_STEP)
     ref, real = ref.decimated(step), real.decimated(step)
@@ -281,6 +285,11 @@ def _path(ref: _Frames, real: _Frames, step: int = 1) -> tuple[np.ndarray, float
     centre = dtw_align.band_centre(n_ref, n_real, [(a0 * hz, a1 * hz), (b0 * hz, b1 * hz)])
     path, _ = dtw_align.dtw_path(ref.feats, real.feats, int(half_s * hz), centre)
     return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
+
+
+def _band_s(ref: _Frames, real: _Frames) -> float:
+    """Seconds the DTW band reaches either side of its centre line (``BAND_MIN_S``, ``BAND_SHARE``)."""
+    return max(BAND_MIN_S, BAND_SHARE * max(len(ref.feats), len(real.feats)) / dtw_align.FRAME_RATE_HZ)
 
 
 def _refined(ref: _Frames, real: _Frames, coarse: np.ndarray, step: int = 2) -> tuple[np.ndarray, float]:
@@ -329,8 +338,8 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
     segments, cost = _moved(frames, phones, starts, ends, real, samples)
     null_segments, null_cost = None, float("nan")
     if null:
-        null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples,
-                                          step=NULL_STEP)
+        step = NULL_STEP if _band_s(frames, real) <= BAND_MIN_S else NULL_STEP_WIDE
+        null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples, step=step)
     return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
 
 

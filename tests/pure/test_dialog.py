@@ -135,6 +135,58 @@ def test_dtw_path_is_optimal(seed: int) -> None:
     assert cost == pytest.approx(_naive_dtw_cost(ref, real))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_banded_dtw_with_uneven_band_widths_is_optimal_within_its_band(seed: int) -> None:
+    # rows are processed in chunks as wide as their widest band: one very wide row (a long pause only
+    # one signal has) among narrow ones, across several chunks, must still give the optimal banded path
+    rng = np.random.default_rng(seed)
+    r, x = 150, 240
+    ref, real = rng.standard_normal((r, 3)), rng.standard_normal((x, 3))
+    k = int(rng.integers(40, 110))  # a row whose coarse path runs 90 frames to the right, as in a pause
+    centre = np.arange(r, dtype=np.float64) + 90.0 * (np.arange(r) > k)
+    top = centre.copy()
+    top[k] += 90.0
+    path, _ = dtw_align.dtw_path(ref, real, 3, centre, top)
+    lo, hi = dtw_align._windows(centre, 3, x, top)
+    assert (hi - lo).max() > 5 * np.median(hi - lo)  # the widths really are uneven
+    inside = np.zeros((r, x), bool)
+    for i in range(r):
+        inside[i, lo[i]:hi[i]] = True
+    assert inside[path[:, 0], path[:, 1]].all()
+    d = np.where(inside, np.linalg.norm(ref[:, None] - real[None], axis=2), np.inf)
+    acc = np.full((r + 1, x + 1), np.inf)
+    acc[0, 0] = 0.0
+    for i in range(1, r + 1):
+        for j in range(1, x + 1):
+            prev = min(acc[i - 1, j - 1], acc[i - 1, j] + 0.5 if i > 1 else np.inf,
+                       acc[i, j - 1] + 0.5 if j > 1 else np.inf)
+            acc[i, j] = d[i - 1, j - 1] + prev
+    steps = np.diff(path, axis=0)
+    cost = np.linalg.norm(ref[path[:, 0]] - real[path[:, 1]], axis=1).sum() + 0.5 * (steps.sum(1) == 1).sum()
+    assert cost == pytest.approx(acc[-1, -1])
+
+
+def test_one_wide_band_row_does_not_widen_every_rows_arrays() -> None:
+    # a 2-minute line whose coarse path has one 15 s horizontal run: the fine search's memory follows the
+    # rows' own bands (before session 14 every row was as wide as the widest: ~350 MB here)
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    r, run = 6000, 1500
+    ref, real = rng.standard_normal((r, 8)), rng.standard_normal((r + run, 8))
+    centre = np.arange(r, dtype=np.float64) + run * (np.arange(r) > r // 2)
+    top = centre.copy()
+    top[r // 2] += run
+    tracemalloc.start()
+    try:
+        path, _ = dtw_align.dtw_path(ref, real, 5, centre, top)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tuple(path[-1]) == (r - 1, r + run - 1)
+    assert peak < 40e6, f"{peak / 1e6:.0f} MB"
+
+
 @pytest.mark.parametrize("step", [2, 4])
 def test_coarse_to_fine_finds_the_full_search_path(step: int) -> None:
     from model_server.transcript_align import COARSE_STEP, _Frames, _path, _refined
