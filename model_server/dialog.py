@@ -59,6 +59,10 @@ MAX_DIALOG_S = 120.0
 MIN_DIALOG_S = 0.1
 #: Accepted ratio of the synthesis's speech length at the default rate to the recording's.
 RATE_RATIO_RANGE = (0.45, 2.2)
+#: A transcript with more characters than this per second of audio (at least one second) is declined
+#: before espeak-ng reads it: espeak-ng speaks about 15 a second at its default rate, so such a text is
+#: far outside ``RATE_RATIO_RANGE`` anyway, and reading a 4 KB text costs a quarter of a second.
+MAX_CHARS_PER_S = 60.0
 #: Weight of the relative cost's excess over 1 in :func:`match_score`.
 RELATIVE_COST_WEIGHT = 4.0
 #: Weight of the phone term (``phone_gain``, natural-log units per frame) in :func:`match_score`.
@@ -249,8 +253,15 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
     if len(samples) < MIN_DIALOG_S * SAMPLE_RATE:
         return unused(f"the audio is only {len(samples) / SAMPLE_RATE:.2f} s long, too short to align a "
                       f"transcript to: audio only")
+    seconds = len(samples) / SAMPLE_RATE
+    if len(cleaned) > MAX_CHARS_PER_S * max(seconds, 1.0):
+        return unused(f"the transcript is far longer than the audio ({len(cleaned)} characters for "
+                      f"{seconds:.1f} s): is it this line's text? audio only")
     try:
         voice = transcript_align.resolve_voice(language)
+        ratio = transcript_align.rate_ratio(samples, cleaned, voice)
+        if ratio is not None and _rate_warning(ratio):
+            return unused(_rate_warning(ratio) or "", rate_ratio=round(ratio, 3), voice=voice)
         heard = ModelFrames(speech100, posteriors, mel) if model_of else None
         found = transcript_align.align(samples, cleaned, voice, model_of, heard)
     except UnknownVoiceError:
@@ -289,12 +300,8 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
                "phone_gain": None if phones is None else round(phones, 3),
                "phone_fit": None if fit is None else round(fit, 3), "match": round(score, 3),
                "dropped_characters": dropped, "bilabials": len(windows)}
-    lo, hi = RATE_RATIO_RANGE
-    warning = None
-    if not lo <= found.rate_ratio <= hi:
-        warning = (f"the transcript's length does not fit the audio (espeak-ng's speech is "
-                   f"{found.rate_ratio:.2f}x as long): is it this line's text? audio only")
-    elif score < least:
+    warning = _rate_warning(found.rate_ratio)
+    if warning is None and score < least:
         warning = (f"the transcript does not match the audio (match {score:.2f} < {least}): "
                    f"is it this line's text, in language {language!r}? audio only")
     if warning:
@@ -310,6 +317,16 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
         notes.append(f"{dropped} symbol(s) of the transcript were ignored")
     return DialogResult(targets, weight, dialog_meta(True, language, True, "; ".join(notes) or None,
                                                      **figures), trusted=score >= trusted)
+
+
+def _rate_warning(ratio: float) -> str | None:
+    """The warning for a reading whose speech is ``ratio`` times as long as the recording's, None when the
+    ratio is within :data:`RATE_RATIO_RANGE`."""
+    lo, hi = RATE_RATIO_RANGE
+    if lo <= ratio <= hi:
+        return None
+    return (f"the transcript's length does not fit the audio (espeak-ng's speech is {ratio:.2f}x as long): "
+            f"is it this line's text? audio only")
 
 
 def _evidenced(windows: list[tuple[float, float]], speech100: np.ndarray,

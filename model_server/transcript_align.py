@@ -328,8 +328,8 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
     if ref is None:
         return None
     ref_span = dtw_align.speech_span_s(ref[0])
-    a1, b1 = real_span = dtw_align.speech_span_s(samples)
-    ratio = (ref_span[1] - ref_span[0]) / max(b1 - a1, 0.05)
+    real_span = dtw_align.speech_span_s(samples)
+    ratio = _ratio(ref_span, real_span)
     if model_of is not None and real_heard is None:
         real_heard = model_of(samples)
     real = _Frames.of(samples, real_heard if model_of is not None else None, real_span)
@@ -341,6 +341,27 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
         step = NULL_STEP if _band_s(frames, real) <= BAND_MIN_S else NULL_STEP_WIDE
         null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples, step=step)
     return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
+
+
+def rate_ratio(samples: np.ndarray, text: str, language: str) -> float | None:
+    """espeak-ng's speech length for ``text`` at its default rate over the recording's speech length (what
+    :attr:`Alignment.rate_ratio` reports), from the kept reading; None when espeak-ng speaks nothing. The
+    cheap first check of a transcript: a text far too long or short for the audio is declined before the
+    model hears the reading and DTW aligns it (a 4 KB text against a second of audio: ~4 s -> ~0.2 s).
+
+    Raises:
+        model_server.espeak.EspeakUnavailableError: no espeak-ng here.
+        UnknownVoiceError: espeak-ng has no voice ``language``.
+    """
+    ref = synthesis(text, language, DEFAULT_WPM)
+    if ref is None:
+        return None
+    return _ratio(dtw_align.speech_span_s(ref[0]), dtw_align.speech_span_s(samples))
+
+
+def _ratio(ref_span: tuple[float, float], real_span: tuple[float, float]) -> float:
+    """Speech length of the reading over the recording's (spans in seconds; at least 50 ms of recording)."""
+    return (ref_span[1] - ref_span[0]) / max(real_span[1] - real_span[0], 0.05)
 
 
 def _reference(ref: _Reading, model_of: ModelOf | None,
@@ -375,4 +396,4 @@ def _moved(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndar
 
 __all__ = ["AU_WEIGHT", "PHONE_WEIGHT", "SYNTHESIS_CACHE_S", "SYNTHESIS_CACHE_TEXTS", "VOICE_ALIASES",
            "Alignment", "ModelFrames", "ModelOf", "UnknownVoiceError", "align", "clear_readings",
-           "resolve_voice", "synthesis"]
+           "rate_ratio", "resolve_voice", "synthesis"]

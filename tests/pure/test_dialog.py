@@ -269,6 +269,23 @@ def test_unusable_transcripts_give_audio_only_and_a_warning(tmp_path: Path, text
     assert dialog.blend(speech, result) is speech
 
 
+def test_a_transcript_far_too_long_for_its_audio_is_declined_before_it_is_aligned(tmp_path: Path) -> None:
+    # a wrong or hostile text costs the server no alignment: far too many characters are declined before
+    # espeak-ng reads them, a reading far longer than the recording before the model hears it
+    samples = _samples(tmp_path)
+    speech = _model_like(samples)
+    seconds = len(samples) / 16000
+    huge = dialog.transcript_targets(samples, speech, "word " * int(dialog.MAX_CHARS_PER_S * seconds), "en")
+    assert not huge.meta["used"] and "far longer than the audio" in huge.meta["warning"]
+    assert "rate_ratio" not in huge.meta  # not even read
+    long_text = " ".join([TEXT] * 4)
+    assert len(long_text) < dialog.MAX_CHARS_PER_S * seconds  # within the character bound ...
+    long = dialog.transcript_targets(samples, speech, long_text, "en")
+    assert not long.meta["used"] and "length does not fit" in long.meta["warning"]
+    assert long.meta["rate_ratio"] > dialog.RATE_RATIO_RANGE[1] and long.meta["voice"] == "en"
+    assert "dtw_cost" not in long.meta and "match" not in long.meta  # ... read, but never aligned
+
+
 def test_audio_longer_than_the_dialog_limit_is_audio_only() -> None:
     n = int((dialog.MAX_DIALOG_S + 1) * 16000)
     speech = np.zeros((-(-n // 160), len(MODEL_AUS)), np.float32)
