@@ -14,6 +14,9 @@ from pathlib import Path
 from .option_flags import read_text_file
 
 SIDECAR_SUFFIX = ".txt"
+#: How the add-on (and the batch renderer's report) introduces the server's warning about a line's
+#: transcript: ``"Transcript: the transcript does not match the audio ..."``.
+WARNING_PREFIX = "Transcript: "
 
 
 def sidecar_path(audio: str | Path) -> Path:
@@ -33,4 +36,4 @@ def read_sidecar(audio: str | Path) -> str:
     return read_text_file("transcript", path)
 
 
-__all__ = ["SIDECAR_SUFFIX", "read_sidecar", "sidecar_path"]
+__all__ = ["SIDECAR_SUFFIX", "WARNING_PREFIX", "read_sidecar", "sidecar_path"]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import bpy
 
+from au_contract.transcripts import WARNING_PREFIX
+
 from . import jobs, outputs
 from .bl_scene import (  # noqa: F401
     DEFAULT_FPS,
@@ -71,6 +73,8 @@ def prepare_scene(options: jobs.BatchOptions, server_url: str) -> bpy.types.Scen
             scene.eevee.taa_render_samples = options.samples
     settings = scene.au_talking_head
     settings.server_url = server_url
+    if options.language is not None:
+        settings.language = options.language
     if settings.rig is None:
         raise jobs.BatchError("the scene has no rig: set Talking Head > Rig (scene.au_talking_head.rig) "
                               "in the .blend, or leave out --blend to use the default head")
@@ -161,6 +165,7 @@ def _render_locked(item: jobs.BatchItem, index: int, total: int, options: jobs.B
         _call_operator("generate_from_audio", filepath=str(audio), emotion=options.emotion,
                        strength=options.strength, frame_start=frame_start, transcript=item.transcript)
         scene = bpy.context.scene
+        note = transcript_note(scene.au_talking_head.last_message)
         strip = sound_strip(scene, audio, frame_start)
         fps = scene.render.fps / scene.render.fps_base
         if duration_s is None:
@@ -181,13 +186,24 @@ def _render_locked(item: jobs.BatchItem, index: int, total: int, options: jobs.B
         if "FINISHED" not in result:
             raise jobs.BatchError(f"render did not finish ({', '.join(result)})")
         jobs.publish(written, item.output)
-        return jobs.ItemResult(item, "rendered", frames=progress.done, seconds=time.monotonic() - started,
-                               render_s=render_s, engine=scene.render.engine)
+        return jobs.ItemResult(item, "rendered", note, frames=progress.done,
+                               seconds=time.monotonic() - started, render_s=render_s,
+                               engine=scene.render.engine)
     except jobs.BatchError as exc:
         return jobs.ItemResult(item, "failed", str(exc), seconds=time.monotonic() - started)
     finally:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
+
+
+def transcript_note(message: str) -> str:
+    """The generate operator's note on the line's transcript (``"Transcript: <the server's warning>"``,
+    ``blender_addon.animation.generation.dialog_warning``) from its result message, "" when it has none."""
+    start = message.find(WARNING_PREFIX)
+    if start < 0:
+        return ""
+    note = message[start:]
+    return note[:-1] if note.endswith(")") else note  # the operator wraps it: "... (Transcript: ...)"
 
 
 def to_wav(audio: Path, tmp: Path) -> Path:

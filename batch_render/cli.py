@@ -6,6 +6,7 @@ imports the Blender half (``bl_render``, which needs the bpy module or a running
 In the project's virtual environment (the bpy module, in-process)::
 
     au-talking-head render clips/ -o renders/ [--blend scene.blend] [--emotion HAPPINESS --strength 0.7]
+                                              [--language fr]   # of the clips' <stem>.txt transcripts
 
 Inside a real Blender with the extension installed (the same arguments after ``--``)::
 
@@ -67,6 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="re-render inputs whose MP4 already exists and is valid (default: skip them)")
     add_render_options(parser)
+    # --language: of the transcripts beside the audio files (<stem>.txt, dialog mode)
+    option_flags.add_arguments(parser, ("language",), defaults={"language": None},
+                               default_help={"language": "the .blend's panel setting; the default scene's "
+                                                         "is en"})
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
@@ -80,7 +85,7 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
     return BatchOptions(
         items=collect_items(args.inputs, args.out_dir), blend=args.blend, fps=args.fps,
         emotion=args.emotion, strength=args.strength, resolution=args.resolution, force=args.force,
-        server_url=args.server, engine=args.engine, samples=args.samples,
+        server_url=args.server, engine=args.engine, samples=args.samples, language=args.language,
     )
 
 

@@ -62,6 +62,9 @@ class BatchOptions:
         engine: render engine id; ``None``: the .blend's own, or the Gaussian splat engine for the default
             scene.
         samples: render samples for Cycles/EEVEE (ignored by the splat engine); ``None`` keeps the scene's.
+        language: language of the transcripts (``<stem>.txt`` beside each audio file; an espeak-ng voice code
+            or a language tag such as ``fr``, ``de-DE``); ``None`` keeps the .blend's panel setting (default
+            scene: ``en``).
     """
 
     items: list[BatchItem]
@@ -74,14 +77,16 @@ class BatchOptions:
     server_url: str | None = None
     engine: str | None = None
     samples: int | None = None
+    language: str | None = None
 
 
 @dataclass
 class ItemResult:
     """How one item ended: ``status`` is ``"rendered"``, ``"skipped"`` or ``"failed"``.
 
-    ``seconds`` is the whole item (scene, tracks, render, checks); ``render_s`` the frame rendering and
-    encoding alone; ``engine`` the render engine used.
+    ``message`` says why it failed or was skipped, or, for a rendered item, what the user should know (its
+    transcript was not, or only partly, used). ``seconds`` is the whole item (scene, tracks, render,
+    checks); ``render_s`` the frame rendering and encoding alone; ``engine`` the render engine used.
     """
 
     item: BatchItem
@@ -112,6 +117,8 @@ class BatchReport:
         lines = [f"{counts['rendered']} rendered, {counts['skipped']} skipped (already done), "
                  f"{counts['failed']} failed"]
         lines += [f"  FAILED {r.item.audio}: {r.message}" for r in self.failed]
+        lines += [f"  NOTE {r.item.audio}: {r.message}" for r in self.results
+                  if r.status == "rendered" and r.message]
         return "\n".join(lines)
 
 

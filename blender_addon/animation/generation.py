@@ -21,7 +21,7 @@ from pathlib import Path
 from au_contract.errors import OptionsError
 from au_contract.options import DEFAULT_LANGUAGE, RequestOptions
 from au_contract.tracks import NOTES_KEY, TrackFormatError, TrackSet, read_tracks
-from au_contract.transcripts import read_sidecar
+from au_contract.transcripts import WARNING_PREFIX, read_sidecar
 
 from ..errors import AddonError
 from ..server import client
@@ -191,7 +191,7 @@ def dialog_warning(tracks: TrackSet) -> str | None:
     """What the server says about the transcript when it was given but not (fully) used, else None."""
     dialog = tracks.meta.get("dialog")
     if isinstance(dialog, dict) and dialog.get("transcript") and dialog.get("warning"):
-        return f"Transcript: {dialog['warning']}"
+        return f"{WARNING_PREFIX}{dialog['warning']}"
     return None
 
 

@@ -86,6 +86,29 @@ def test_folder_of_two_clips_gives_two_mp4s_with_sound(fresh: ModuleType, instal
     assert rig is not None and rig.animation_data is not None
 
 
+def test_transcripts_are_read_in_the_jobs_language_and_their_warnings_reported(
+        fresh: ModuleType, installed_addon: ModuleType, clips: dict[str, Path], server_url: str,
+        tmp_path: Path) -> None:
+    # --language reaches the server with each line's sidecar transcript; a line whose transcript could not
+    # be used is still rendered, and the job's report says why (a user rendering a folder of French lines
+    # must not find out from the videos that the transcripts were read as English)
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    shutil.copy(clips["first"], folder / "hello.wav")
+    (folder / "hello.txt").write_text("Bonjour tout le monde.", encoding="utf-8")
+    shutil.copy(clips["second"], folder / "plain.flac")  # no transcript: nothing to report
+    jobs = batch("jobs")
+    items = jobs.collect_items([folder], tmp_path / "out")
+    assert [i.transcript for i in items] == ["Bonjour tout le monde.", ""]
+    report = batch("bl_render").run_job(_options(installed_addon, items, server_url, language="xx-nope"))
+    assert [r.status for r in report.results] == ["rendered", "rendered"], report.summary()
+    note = report.results[0].message
+    assert note.startswith("Transcript: ") and "no voice 'xx-nope'" in note, note
+    assert report.results[1].message == "" and report.exit_code() == 0
+    assert f"NOTE {items[0].audio}: Transcript: " in report.summary()
+    assert fresh.context.scene.au_talking_head.language == "xx-nope"  # the job's language, not the .blend's
+
+
 def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed_addon: ModuleType,
                                                   clips: dict[str, Path], server_url: str,
                                                   tmp_path: Path) -> None:

@@ -167,6 +167,10 @@ def test_report_exit_code_and_summary(tmp_path: Path) -> None:
                                     batch_jobs.ItemResult(bad, "failed", "no audio stream in b.txt")])
     assert mixed.exit_code() == 1
     assert "1 failed" in mixed.summary() and "no audio stream in b.txt" in mixed.summary()
+    # a rendered line whose transcript was not used says so in the summary; the job still succeeds
+    noted = batch_jobs.BatchReport([batch_jobs.ItemResult(item, "rendered", "Transcript: no voice 'xx'")])
+    assert noted.exit_code() == 0 and f"NOTE {item.audio}: Transcript: no voice 'xx'" in noted.summary()
+    assert "NOTE" not in ok.summary()
 
 
 def _render_args(argv: list[str]) -> argparse.Namespace:
@@ -184,10 +188,13 @@ def test_render_arguments_build_the_job(tmp_path: Path) -> None:
     assert (options.fps, options.emotion, options.strength, options.resolution, options.force) == \
         (25.0, "HAPPINESS", 0.4, (320, 240), True)
     assert options.blend is None and options.server_url is None
+    assert options.language is None  # the .blend's own panel setting
+    french = batch_cli.options_from_args(_render_args([str(clip), "-o", str(tmp_path), "--language", "fr-CA"]))
+    assert french.language == "fr-CA"
 
 
 @pytest.mark.parametrize("argv", [["--strength", "2"], ["--resolution", "big"], ["--emotion", "JOY"],
-                                  ["--fps", "0"]])
+                                  ["--fps", "0"], ["--language", "../fr"]])
 def test_bad_render_arguments_are_refused(tmp_path: Path, argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         _render_args(["a.wav", "-o", str(tmp_path), *argv])
