@@ -1,10 +1,10 @@
 """Lines: a scene's spoken lines, each generated, regenerated, muted, moved and removed on its own.
 
 A line (:class:`AUTH_PG_line`, in ``scene.au_talking_head.lines``) remembers its audio, start frame,
-length, emotion, strength, seed and transcript, the rig it animates, and its own sound strip (marked with
-the line's ``uid``). Its keys live in the rig's active action (``bl_layers``); the line stores what it last
-wrote there (the merge base and edited spans) as ID properties, so everything travels with the file and
-with undo. Lines of one rig never overlap: a line owns the keys in its frames.
+length, emotion, strength, seed, transcript and its language, the rig it animates, and its own sound strip
+(marked with the line's ``uid``). Its keys live in the rig's active action (``bl_layers``); the line stores
+what it last wrote there (the merge base and edited spans) as ID properties, so everything travels with the
+file and with undo. Lines of one rig never overlap: a line owns the keys in its frames.
 
 Functions here are the Blender side of the line operations; operators stay thin (``operators/bl_line_ops``,
 ``operators/bl_animate``).
@@ -19,6 +19,9 @@ from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from au_contract.errors import OptionsError
+from au_contract.transcripts import read_sidecar
 
 from . import bl_layers, bl_sound
 
@@ -46,6 +49,7 @@ class AUTH_PG_line(bpy.types.PropertyGroup):
     strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0)  # type: ignore[valid-type]
     seed: IntProperty(name="Seed", default=0)  # type: ignore[valid-type]
     transcript: StringProperty(name="Transcript", default="")  # type: ignore[valid-type]
+    language: StringProperty(name="Language", default="")  # type: ignore[valid-type]  # "": an older file
     model: StringProperty(name="Model", default="")  # type: ignore[valid-type]
     mute: BoolProperty(  # type: ignore[valid-type]
         name="Mute", default=False, update=_on_mute,
@@ -163,10 +167,26 @@ def on_select(settings: bpy.types.PropertyGroup, _context: bpy.types.Context) ->
     line = items[index]
     settings.audio_path, settings.frame_start = line.audio_path, line.frame_start
     settings.strength, settings.seed = line.strength, line.seed
+    # the line's own transcript and language, so that Regenerate reads this line's text, not the one last
+    # typed for another line; a transcript that came from the <audio>.txt beside it stays with the file
+    # (the panel's field empty), so a line generated next from another audio file picks up its own .txt
+    settings.transcript = "" if line.transcript == _sidecar_text(line.audio_path) else line.transcript
+    if line.language:
+        settings.language = line.language
     try:
         settings.emotion = line.emotion
     except TypeError:  # an emotion this version does not know: keep the panel's
         log.warning("line '%s' has an unknown emotion %s", line.name, line.emotion)
+
+
+def _sidecar_text(audio_path: str) -> str:
+    """The transcript file beside a line's audio, "" when there is none or it cannot be read."""
+    if not audio_path:
+        return ""
+    try:
+        return read_sidecar(bpy.path.abspath(audio_path))
+    except OptionsError:
+        return ""
 
 
 # -- the line's sound strip ------------------------------------------------------------------------------
@@ -211,7 +231,7 @@ class LineValues:
     Attributes:
         audio_path: the audio as the user gave it (may be relative to the .blend).
         emotion, strength, seed: the generation's emotion, its strength and seed.
-        transcript: the transcript used ("" when none).
+        transcript: the transcript used ("" when none); language: the language it was given in.
         model: the model named in the server's answer.
     """
 
@@ -221,6 +241,7 @@ class LineValues:
     seed: int
     transcript: str = ""
     model: str = ""
+    language: str = ""
 
 
 def write(scene: bpy.types.Scene, ctl: bpy.types.Object, plan: LinePlan, curves: list, values: LineValues,
@@ -238,7 +259,7 @@ def write(scene: bpy.types.Scene, ctl: bpy.types.Object, plan: LinePlan, curves:
     line.frame_start, line.frame_count = plan.frame_start, plan.frame_count
     line.audio_path, line.emotion, line.strength, line.seed = (values.audio_path, values.emotion,
                                                                 values.strength, values.seed)
-    line.transcript, line.model = values.transcript, values.model
+    line.transcript, line.model, line.language = values.transcript, values.model, values.language
     if line.mute:
         line.mute = False  # a regenerated line plays again (its stashed keys come back first)
     bl_layers.write_line(ctl, line, curves, *_span(line))

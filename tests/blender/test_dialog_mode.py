@@ -57,3 +57,36 @@ def test_a_sidecar_that_is_not_utf8_changes_nothing(fresh: ModuleType, model_ser
     with pytest.raises(RuntimeError, match=r"Nothing changed: the transcript file .*bad.txt is not UTF-8"):
         bpy.ops.au_talking_head.generate_from_audio(filepath=str(wav))
     assert len(settings.lines) == 0
+
+
+def test_regenerating_an_earlier_line_reads_that_lines_own_transcript(fresh: ModuleType, model_server,
+                                                                      clip: Clip, tmp_path: Path) -> None:
+    # a dialogue scene: line A typed in the panel, then line B typed in the panel, then line C from a file
+    # with its <audio>.txt. Picking A in the list and pressing Regenerate must read A's text in A's
+    # language, not B's (the panel's last); picking C leaves the field to C's file, so the next new line
+    # reads its own file too
+    bpy = fresh
+    make_rig(bpy)
+    settings = bpy.context.scene.au_talking_head
+    settings.server_url = model_server.url
+    other = espeak_clip(tmp_path, "bob paid for my baby", "other")
+    third = espeak_clip(tmp_path, "my mom makes maps", "third")
+    third.path.with_suffix(".txt").write_text("my mom makes maps", encoding="utf-8")
+    settings.transcript, settings.language = TEXT, "en-US"
+    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(clip.path), frame_start=1) == {"FINISHED"}
+    settings.transcript, settings.language = "bob paid for my baby", "en"
+    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(other.path), frame_start=200) == {"FINISHED"}
+    settings.transcript = ""
+    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(third.path), frame_start=400) == {"FINISHED"}
+    lines = {line.transcript: i for i, line in enumerate(settings.lines)}
+    assert set(lines) == {TEXT, "bob paid for my baby", "my mom makes maps"}
+    settings.line_index = lines[TEXT]
+    assert (settings.transcript, settings.language) == (TEXT, "en-US")
+    assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
+    first = settings.lines[lines[TEXT]]
+    assert first.transcript == TEXT and first.language == "en-US"
+    assert "Transcript:" not in settings.last_message  # A's text matched A's audio
+    settings.line_index = lines["my mom makes maps"]
+    assert settings.transcript == ""  # the line's transcript is its file's
+    assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
+    assert settings.lines[lines["my mom makes maps"]].transcript == "my mom makes maps"
