@@ -195,6 +195,18 @@ def dialog_warning(tracks: TrackSet) -> str | None:
     return None
 
 
+def dialog_note(tracks: TrackSet) -> str | None:
+    """What the result message says when the transcript was used with no warning: which espeak-ng voice
+    read it and how many of its p/b/m closed (``"Transcript used (en-us): 9 of 9 p/b/m closed"``), else
+    None."""
+    dialog = tracks.meta.get("dialog")
+    if not (isinstance(dialog, dict) and dialog.get("used")) or dialog.get("warning"):
+        return None
+    voice = f" ({dialog['voice']})" if dialog.get("voice") else ""
+    return (f"Transcript used{voice}: {dialog.get('bilabials_closed', 0)} of {dialog.get('bilabials', 0)} "
+            f"p/b/m closed")
+
+
 def prepare(req: GenerateRequest, cancel: threading.Event | None = None, use_cache: bool = True) -> Prepared:
     """Fetch the tracks (or reuse them) and plan every curve of the generated layer.
 

@@ -188,6 +188,8 @@ class _GenerateBase(_OperatorBase):
         if dialog:
             self.report({"WARNING"}, dialog)
             context.scene.au_talking_head.last_message += f" ({dialog})"
+        elif note := generation.dialog_note(prepared.tracks):
+            context.scene.au_talking_head.last_message += f" ({note})"
         global last_error
         last_error = ""
         source = "cached tracks" if prepared.from_cache else f"server {prepared.server_s:.1f} s"

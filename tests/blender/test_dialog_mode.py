@@ -85,7 +85,8 @@ def test_regenerating_an_earlier_line_reads_that_lines_own_transcript(fresh: Mod
     assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
     first = settings.lines[lines[TEXT]]
     assert first.transcript == TEXT and first.language == "en-US"
-    assert "Transcript:" not in settings.last_message  # A's text matched A's audio
+    assert "Transcript:" not in settings.last_message  # A's text matched A's audio ...
+    assert "Transcript used (en-us)" in settings.last_message  # ... in the voice of A's language tag
     settings.line_index = lines["my mom makes maps"]
     assert settings.transcript == ""  # the line's transcript is its file's
     assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}

@@ -400,3 +400,9 @@ def test_addon_shows_the_servers_transcript_warning() -> None:
     assert generation.dialog_warning(tracks(dialog.dialog_meta(False, "en"))) is None
     bad = dialog.dialog_meta(True, "xx", False, "espeak-ng has no voice 'xx'")
     assert generation.dialog_warning(tracks(bad)) == "Transcript: espeak-ng has no voice 'xx'"
+    # a transcript used without a warning is confirmed, with the voice that read it and what it closed
+    good = dialog.dialog_meta(True, "en-US", True, None, bilabials=9, bilabials_closed=9, voice="en-us")
+    assert generation.dialog_warning(tracks(good)) is None
+    assert generation.dialog_note(tracks(good)) == "Transcript used (en-us): 9 of 9 p/b/m closed"
+    assert generation.dialog_note(tracks(bad)) is None
+    assert generation.dialog_note(tracks(dialog.dialog_meta(False, "en"))) is None
