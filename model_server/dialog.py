@@ -260,13 +260,14 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
     try:
         voice = transcript_align.resolve_voice(language)
         ratio = transcript_align.rate_ratio(samples, cleaned, voice)
-        if ratio is not None and _rate_warning(ratio):
-            return unused(_rate_warning(ratio) or "", rate_ratio=round(ratio, 3), voice=voice)
+        too_long_or_short = None if ratio is None else _rate_warning(ratio)
+        if ratio is not None and too_long_or_short:
+            return unused(too_long_or_short, rate_ratio=round(ratio, 3), voice=voice)
         heard = ModelFrames(speech100, posteriors, mel) if model_of else None
         found = transcript_align.align(samples, cleaned, voice, model_of, heard)
     except UnknownVoiceError:
-        return unused(f"espeak-ng has no voice {language!r} (an espeak-ng voice code such as en, en-gb, de, "
-                      f"fr, es): audio only")
+        return unused(f"espeak-ng has no voice {language!r} (give an espeak-ng voice code or a language tag "
+                      f"such as en, en-US, de, fr, es-MX): audio only")
     except Exception as exc:  # a missing library or a failed alignment: audio only, never a failure
         return unused(f"the transcript could not be aligned ({exc}): audio only")
     if found is None:

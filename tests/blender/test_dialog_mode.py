@@ -73,11 +73,12 @@ def test_regenerating_an_earlier_line_reads_that_lines_own_transcript(fresh: Mod
     third = espeak_clip(tmp_path, "my mom makes maps", "third")
     third.path.with_suffix(".txt").write_text("my mom makes maps", encoding="utf-8")
     settings.transcript, settings.language = TEXT, "en-US"
-    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(clip.path), frame_start=1) == {"FINISHED"}
+    generate = bpy.ops.au_talking_head.generate_from_audio
+    assert generate(filepath=str(clip.path), frame_start=1) == {"FINISHED"}
     settings.transcript, settings.language = "bob paid for my baby", "en"
-    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(other.path), frame_start=200) == {"FINISHED"}
+    assert generate(filepath=str(other.path), frame_start=200) == {"FINISHED"}
     settings.transcript = ""
-    assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(third.path), frame_start=400) == {"FINISHED"}
+    assert generate(filepath=str(third.path), frame_start=400) == {"FINISHED"}
     lines = {line.transcript: i for i, line in enumerate(settings.lines)}
     assert set(lines) == {TEXT, "bob paid for my baby", "my mom makes maps"}
     settings.line_index = lines[TEXT]

@@ -189,7 +189,8 @@ def test_render_arguments_build_the_job(tmp_path: Path) -> None:
         (25.0, "HAPPINESS", 0.4, (320, 240), True)
     assert options.blend is None and options.server_url is None
     assert options.language is None  # the .blend's own panel setting
-    french = batch_cli.options_from_args(_render_args([str(clip), "-o", str(tmp_path), "--language", "fr-CA"]))
+    french = batch_cli.options_from_args(_render_args([str(clip), "-o", str(tmp_path), "--language",
+                                                       "fr-CA"]))
     assert french.language == "fr-CA"
 
 
