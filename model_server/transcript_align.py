@@ -318,17 +318,17 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
         model_of: the acoustic model (see :data:`ModelOf`); None aligns on cepstra alone.
         real_heard: ``model_of(samples)`` when the caller has it already.
         null: also align the reference played backwards (:attr:`Alignment.null_cost`,
-            :attr:`Alignment.null_segments`), on a 20 ms grid (only its cost and rough timing count).
+            :attr:`Alignment.null_segments`), on a coarse grid (``NULL_STEP``; only its cost and rough
+            timing count).
 
     Raises:
         model_server.espeak.EspeakUnavailableError: no espeak-ng here.
         UnknownVoiceError: espeak-ng has no voice ``language``.
     """
-    ref = synthesis(text, language, DEFAULT_WPM)
-    if ref is None:
+    read = _read(samples, text, language)
+    if read is None:
         return None
-    ref_span = dtw_align.speech_span_s(ref[0])
-    real_span = dtw_align.speech_span_s(samples)
+    ref, ref_span, real_span = read
     ratio = _ratio(ref_span, real_span)
     if model_of is not None and real_heard is None:
         real_heard = model_of(samples)
@@ -347,16 +347,20 @@ def rate_ratio(samples: np.ndarray, text: str, language: str) -> float | None:
     """espeak-ng's speech length for ``text`` at its default rate over the recording's speech length (what
     :attr:`Alignment.rate_ratio` reports), from the kept reading; None when espeak-ng speaks nothing. The
     cheap first check of a transcript: a text far too long or short for the audio is declined before the
-    model hears the reading and DTW aligns it (a 4 KB text against a second of audio: ~4 s -> ~0.2 s).
-
-    Raises:
-        model_server.espeak.EspeakUnavailableError: no espeak-ng here.
-        UnknownVoiceError: espeak-ng has no voice ``language``.
+    model hears the reading and DTW aligns it (raises as :func:`align`).
     """
+    read = _read(samples, text, language)
+    return None if read is None else _ratio(read[1], read[2])
+
+
+def _read(samples: np.ndarray, text: str, language: str
+          ) -> tuple[_Reading, tuple[float, float], tuple[float, float]] | None:
+    """The kept reading of ``text`` (:func:`synthesis`) with its speech span and the recording's, seconds;
+    None when espeak-ng speaks nothing."""
     ref = synthesis(text, language, DEFAULT_WPM)
     if ref is None:
         return None
-    return _ratio(dtw_align.speech_span_s(ref[0]), dtw_align.speech_span_s(samples))
+    return ref, dtw_align.speech_span_s(ref[0]), dtw_align.speech_span_s(samples)
 
 
 def _ratio(ref_span: tuple[float, float], real_span: tuple[float, float]) -> float:
