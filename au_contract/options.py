@@ -112,7 +112,7 @@ class RequestOptions:
             :data:`MAX_TRANSCRIPT_BYTES` of UTF-8, no NUL; "" = none. A text that does not match the audio
             is never an error: the server answers audio-only tracks with a warning in ``meta["dialog"]``.
         language: espeak-ng voice code or language tag of the transcript (``en``, ``de``, ``fr``, ``en-US``,
-            ``pt-BR``, ``zh``...: ``model_server.transcript_align.resolve_voice``); letters, digits and
+            ``pt-BR``, ``zh``...: ``model_server.voices.resolve_voice``); letters, digits and
             ``-_+`` only, at most 32 characters. A code no espeak-ng voice is found for is a warning.
     """
 

@@ -5,7 +5,7 @@ Stages (each one can decline; declining means "audio only" plus a warning, never
 1. clean the transcript (:func:`clean_transcript`): emoji, symbols and control characters go; numbers
    and punctuation stay (espeak-ng reads numbers in the line's language, punctuation gives pauses);
 2. align it (:mod:`model_server.transcript_align`): espeak-ng speaks it in the voice of ``language``
-   (:func:`~model_server.transcript_align.resolve_voice`: ``en-US``, ``fr_CA``, ``zh`` work too) at the
+   (:func:`~model_server.voices.resolve_voice`: ``en-US``, ``fr_CA``, ``zh`` work too) at the
    recording's rate, DTW over cepstra and the acoustic model's AUs moves its phones onto the recording,
    and the same recording aligned to that reading played backwards gives the chance level of the match;
 3. judge the match (:func:`match_score`): how far the text beats its reversed self, in DTW cost
@@ -44,11 +44,12 @@ import numpy as np
 
 from au_contract import CLOSURE_AUS, MODEL_AUS
 
-from . import transcript_align
+from . import transcript_align, voices
 from .coarticulation import au_targets, bilabial_windows
 from .features import SAMPLE_RATE
 from .phonetics import PHONE_CLASSES, SILENCE_CLASS, phone_class_frames
-from .transcript_align import Alignment, ModelFrames, ModelOf, UnknownVoiceError
+from .transcript_align import Alignment, ModelFrames, ModelOf
+from .voices import UnknownVoiceError
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         speech100: [T, len(MODEL_AUS)] the audio model's AUs at 100 Hz (T = ceil(N / 160)).
         text: the transcript as the user gave it ("" = none).
         language: espeak-ng voice code (``en``, ``de``, ``fr``...) or a language tag espeak-ng's voice can be
-            found for (``en-US``, ``de-DE``, ``zh``: :func:`model_server.transcript_align.resolve_voice`).
+            found for (``en-US``, ``de-DE``, ``zh``: :func:`model_server.voices.resolve_voice`).
         model_of: the acoustic model for the aligner (None: cepstra only).
         posteriors: [T, C] the model's phone-class posteriors of ``samples`` (what ``model_of(samples)``
             gives with them); None for weights without the phone-class output (or without ``model_of``).
@@ -258,7 +259,7 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         return unused(f"the transcript is far longer than the audio ({len(cleaned)} characters for "
                       f"{seconds:.1f} s): is it this line's text? audio only")
     try:
-        voice = transcript_align.resolve_voice(language)
+        voice = voices.resolve_voice(language)
         ratio = transcript_align.rate_ratio(samples, cleaned, voice)
         too_long_or_short = None if ratio is None else _rate_warning(ratio)
         if ratio is not None and too_long_or_short:

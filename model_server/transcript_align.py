@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dtw_align
-from .errors import ModelServerError
 from .features import SAMPLE_RATE
+from .voices import UnknownVoiceError
 
 #: Weight of the acoustic model's AUs (0..1 each) next to the cepstral features (unit variance each).
 AU_WEIGHT = 8.0
@@ -67,47 +67,6 @@ NULL_STEP = 2
 #: predict path: 118x -> 129x real time on one core, best of seven; lines up to 25 s are unchanged).
 NULL_STEP_WIDE = 4
 _PAD_S = 0.25
-
-
-class UnknownVoiceError(ModelServerError, ValueError):
-    """espeak-ng has no voice of the code the caller gave (``xx``, a typo): the only ``ValueError`` of an
-    alignment that is the caller's, not the recording's."""
-
-
-#: Codes people type (BCP 47, ISO 639) that espeak-ng knows by another name; region variants it does not
-#: have fall back to their language (``de-DE`` -> ``de``, ``fr-CA`` -> ``fr``) in :func:`resolve_voice`.
-VOICE_ALIASES = {
-    "zh": "cmn", "zh-cn": "cmn", "zh-hans": "cmn", "zh-sg": "cmn", "zh-tw": "cmn", "zh-hant": "cmn",
-    "zh-hk": "yue", "no": "nb", "nb-no": "nb", "nn": "nb", "en-uk": "en-gb", "iw": "he", "in": "id",
-    **{f"es-{region}": "es-419" for region in ("mx", "us", "ar", "co", "cl", "pe", "ve", "uy", "py", "bo",
-                                               "ec", "gt", "cu", "do", "hn", "ni", "pa", "pr", "sv", "cr")},
-}
-
-
-def resolve_voice(code: str) -> str:
-    """The espeak-ng voice for a language code as people write it: the code in lower case with ``_`` as
-    ``-`` when espeak-ng has a voice of that name (``en_US`` -> ``en-us``, ``pt-BR`` -> ``pt-br``), else
-    an alias (:data:`VOICE_ALIASES`: ``zh`` -> ``cmn``, ``es-MX`` -> ``es-419``), else the same without
-    its last subtags (``de-DE`` -> ``de``; ``en-GB`` -> ``en`` and ``fr-FR`` -> ``fr``, the names of
-    espeak-ng's British and French voices: it looks voices up by file name, not by the language tags
-    ``espeak-ng --voices`` lists).
-
-    Raises:
-        model_server.espeak.EspeakUnavailableError: no espeak-ng here.
-        UnknownVoiceError: none of those is an espeak-ng voice.
-    """
-    from .espeak import shared_library
-
-    library = shared_library()
-    parts = code.strip().lower().replace("_", "-").split("-")
-    candidates: list[str] = []  # espeak-ng's names are lower case (its lookup is not reliably case-blind)
-    for k in range(len(parts), 0, -1):
-        prefix = "-".join(parts[:k])
-        candidates += [prefix, VOICE_ALIASES.get(prefix, prefix)]
-    for voice in dict.fromkeys(c for c in candidates if c):
-        if library.has_voice(voice):
-            return voice
-    raise UnknownVoiceError(f"espeak-ng has no voice {code!r} (see `espeak-ng --voices`)")
 
 
 @dataclass
@@ -398,6 +357,5 @@ def _moved(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndar
     return dtw_align.contiguous(phones, new_starts, np.minimum(new_ends, total), total), cost
 
 
-__all__ = ["AU_WEIGHT", "PHONE_WEIGHT", "SYNTHESIS_CACHE_S", "SYNTHESIS_CACHE_TEXTS", "VOICE_ALIASES",
-           "Alignment", "ModelFrames", "ModelOf", "UnknownVoiceError", "align", "clear_readings",
-           "rate_ratio", "resolve_voice", "synthesis"]
+__all__ = ["AU_WEIGHT", "PHONE_WEIGHT", "SYNTHESIS_CACHE_S", "SYNTHESIS_CACHE_TEXTS", "Alignment",
+           "ModelFrames", "ModelOf", "align", "clear_readings", "rate_ratio", "synthesis"]

@@ -12,7 +12,7 @@ import pytest
 from au_contract import CLOSURE_AUS, MODEL_AUS
 from au_contract.option_flags import add_arguments, openapi_parameters, options_from_namespace, parse_query
 from au_contract.options import MAX_TRANSCRIPT_BYTES, OptionsError, RequestOptions
-from model_server import dialog, dtw_align, espeak, transcript_align
+from model_server import dialog, dtw_align, espeak, transcript_align, voices
 from model_server.coarticulation import au_targets
 from tests.fixtures import espeak_clip
 
@@ -300,13 +300,13 @@ def test_audio_longer_than_the_dialog_limit_is_audio_only() -> None:
 ])
 def test_language_tags_people_type_find_their_espeak_voice(code: str, voice: str) -> None:
     # espeak-ng looks voices up by file name: its British English is "en", its French "fr"
-    assert transcript_align.resolve_voice(code) == voice
+    assert voices.resolve_voice(code) == voice
 
 
 @pytest.mark.parametrize("code", ["xx", "xx-nope", "english", "", "-"])
 def test_codes_with_no_voice_are_unknown(code: str) -> None:
-    with pytest.raises(transcript_align.UnknownVoiceError, match="no voice"):
-        transcript_align.resolve_voice(code)
+    with pytest.raises(voices.UnknownVoiceError, match="no voice"):
+        voices.resolve_voice(code)
 
 
 def test_a_regional_tag_reads_the_line_in_its_languages_voice(tmp_path: Path) -> None:
