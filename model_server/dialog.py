@@ -260,19 +260,22 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
                       f"{seconds:.1f} s): is it this line's text? audio only")
     try:
         voice = voices.resolve_voice(language)
-        ratio = transcript_align.rate_ratio(samples, cleaned, voice)
-        too_long_or_short = None if ratio is None else _rate_warning(ratio)
-        if ratio is not None and too_long_or_short:
-            return unused(too_long_or_short, rate_ratio=round(ratio, 3), voice=voice)
+        reading = transcript_align.read(samples, cleaned, voice)
+        if reading is None:
+            return unused("espeak-ng spoke nothing for this transcript: audio only")
+        lo, hi = RATE_RATIO_RANGE  # a reading far longer or shorter than the recording is never aligned
+        if not lo <= reading.rate_ratio <= hi:
+            return unused(f"the transcript's length does not fit the audio (espeak-ng's speech is "
+                          f"{reading.rate_ratio:.2f}x as long): is it this line's text? audio only",
+                          rate_ratio=round(reading.rate_ratio, 3), voice=voice)
         heard = ModelFrames(speech100, posteriors, mel) if model_of else None
-        found = transcript_align.align(samples, cleaned, voice, model_of, heard)
+        found = transcript_align.align(samples, cleaned, voice, model_of, heard, reading=reading)
     except UnknownVoiceError:
         return unused(f"espeak-ng has no voice {language!r} (give an espeak-ng voice code or a language tag "
                       f"such as en, en-US, de, fr, es-MX): audio only")
     except Exception as exc:  # a missing library or a failed alignment: audio only, never a failure
         return unused(f"the transcript could not be aligned ({exc}): audio only")
-    if found is None:
-        return unused("espeak-ng spoke nothing for this transcript: audio only")
+    assert found is not None  # the reading spoke
     result = _judge(found, speech100, language, dropped, posteriors if model_of else None)
     result.meta["voice"] = voice
     return result
@@ -302,11 +305,9 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
                "phone_gain": None if phones is None else round(phones, 3),
                "phone_fit": None if fit is None else round(fit, 3), "match": round(score, 3),
                "dropped_characters": dropped, "bilabials": len(windows)}
-    warning = _rate_warning(found.rate_ratio)
-    if warning is None and score < least:
+    if score < least:
         warning = (f"the transcript does not match the audio (match {score:.2f} < {least}): "
                    f"is it this line's text, in language {language!r}? audio only")
-    if warning:
         log.warning("transcript not used: %s", warning)
         return DialogResult(meta=dialog_meta(True, language, False, warning, **figures))
     kept = windows if score >= trusted else _evidenced(windows, speech100, posteriors)
@@ -319,16 +320,6 @@ def _judge(found: Alignment, speech100: np.ndarray, language: str, dropped: int,
         notes.append(f"{dropped} symbol(s) of the transcript were ignored")
     return DialogResult(targets, weight, dialog_meta(True, language, True, "; ".join(notes) or None,
                                                      **figures), trusted=score >= trusted)
-
-
-def _rate_warning(ratio: float) -> str | None:
-    """The warning for a reading whose speech is ``ratio`` times as long as the recording's, None when the
-    ratio is within :data:`RATE_RATIO_RANGE`."""
-    lo, hi = RATE_RATIO_RANGE
-    if lo <= ratio <= hi:
-        return None
-    return (f"the transcript's length does not fit the audio (espeak-ng's speech is {ratio:.2f}x as long): "
-            f"is it this line's text? audio only")
 
 
 def _evidenced(windows: list[tuple[float, float]], speech100: np.ndarray,

@@ -269,8 +269,44 @@ def _refined(ref: _Frames, real: _Frames, coarse: np.ndarray, step: int = 2) -> 
     return path, dtw_align.path_cost(ref.ceps, real.ceps, path)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """espeak-ng's kept reading of a transcript (:func:`synthesis`) beside the recording it is for.
+
+    Attributes:
+        reading: (audio, phones, starts_s, ends_s) of the reading.
+        span_s / real_span_s: the speech spans of the reading and of the recording, seconds.
+    """
+
+    reading: _Reading
+    span_s: tuple[float, float]
+    real_span_s: tuple[float, float]
+
+    @property
+    def rate_ratio(self) -> float:
+        """The reading's speech length over the recording's (at least 50 ms of recording): what
+        :attr:`Alignment.rate_ratio` reports."""
+        return (self.span_s[1] - self.span_s[0]) / max(self.real_span_s[1] - self.real_span_s[0], 0.05)
+
+
+def read(samples: np.ndarray, text: str, language: str) -> Reading | None:
+    """espeak-ng's reading of ``text`` in voice ``language`` beside 16 kHz ``samples`` (None: nothing
+    spoken). The cheap first step of :func:`align`: a caller can decline a text far too long or short for
+    the audio (:attr:`Reading.rate_ratio`) before the model hears the reading and DTW aligns it.
+
+    Raises:
+        model_server.espeak.EspeakUnavailableError: no espeak-ng here.
+        UnknownVoiceError: espeak-ng has no voice ``language``.
+    """
+    ref = synthesis(text, language, DEFAULT_WPM)
+    if ref is None:
+        return None
+    return Reading(ref, dtw_align.speech_span_s(ref[0]), dtw_align.speech_span_s(samples))
+
+
 def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | None = None,
-          real_heard: ModelFrames | None = None, null: bool = True) -> Alignment | None:
+          real_heard: ModelFrames | None = None, null: bool = True, reading: Reading | None = None
+          ) -> Alignment | None:
     """Align ``text`` spoken by espeak-ng voice ``language`` to 16 kHz ``samples`` (None: nothing spoken).
 
     Args:
@@ -279,52 +315,27 @@ def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | Non
         null: also align the reference played backwards (:attr:`Alignment.null_cost`,
             :attr:`Alignment.null_segments`), on a coarse grid (``NULL_STEP``; only its cost and rough
             timing count).
+        reading: ``read(samples, text, language)`` when the caller has it already.
 
     Raises:
         model_server.espeak.EspeakUnavailableError: no espeak-ng here.
         UnknownVoiceError: espeak-ng has no voice ``language``.
     """
-    read = _read(samples, text, language)
-    if read is None:
+    reading = reading or read(samples, text, language)
+    if reading is None:
         return None
-    ref, ref_span, real_span = read
-    ratio = _ratio(ref_span, real_span)
+    ratio = reading.rate_ratio
     if model_of is not None and real_heard is None:
         real_heard = model_of(samples)
-    real = _Frames.of(samples, real_heard if model_of is not None else None, real_span)
+    real = _Frames.of(samples, real_heard if model_of is not None else None, reading.real_span_s)
     stretch = float(np.clip(1.0 / ratio, 1.0 / 4.0, 4.0))  # the synthesis spoken at the recording's rate
-    frames, phones, starts, ends = _reference(ref, model_of, stretch, ref_span)
+    frames, phones, starts, ends = _reference(reading.reading, model_of, stretch, reading.span_s)
     segments, cost = _moved(frames, phones, starts, ends, real, samples)
     null_segments, null_cost = None, float("nan")
     if null:
         step = NULL_STEP if _band_s(frames, real) <= BAND_MIN_S else NULL_STEP_WIDE
         null_segments, null_cost = _moved(*_reversed(frames, phones, starts, ends), real, samples, step=step)
     return Alignment(*segments, cost, null_cost, float(ratio), DEFAULT_WPM, null_segments)
-
-
-def rate_ratio(samples: np.ndarray, text: str, language: str) -> float | None:
-    """espeak-ng's speech length for ``text`` at its default rate over the recording's speech length (what
-    :attr:`Alignment.rate_ratio` reports), from the kept reading; None when espeak-ng speaks nothing. The
-    cheap first check of a transcript: a text far too long or short for the audio is declined before the
-    model hears the reading and DTW aligns it (raises as :func:`align`).
-    """
-    read = _read(samples, text, language)
-    return None if read is None else _ratio(read[1], read[2])
-
-
-def _read(samples: np.ndarray, text: str, language: str
-          ) -> tuple[_Reading, tuple[float, float], tuple[float, float]] | None:
-    """The kept reading of ``text`` (:func:`synthesis`) with its speech span and the recording's, seconds;
-    None when espeak-ng speaks nothing."""
-    ref = synthesis(text, language, DEFAULT_WPM)
-    if ref is None:
-        return None
-    return ref, dtw_align.speech_span_s(ref[0]), dtw_align.speech_span_s(samples)
-
-
-def _ratio(ref_span: tuple[float, float], real_span: tuple[float, float]) -> float:
-    """Speech length of the reading over the recording's (spans in seconds; at least 50 ms of recording)."""
-    return (ref_span[1] - ref_span[0]) / max(real_span[1] - real_span[0], 0.05)
 
 
 def _reference(ref: _Reading, model_of: ModelOf | None,
@@ -358,4 +369,4 @@ def _moved(frames: _Frames, phones: list[str], starts: np.ndarray, ends: np.ndar
 
 
 __all__ = ["AU_WEIGHT", "PHONE_WEIGHT", "SYNTHESIS_CACHE_S", "SYNTHESIS_CACHE_TEXTS", "Alignment",
-           "ModelFrames", "ModelOf", "align", "clear_readings", "rate_ratio", "synthesis"]
+           "ModelFrames", "ModelOf", "Reading", "align", "clear_readings", "read", "synthesis"]
