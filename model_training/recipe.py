@@ -116,9 +116,16 @@ RECIPES["v18"] = replace(RECIPES["v16"], name="v18", freq_masks=(2, 8))
 # closure depth, rounding and rest on the real-speech dev set but lost speech r there and rounding on the
 # held-out TTS voices (French -0.08)
 RECIPES["v19"] = replace(RECIPES["v16"], name="v19", freq_masks=(1, 8))
+# v20: v16 + 400 clips of new neural voices in six languages (Kokoro's four training voices blended at
+# random, speaking en/es/fr/it/pt/de: ``kokoro_gen.blended_clips``): the development set is Spanish,
+# French and Italian, and the only natural voices in training spoke English
+RECIPES["v20"] = replace(RECIPES["v16"], name="v20", clips={
+    split: {**n, **({"kokoro_blend": {"train": 400, "val": 12}[split]} if split != "heldout" else {})}
+    for split, n in RECIPES["v16"].clips.items()})
 
 _SEED_OFFSET = {"train": 0, "val": 1_000_003, "heldout": 2_000_029}
-_SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503}
+_SOURCE_OFFSET = {"espeak": 0, "festival": 101, "flite": 211, "piper": 307, "kokoro": 401, "asterisk": 503,
+                  "kokoro_blend": 601}
 
 
 def source_clips(source: str, n: int, seed: int, split: str, timing_version: int = 2) -> Iterator[Clip]:
@@ -139,6 +146,9 @@ def source_clips(source: str, n: int, seed: int, split: str, timing_version: int
     if source == "kokoro":
         from model_training.kokoro_gen import kokoro_clips
         return kokoro_clips(n, seed, speakers)
+    if source == "kokoro_blend":
+        from model_training.kokoro_gen import blended_clips
+        return blended_clips(n, seed, split)
     if source == "asterisk":  # real speech: its own train/val prompt split (heldout: none)
         from model_training.asterisk_gen import asterisk_clips
         return asterisk_clips(n, seed, split, timing_version=timing_version)
@@ -169,10 +179,13 @@ def source_version(source: str, timing_version: int = TIMING_VERSION) -> str:
     ``timing_version`` (:data:`TIMING_VERSION` for the others), plus the voice lists of the sources that
     keep their own (so adding one never regenerates the others' caches)."""
     base = voices_version(timing_version if source in TIMED_SOURCES else TIMING_VERSION)
-    if source == "kokoro":
+    if source in ("kokoro", "kokoro_blend"):
         from model_training import kokoro_gen
 
-        voices = (kokoro_gen.TRAIN_VOICES, kokoro_gen.HELDOUT_VOICES, kokoro_gen.ALIGNMENT_DELAY_S)
+        voices: tuple[object, ...] = (kokoro_gen.TRAIN_VOICES, kokoro_gen.HELDOUT_VOICES,
+                                      kokoro_gen.ALIGNMENT_DELAY_S)
+        if source == "kokoro_blend":
+            voices += (kokoro_gen.BLEND_LANGUAGES, kokoro_gen.BLEND_ALPHA)
         return base + hashlib.sha1(repr(voices).encode()).hexdigest()[:4]
     if source == "asterisk":
         from model_training import asterisk_gen

@@ -56,3 +56,15 @@ def test_timing_version_1_starts_unvoiced_stops_at_their_release() -> None:
     shifts = [b - a for a, b in zip(early, late, strict=True)]
     assert min(shifts) > 0.02 and max(shifts) < 0.09, shifts
     assert "_" in release.phones[:-1] and "_" not in closure.phones[:-1]
+
+
+def test_v20_is_v16_plus_blended_kokoro_voices_and_shares_every_other_clip_cache() -> None:
+    v16, v20 = recipe.RECIPES["v16"], recipe.RECIPES["v20"]
+    for split in ("train", "val"):
+        assert v20.clips[split] == {**v16.clips[split], "kokoro_blend": v20.clips[split]["kokoro_blend"]}
+    assert v20.clips["heldout"] == v16.clips["heldout"]  # the same held-out voices as every recipe since v12
+    assert replace(v20, name="v16", clips=v16.clips) == v16
+    for (split, source, n), name in V14W_CLIPS.items():
+        assert recipe.clip_path(v20, Path("c"), split, source, n, 0).name == name
+    blend = recipe.clip_path(v20, Path("c"), "train", "kokoro_blend", 400, 0).name
+    assert blend.startswith("clips_train_kokoro_blend_400_s0_")
