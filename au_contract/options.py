@@ -111,9 +111,10 @@ class RequestOptions:
         transcript: the line's text (dialog mode, ``model_server.dialog``): at most
             :data:`MAX_TRANSCRIPT_BYTES` of UTF-8, no NUL; "" = none. A text that does not match the audio
             is never an error: the server answers audio-only tracks with a warning in ``meta["dialog"]``.
-        language: espeak-ng voice code or language tag of the transcript (``en``, ``de``, ``fr``, ``en-US``,
-            ``pt-BR``, ``zh``...: ``model_server.voices.resolve_voice``); letters, digits and
-            ``-_+`` only, at most 32 characters. A code no espeak-ng voice is found for is a warning.
+        language: espeak-ng voice code, language tag or language name of the transcript (``en``, ``de``,
+            ``fr``, ``en-US``, ``pt-BR``, ``zh``, ``French``, ``Spanish (Latin America)``, ``Deutsch``...:
+            ``model_server.voices.resolve_voice``); letters (any script), digits, spaces and ``-_+(),``
+            only, at most 64 bytes of UTF-8. A language no espeak-ng voice is found for is a warning.
     """
 
     fps: float = _option(DEFAULT_FPS, "output frame rate, fractional allowed (29.97)", MIN_FPS, MAX_FPS)
@@ -128,9 +129,10 @@ class RequestOptions:
     transcript: str = _option("", "the line's transcript (dialog mode): the lips hit its consonants",
                               max_bytes=MAX_TRANSCRIPT_BYTES, range_text=f"UTF-8, at most "
                               f"{MAX_TRANSCRIPT_BYTES} bytes")
-    language: str = _option(DEFAULT_LANGUAGE, "transcript language: espeak-ng voice or tag (en, en-US)",
-                            max_bytes=32, pattern=r"[A-Za-z0-9][A-Za-z0-9_+-]*",
-                            range_text="an espeak-ng voice code or language tag such as en, de, en-US, zh")
+    language: str = _option(DEFAULT_LANGUAGE, "transcript language: espeak-ng voice, tag or name (en, en-US, "
+                            "French)", max_bytes=64, pattern=r"[^\W_][\w +(),-]*",
+                            range_text="an espeak-ng voice code, language tag or name such as en, de, en-US, "
+                                       "zh, French, Español")
 
     def validated(self) -> RequestOptions:
         """Return a copy with every option checked and normalised (same class as ``self``).

@@ -88,8 +88,8 @@ class AUTH_PG_settings(bpy.types.PropertyGroup):
                     "the audio's name beside it is used when present")
     language: StringProperty(  # type: ignore[valid-type]
         name="Language", default=DEFAULT_LANGUAGE,
-        description="Language of the transcript, an espeak-ng voice code or a language tag: en, en-US, "
-                    "en-GB, de, fr, es, es-MX, it, pt-BR, zh...")
+        description="Language of the transcript, an espeak-ng voice code, a language tag or a language "
+                    "name: en, en-US, en-GB, de, fr, es-MX, pt-BR, zh, French, Español...")
     tolerance: FloatProperty(  # type: ignore[valid-type]
         name="Key Tolerance", default=0.01, min=0.0005, max=0.1, precision=4,
         description="Largest difference between the keys written and the model's track (AU units)",

@@ -271,8 +271,8 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         heard = ModelFrames(speech100, posteriors, mel) if model_of else None
         found = transcript_align.align(samples, cleaned, voice, model_of, heard, reading=reading)
     except UnknownVoiceError:
-        return unused(f"espeak-ng has no voice {language!r} (give an espeak-ng voice code or a language tag "
-                      f"such as en, en-US, de, fr, es-MX): audio only")
+        return unused(f"espeak-ng has no voice {language!r} (give an espeak-ng voice code, a language tag "
+                      f"or a language name, such as en, en-US, de, fr, es-MX, French): audio only")
     except Exception as exc:  # a missing library or a failed alignment: audio only, never a failure
         return unused(f"the transcript could not be aligned ({exc}): audio only")
     assert found is not None  # the reading spoke

@@ -54,11 +54,6 @@ TRAIN_VOICES: tuple[str, ...] = ("jf_alpha", "jf_gongitsune", "jf_tebukuro", "jm
 HELDOUT_VOICES: tuple[str, ...] = ("jf_nezumi",)
 #: Corpus languages spoken (espeak-ng phonemes; others are respelled too but not used: module docstring).
 LANGUAGES: tuple[str, ...] = ("en",)
-#: Languages of the blended-voice source (:func:`blended_clips`, recipe v20): the development set's three
-#: plus English, Portuguese and German; about 1 clip in 40 aligns poorly to its own text (module docstring).
-BLEND_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "it", "pt", "de")
-#: Dirichlet concentration of a blend's weights over :data:`TRAIN_VOICES` (below 1: mostly one or two voices).
-BLEND_ALPHA = 0.7
 SPEED_RANGE = (0.8, 1.25)  # Kokoro's speed: durations are divided by it
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "kokoro"
 _MODEL_NAME = "kokoro-v1.0.int8.durations.onnx"
@@ -291,9 +286,8 @@ class KokoroEngine:
 
     def synthesize(self, text: str, voice: str | np.ndarray, language: str = "en", speed: float = 1.0,
                    delay_s: float = ALIGNMENT_DELAY_S) -> TimedSpeech:
-        """Speak ``text`` with ``voice`` at ``speed`` (1 = Kokoro's normal tempo, 2 = twice as fast).
-
-        ``voice`` is a voice name or a style table of its own ([510, 256], e.g. a blend of the voices').
+        """Speak ``text`` with ``voice`` (a name, or a style table [510, 256] of its own) at ``speed`` (1 =
+        Kokoro's normal tempo, 2 = twice as fast).
 
         Returns:
             TimedSpeech at 24 kHz, IPA phones (espeak-ng names), pauses ``"_"``, boundaries moved
@@ -339,30 +333,6 @@ def kokoro_clips(n: int, seed: int, split: str) -> Iterator[Clip]:
         speech = engine.synthesize(text, voice, language, speed=rng.uniform(*SPEED_RANGE))
         yield to_clip(speech, rng, {"source": "kokoro", "speaker": f"kokoro:{voice}", "language": language,
                                     "split": split, "text": text})
-
-
-def blended_clips(n: int, seed: int, split: str) -> Iterator[Clip]:
-    """``n`` Kokoro clips in :data:`BLEND_LANGUAGES`, each read by a new voice: a random convex blend of the
-    style tables of :data:`TRAIN_VOICES` (weights ~ Dirichlet(:data:`BLEND_ALPHA`)), for ``"train"`` or
-    ``"val"`` only (the held-out voice is never blended in).
-
-    Raises:
-        ValueError: another split name.
-    """
-    if split not in ("train", "val"):
-        raise ValueError(f"blended Kokoro clips are made for 'train' or 'val', not {split!r}")
-    engine, rng = KokoroEngine(), random.Random(seed)
-    weights_rng = np.random.default_rng(seed)
-    tables = np.stack([engine.voices[v] for v in TRAIN_VOICES])  # [V, 510, 256]
-    for k in range(n):
-        weights = weights_rng.dirichlet(np.full(len(TRAIN_VOICES), BLEND_ALPHA))
-        blend = np.tensordot(weights, tables, axes=1).astype(np.float32)  # [510, 256]
-        language = rng.choice(BLEND_LANGUAGES)
-        text = utterance(rng, language, max_sentences=2)
-        speech = engine.synthesize(text, blend, language, speed=rng.uniform(*SPEED_RANGE))
-        mix = "+".join(f"{w:.2f}{v}" for w, v in zip(weights, TRAIN_VOICES, strict=True))
-        yield to_clip(speech, rng, {"source": "kokoro_blend", "speaker": f"kokoro:blend{k}", "voice_mix": mix,
-                                    "language": language, "split": split, "text": text})
 
 
 _CONSONANTS = frozenset({"p", "b", "m", "f", "v", "θ", "ð", "s", "z", "ʃ", "ʒ", "tʃ", "dʒ", "k", "ɡ", "t",

@@ -117,7 +117,7 @@ RECIPES["v18"] = replace(RECIPES["v16"], name="v18", freq_masks=(2, 8))
 # held-out TTS voices (French -0.08)
 RECIPES["v19"] = replace(RECIPES["v16"], name="v19", freq_masks=(1, 8))
 # v20: v16 + 400 clips of new neural voices in six languages (Kokoro's four training voices blended at
-# random, speaking en/es/fr/it/pt/de: ``kokoro_gen.blended_clips``): the development set is Spanish,
+# random, speaking en/es/fr/it/pt/de: ``kokoro_blend.blended_clips``): the development set is Spanish,
 # French and Italian, and the only natural voices in training spoke English
 RECIPES["v20"] = replace(RECIPES["v16"], name="v20", clips={
     split: {**n, **({"kokoro_blend": {"train": 400, "val": 12}[split]} if split != "heldout" else {})}
@@ -147,7 +147,7 @@ def source_clips(source: str, n: int, seed: int, split: str, timing_version: int
         from model_training.kokoro_gen import kokoro_clips
         return kokoro_clips(n, seed, speakers)
     if source == "kokoro_blend":
-        from model_training.kokoro_gen import blended_clips
+        from model_training.kokoro_blend import blended_clips
         return blended_clips(n, seed, split)
     if source == "asterisk":  # real speech: its own train/val prompt split (heldout: none)
         from model_training.asterisk_gen import asterisk_clips
@@ -180,12 +180,12 @@ def source_version(source: str, timing_version: int = TIMING_VERSION) -> str:
     keep their own (so adding one never regenerates the others' caches)."""
     base = voices_version(timing_version if source in TIMED_SOURCES else TIMING_VERSION)
     if source in ("kokoro", "kokoro_blend"):
-        from model_training import kokoro_gen
+        from model_training import kokoro_blend, kokoro_gen
 
         voices: tuple[object, ...] = (kokoro_gen.TRAIN_VOICES, kokoro_gen.HELDOUT_VOICES,
                                       kokoro_gen.ALIGNMENT_DELAY_S)
         if source == "kokoro_blend":
-            voices += (kokoro_gen.BLEND_LANGUAGES, kokoro_gen.BLEND_ALPHA)
+            voices += (kokoro_blend.BLEND_LANGUAGES, kokoro_blend.BLEND_ALPHA)
         return base + hashlib.sha1(repr(voices).encode()).hexdigest()[:4]
     if source == "asterisk":
         from model_training import asterisk_gen

@@ -51,7 +51,9 @@ BAD_VALUES: list[tuple[str, Any, str, str]] = [
 GOOD_VALUES: list[tuple[str, str, Any]] = [
     ("fps", "1", 1.0), ("fps", "29.97", 29.97), ("fps", "240", 240.0), ("emotion", "happiness", "HAPPINESS"),
     ("emotion", " Sadness ", "SADNESS"), ("strength", "0", 0.0), ("seed", str(2**63 - 1), 2**63 - 1),
-    ("smoothing", "1", 1.0),
+    ("smoothing", "1", 1.0), ("language", " en_US ", "en_US"),
+    ("language", "French (France)", "French (France)"), ("language", "Español", "Español"),
+    ("language", "中文", "中文"),
 ]
 
 
@@ -199,3 +201,9 @@ def test_the_pipeline_applies_the_frame_cap_before_any_model_work() -> None:
     with pytest.raises(OptionsError) as info:
         predict_tracks(long, PredictOptions(fps=240.0), model=NoModel())
     assert info.value.code == TOO_MANY_FRAMES and "lower the fps or split the audio" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["fr;rm -rf /", "en\nX-Header: 1", "(en)", "_en", "en/../x"])
+def test_a_language_is_a_code_tag_or_name_and_nothing_else(text: str) -> None:
+    with pytest.raises(OptionsError, match="language must be an espeak-ng voice code, language tag or name"):
+        check_value("language", text)

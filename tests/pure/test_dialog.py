@@ -45,7 +45,7 @@ def test_transcript_and_language_are_request_options_checked_everywhere() -> Non
     assert RequestOptions.from_query(o.to_query().items()) == o
     for bad, words in ((dict(transcript="x" * (MAX_TRANSCRIPT_BYTES + 1)), "at most 4096 bytes"),
                        (dict(transcript="a\0b"), "NUL"), (dict(transcript=5), "must be text"),
-                       (dict(language="../etc"), "espeak-ng voice code"), (dict(language="a" * 40), "32")):
+                       (dict(language="../etc"), "espeak-ng voice code"), (dict(language="a" * 65), "64")):
         with pytest.raises(OptionsError, match=words):
             RequestOptions(**bad).validated()
     names = {p["name"]: p for p in openapi_parameters()}
@@ -303,7 +303,29 @@ def test_language_tags_people_type_find_their_espeak_voice(code: str, voice: str
     assert voices.resolve_voice(code) == voice
 
 
-@pytest.mark.parametrize("code", ["xx", "xx-nope", "english", "", "-"])
+@pytest.mark.parametrize(("name", "voice"), [
+    ("French", "fr"), ("english", "en"), ("English (America)", "en-us"),
+    ("Spanish (Latin America)", "es-419"), ("spanish", "es"), ("Portuguese (Brazil)", "pt-br"),
+    (" german ", "de"), ("Deutsch", "de"),
+    ("Français", "fr"), ("Chinese", "cmn"), ("Chinese (Cantonese)", "yue"), ("italiano", "it"),
+])
+def test_language_names_find_their_espeak_voice(name: str, voice: str) -> None:
+    # espeak-ng's own names ("French (France)"), a name without its region (the voice with the shortest
+    # file name: espeak-ng's French is "fr"), or the language's name for itself
+    assert voices.resolve_voice(name) == voice
+
+
+def test_every_listed_voice_is_one_espeak_ng_reads_by_the_name_resolution_gives() -> None:
+    from model_server.espeak import shared_library
+
+    library = shared_library()
+    listed = voices.voice_names(library)
+    assert len(listed) > 100 and ("French (France)", "fr") in listed
+    assert ("English (America)", "en-us") in listed
+    assert [voice for _, voice in listed if not library.has_voice(voice)] == []
+
+
+@pytest.mark.parametrize("code", ["xx", "xx-nope", "Elvish", "Elvish (Sindarin)", "", "-"])
 def test_codes_with_no_voice_are_unknown(code: str) -> None:
     with pytest.raises(voices.UnknownVoiceError, match="no voice"):
         voices.resolve_voice(code)
@@ -317,6 +339,8 @@ def test_a_regional_tag_reads_the_line_in_its_languages_voice(tmp_path: Path) ->
     assert tagged.meta["used"] and tagged.meta["voice"] == plain.meta["voice"] == "en-us"
     assert tagged.meta["language"] == "en_US"  # what the user asked for, beside the voice that read it
     assert tagged.meta["match"] == plain.meta["match"]
+    named = dialog.transcript_targets(samples, speech, TEXT, "English (America)")
+    assert named.meta["voice"] == "en-us" and named.meta["match"] == plain.meta["match"]
 
 
 @pytest.mark.parametrize("samples", [160, 480, 1600, 3200])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_training import kokoro_gen
+from model_training import kokoro_blend, kokoro_gen
 from model_training.corpus import sentence
 from model_training.kokoro_gen import Unit, segments, tokenize
 
@@ -93,22 +93,22 @@ def test_clips_are_deterministic_and_labelled_by_split(engine: kokoro_gen.Kokoro
 
 def test_blended_voices_speak_six_languages_deterministically(engine: kokoro_gen.KokoroEngine,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kokoro_gen, "KokoroEngine", lambda: engine)
+    monkeypatch.setattr(kokoro_blend, "KokoroEngine", lambda: engine)
     short = lambda rng, language, max_sentences: sentence(rng, language, 2, 5)  # noqa: E731
-    monkeypatch.setattr(kokoro_gen, "utterance", short)
-    clips = list(kokoro_gen.blended_clips(3, seed=5, split="train"))
-    again = list(kokoro_gen.blended_clips(1, seed=5, split="train"))
+    monkeypatch.setattr(kokoro_blend, "utterance", short)
+    clips = list(kokoro_blend.blended_clips(3, seed=5, split="train"))
+    again = list(kokoro_blend.blended_clips(1, seed=5, split="train"))
     assert np.array_equal(clips[0].audio, again[0].audio) and clips[0].meta == again[0].meta
     assert len({c.meta["voice_mix"] for c in clips}) == 3  # a new voice per clip
     for clip in clips:
-        assert clip.meta["source"] == "kokoro_blend" and clip.meta["language"] in kokoro_gen.BLEND_LANGUAGES
+        assert clip.meta["source"] == "kokoro_blend" and clip.meta["language"] in kokoro_blend.BLEND_LANGUAGES
         parts = [p.split("j", 1) for p in clip.meta["voice_mix"].split("+")]
         assert ["j" + name for _, name in parts] == list(kokoro_gen.TRAIN_VOICES)  # never the held-out voice
         assert abs(sum(float(w) for w, _ in parts) - 1.0) < 0.02
         assert np.isclose(clip.ends_s[-1], len(clip.audio) / 16000)
     assert set(engine.voices) == {*kokoro_gen.TRAIN_VOICES, *kokoro_gen.HELDOUT_VOICES}  # engine untouched
     with pytest.raises(ValueError, match="train"):
-        next(kokoro_gen.blended_clips(1, seed=5, split="heldout"))
+        next(kokoro_blend.blended_clips(1, seed=5, split="heldout"))
 
 
 def test_a_blend_of_one_voice_speaks_as_that_voice(engine: kokoro_gen.KokoroEngine) -> None:
