@@ -32,6 +32,9 @@ def test_transcript_in_the_query_is_used_and_reported(server: ServerProcess, spe
     assert meta["dialog"]["match"] >= dialog.TRUST_MATCH[True], meta["dialog"]
     plain = server.post(speech_wav).json()["meta"]
     assert plain["dialog"] == {"transcript": False, "used": False, "language": "en", "warning": None}
+    named = server.post(speech_wav, {"transcript": SPEECH_TEXT, "language": "English (America)"})
+    named = named.json()["meta"]
+    assert named["dialog"]["voice"] == "en-us" and named["dialog"]["match"] == meta["dialog"]["match"]
 
 
 def test_a_repeated_dialog_request_gives_the_same_tracks(server: ServerProcess, speech_wav: bytes) -> None:
