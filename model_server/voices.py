@@ -90,13 +90,14 @@ def _by_name(library: EspeakLibrary, text: str) -> str | None:
 
 
 def resolve_voice(code: str) -> str:
-    """The espeak-ng voice for a language code as people write it: the code in lower case with ``_`` as
+    """The espeak-ng voice for a language as people write it. A language name first (:func:`_by_name`:
+    ``French`` -> ``fr``, ``English (America)`` -> ``en-us``, ``Deutsch`` -> ``de``; espeak-ng would take
+    some names as they are, and then report them as the voice). Else a code: in lower case with ``_`` as
     ``-`` when espeak-ng has a voice of that name (``en_US`` -> ``en-us``, ``pt-BR`` -> ``pt-br``), else
     an alias (:data:`VOICE_ALIASES`: ``zh`` -> ``cmn``, ``es-MX`` -> ``es-419``), else the same without
     its last subtags (``de-DE`` -> ``de``; ``en-GB`` -> ``en`` and ``fr-FR`` -> ``fr``, the names of
     espeak-ng's British and French voices: it looks voices up by file name, not by the language tags
-    ``espeak-ng --voices`` lists); failing all that, a language name (``French`` -> ``fr``, ``English
-    (America)`` -> ``en-us``, ``Deutsch`` -> ``de``: :func:`_by_name`).
+    ``espeak-ng --voices`` lists).
 
     Raises:
         model_server.espeak.EspeakUnavailableError: no espeak-ng here.
@@ -110,7 +111,7 @@ def resolve_voice(code: str) -> str:
     for k in range(len(parts), 0, -1):
         prefix = "-".join(parts[:k])
         candidates += [prefix, VOICE_ALIASES.get(prefix, prefix)]
-    named = _by_name(library, code)  # first: espeak-ng also takes "german" or "French (France)", as they are
+    named = _by_name(library, code)
     if named and library.has_voice(named):
         return named
     for voice in dict.fromkeys(c for c in candidates if c):
