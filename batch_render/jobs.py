@@ -62,9 +62,9 @@ class BatchOptions:
         engine: render engine id; ``None``: the .blend's own, or the Gaussian splat engine for the default
             scene.
         samples: render samples for Cycles/EEVEE (ignored by the splat engine); ``None`` keeps the scene's.
-        language: language of the transcripts (``<stem>.txt`` beside each audio file; an espeak-ng voice code
-            or a language tag such as ``fr``, ``de-DE``); ``None`` keeps the .blend's panel setting (default
-            scene: ``en``).
+        language: language of the transcripts (``<stem>.txt`` beside each audio file; an espeak-ng voice code,
+            a language tag or name such as ``fr``, ``de-DE``, ``French``); ``None`` keeps the .blend's panel
+            setting (default scene: ``en``).
     """
 
     items: list[BatchItem]

@@ -229,8 +229,9 @@ def transcript_targets(samples: np.ndarray, speech100: np.ndarray, text: str, la
         samples: [N] mono 16 kHz audio.
         speech100: [T, len(MODEL_AUS)] the audio model's AUs at 100 Hz (T = ceil(N / 160)).
         text: the transcript as the user gave it ("" = none).
-        language: espeak-ng voice code (``en``, ``de``, ``fr``...) or a language tag espeak-ng's voice can be
-            found for (``en-US``, ``de-DE``, ``zh``: :func:`model_server.voices.resolve_voice`).
+        language: espeak-ng voice code (``en``, ``de``, ``fr``...), or a language tag or name espeak-ng's
+            voice can be found for (``en-US``, ``de-DE``, ``zh``, ``French``:
+            :func:`model_server.voices.resolve_voice`).
         model_of: the acoustic model for the aligner (None: cepstra only).
         posteriors: [T, C] the model's phone-class posteriors of ``samples`` (what ``model_of(samples)``
             gives with them); None for weights without the phone-class output (or without ``model_of``).

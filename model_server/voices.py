@@ -106,14 +106,14 @@ def resolve_voice(code: str) -> str:
     from .espeak import shared_library
 
     library = shared_library()
+    named = _by_name(library, code)
+    if named and library.has_voice(named):
+        return named
     parts = code.strip().lower().replace("_", "-").split("-")
     candidates: list[str] = []  # espeak-ng's names are lower case (its lookup is not reliably case-blind)
     for k in range(len(parts), 0, -1):
         prefix = "-".join(parts[:k])
         candidates += [prefix, VOICE_ALIASES.get(prefix, prefix)]
-    named = _by_name(library, code)
-    if named and library.has_voice(named):
-        return named
     for voice in dict.fromkeys(c for c in candidates if c):
         if library.has_voice(voice):
             return voice

@@ -58,7 +58,8 @@ class GenerateRequest:
         timeout_s: how long to wait for the server's answer.
         transcript: the line's text (dialog mode); "" = the UTF-8 ``<audio stem>.txt`` beside the audio
             when there is one (``au_contract.transcripts``), else none.
-        language: espeak-ng voice code or language tag of the transcript (``en``, ``de``, ``en-US``...).
+        language: espeak-ng voice code, language tag or name of the transcript (``en``, ``en-US``,
+            ``French``).
     """
 
     audio_path: str

@@ -122,8 +122,7 @@ def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: s
     # Writes.
     gaze = bl_gaze.gaze_curves(scene, ctl, req.frame_start, tracks.frame_count, req.fps, req.seed)
     values = bl_lines.LineValues(filepath or req.audio_path, req.emotion, req.strength, req.seed,
-                                 str(getattr(req, "transcript", "") or ""), str(tracks.meta.get("model", "")),
-                                 str(getattr(req, "language", "") or ""))
+                                 req.transcript, str(tracks.meta.get("model", "")), req.language)
     sound_path = None if sound_problem else req.audio_path
     bl_lines.write(scene, ctl, plan, prepared.curves + gaze, values, sound_path)
     if sound_problem:
