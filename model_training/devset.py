@@ -17,9 +17,11 @@ odd rate), and when every aligned pause of >= 250 ms sits near the recording's n
 pause check hear the recording with its DC offset removed (``model_server.filters.remove_dc``, as the
 server does): some recordings carry an offset of -25 dBFS, which passed as their noise floor and hid the
 words the text lacks (sets before session 10 kept such clips); the stored audio keeps its offset. The
-gate is weak: a wrong text of similar length passes it (docs/evaluation.md). The phone timings of a kept
-clip come from :mod:`model_training.sphinx_align` (pocketsphinx over espeak-ng's phones mapped to English
-ones), more precise than the DTW's on every voice but espeak-ng's own (docs/evaluation.md).
+gate is weak: a wrong text of similar length passes it (docs/evaluation.md). So since session 16 a borrowed
+text must also pass :mod:`model_training.text_check` (pocketsphinx: the recording fits its own text clearly
+better than other texts of the list; ``meta["text_fit"]``, computed for every clip). The phone timings of
+a kept clip come from :mod:`model_training.sphinx_align` (pocketsphinx over espeak-ng's phones mapped to
+English ones), more precise than the DTW's on every voice but espeak-ng's own (docs/evaluation.md).
 
 Development data only: nothing here is used to train or to choose a model by default; the licences
 (recorded per clip in ``meta["licence"]`` and in the model card) decide whether it ever may be. The
@@ -27,7 +29,7 @@ packages are fetched with ``apt-get download`` and unpacked under ``.cache/devse
 ``asterisk-prompt-es-co`` and ``-fr-armelle`` conflict with the core packages), or read from
 ``/usr/share`` when installed. Output: ``.cache/devset/devset_<version>.pkl``, a list of
 :class:`model_training.corpus_build.Clip` at 16 kHz with meta source, speaker, language, text, licence,
-file, align_cost.
+file, align_cost, text_fit.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import numpy as np
 
 from model_server.features import SAMPLE_RATE
 from model_server.filters import remove_dc
-from model_training import metrics
+from model_training import metrics, text_check
 from model_training.corpus_build import Clip, read_clips, write_clips
 from model_training.timing import PAUSE
 
@@ -129,7 +131,7 @@ def version(per_speaker: int, seed: int, timing: str = "sphinx") -> str:
 
     digest = hashlib.sha1(f"{per_speaker}-{seed}-{MAX_COST}-{RATE_TOLERANCE}-{timing}".encode())
     for module in (__file__, forced_align.__file__, sphinx_align.__file__, espeak_gen.__file__,
-                   espeak.__file__, filters.__file__):
+                   espeak.__file__, filters.__file__, text_check.__file__):
         digest.update(Path(str(module)).read_bytes())
     return digest.hexdigest()[:8]
 
@@ -237,15 +239,15 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
     from model_training.forced_align import Aligner
     from model_training.sphinx_align import SphinxAligner
 
-    aligner, timer = Aligner(), SphinxAligner() if timing == "sphinx" else None
+    aligner, sphinx = Aligner(), SphinxAligner()
+    timer = sphinx if timing == "sphinx" else None
     clips: list[Clip] = []
     try:
         for spk in SPEAKERS:
-            clips += speaker_clips(spk, aligner, timer, per_speaker, seed, cache, timing)
+            clips += speaker_clips(spk, aligner, timer, per_speaker, seed, cache, timing, sphinx)
     finally:
         aligner.close()
-        if timer is not None:
-            timer.close()
+        sphinx.close()
     if not clips:  # a failed aligner (say, a worker that could not start) must not cache an empty set
         raise RuntimeError("the development set came out empty: no clip passed alignment; check the "
                            "aligner's log above (run the builder under `if __name__ == '__main__':`)")
@@ -254,14 +256,17 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
 
 
 def speaker_clips(spk: Speaker, aligner: Aligner, timer: SphinxAligner | None, per_speaker: int, seed: int,
-                  cache: Path, timing: str) -> list[Clip]:
+                  cache: Path, timing: str, checker: SphinxAligner) -> list[Clip]:
     """One speaker's clips of the set: candidates in a seeded order, aligned (``aligner``: the DTW gate,
-    ``model_training.forced_align.Aligner``), kept while they pass the match gate and the pause check, with
-    phone timings from ``timer`` (``model_training.sphinx_align.SphinxAligner``; None: the gate's own)."""
+    ``model_training.forced_align.Aligner``), kept while they pass the match gate, the pause check and, for
+    a borrowed text, the text check (:mod:`model_training.text_check` with ``checker``), with phone timings
+    from ``timer`` (``model_training.sphinx_align.SphinxAligner``; None: the gate's own). A speaker with
+    borrowed texts tries 3 x ``per_speaker`` candidates (1.6 x otherwise): the text check drops many."""
     pool = candidates(spk, cache)
+    texts = [t for _, t in pool]
     random.Random(f"{seed}-{spk.speaker}").shuffle(pool)
     tried = []
-    for f, text in pool[:int(1.6 * per_speaker) + 4]:
+    for f, text in pool[:int((1.6 if spk.trusted else 3.0) * per_speaker) + 4]:
         audio = decode(f, spk.ffmpeg_format)
         if not 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S:
             continue
@@ -277,11 +282,14 @@ def speaker_clips(spk: Speaker, aligner: Aligner, timer: SphinxAligner | None, p
         timed = res if timer is None else timer.align(clean, text, spk.espeak)
         if timed is None or not pauses_quiet(clean, timed.phones, timed.starts_s, timed.ends_s):
             continue
+        fit = text_check.check(checker, clean, text, spk.espeak, texts, f.stem)
+        if not (spk.trusted or fit.passed):  # a borrowed text the recording does not say
+            continue
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
         clips.append(Clip(pcm, labiodental_nasals(timed.phones), timed.starts_s, timed.ends_s, {
             "source": spk.speaker.split(":")[0], "speaker": spk.speaker, "language": spk.language,
             "split": "dev", "text": text, "licence": spk.licence, "file": f.name,
-            "align_cost": f"{res.cost:.3f}", "timing": timing}))
+            "align_cost": f"{res.cost:.3f}", "timing": timing, "text_fit": f"{fit.ratio:.3f}"}))
     log.info("%s: %d clips kept of %d aligned (pool %d, median rate %.0f wpm)", spk.speaker, len(clips),
              len(tried), len(pool), median_rate)
     return clips

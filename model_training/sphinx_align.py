@@ -16,6 +16,9 @@ with known timings: ``python -m model_training.forced_align --aligner both`` (do
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from model_server.dtw_align import contiguous
@@ -79,10 +82,46 @@ class SphinxAligner:
                                 beam=1e-120, wbeam=1e-100, pbeam=1e-120, lpbeam=1e-100, lponlybeam=1e-100,
                                 maxhmmpf=-1, maxwpf=-1)
         self._words: set[str] = set()
+        self._loop: Any = None  # the free phone loop of free_score, made on first use
 
     def close(self) -> None:
         """Stop the espeak-ng child process."""
         self._reader.close()
+
+    def _prons(self, text: str, language: str, variant: str = "") -> tuple[list[str], list[str]] | None:
+        """espeak-ng's reading of ``text``: (IPA phones without pauses, their en-us pronunciations)."""
+        ref = self._reader.reference(text, language, variant, DEFAULT_WPM)
+        if ref is None:
+            return None
+        phones = [p for p in ref[1] if p != PAUSE]
+        return (phones, [arpabet(p) for p in phones]) if phones else None
+
+    def text_score(self, audio: np.ndarray, text: str, language: str, variant: str = "") -> float | None:
+        """Acoustic log score per frame of pocketsphinx's best path through ``text``'s phones (a silence
+        may fall between any two) over 16 kHz ``audio``; None when espeak-ng cannot read the text or no
+        path fits (the text is too long for the recording). Compare it with :meth:`free_score`."""
+        read = self._prons(text, language, variant)
+        if read is None:
+            return None
+        prons = read[1]
+        self._add_words(prons)
+        try:
+            self._decoder.set_align_text(" ".join(_word(p) for p in prons))
+            return _per_frame(self._decoder, audio)
+        except (RuntimeError, ValueError):
+            return None
+
+    def free_score(self, audio: np.ndarray) -> float | None:
+        """Acoustic log score per frame of the best path through a free loop of en-us phones (its phone
+        language model, ``allphone``): the yardstick :meth:`text_score` is measured against."""
+        if self._loop is None:
+            import pocketsphinx
+            from pocketsphinx import Decoder
+
+            model = Path(pocketsphinx.__file__).parent / "model" / "en-us" / "en-us-phone.lm.bin"
+            self._loop = Decoder(allphone=str(model), lm=None, loglevel="FATAL", frate=self.frame_rate,
+                                 bestpath=False, lw=2.0, beam=1e-80, pbeam=1e-80)
+        return _per_frame(self._loop, audio)
 
     def _add_words(self, prons: list[str]) -> None:
         new = [p for p in dict.fromkeys(prons) if _word(p) not in self._words]
@@ -106,13 +145,10 @@ class SphinxAligner:
     def align(self, audio: np.ndarray, text: str, language: str, variant: str = "") -> Alignment | None:
         """Align ``text`` (in espeak-ng ``language``) to 16 kHz ``audio``; None if espeak-ng or pocketsphinx
         fails (the caller may fall back to the DTW aligner)."""
-        ref = self._reader.reference(text, language, variant, DEFAULT_WPM)
-        if ref is None:
+        read = self._prons(text, language, variant)
+        if read is None:
             return None
-        phones = [p for p in ref[1] if p != PAUSE]
-        if not phones:
-            return None
-        prons = [arpabet(p) for p in phones]
+        phones, prons = read
         segs = self._segments(audio, prons)
         if segs is None:
             return None
@@ -135,3 +171,17 @@ class SphinxAligner:
         total = len(audio) / SAMPLE_RATE
         res = contiguous(out_p, np.asarray(starts), np.minimum(np.asarray(ends), total), total)
         return Alignment(*res, cost=0.0, rate_wpm=DEFAULT_WPM)
+
+
+def _per_frame(decoder: Any, audio: np.ndarray) -> float | None:
+    """One search of ``decoder`` over 16 kHz ``audio``: the summed acoustic log score of its best path's
+    segments per frame (pocketsphinx hands scores back as probabilities, normalised to each frame's best
+    senone), or None when it finds no path."""
+    decoder.start_utt()
+    decoder.process_raw((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes(), full_utt=True)
+    decoder.end_utt()
+    segs = list(decoder.seg() or ())
+    if not segs:
+        return None
+    frames = segs[-1].end_frame + 1 - segs[0].start_frame
+    return float(sum(np.log(max(s.ascore, 1e-300)) for s in segs)) / max(frames, 1)
