@@ -31,6 +31,7 @@ _HOP = SAMPLE_RATE // FRAME_RATE_HZ
 _CEPSTRA_MAX_HZ = 3800.0
 _N_MFCC = 13
 _SPEECH_DB = -35.0  # frames within this of the loudest (p99) frame count as speech (rate matching)
+_MIN_SPEECH_RUN = 5  # frames: with a noise floor given, shorter loud runs are clicks, not speech
 
 
 @lru_cache(maxsize=1)
@@ -81,14 +82,33 @@ def features(audio: np.ndarray, mel: np.ndarray | None = None) -> np.ndarray:
     return np.concatenate([mfcc, 0.5 * delta, 2.0 * energy[:, None]], axis=1).astype(np.float32)
 
 
-def speech_span_s(audio: np.ndarray) -> tuple[float, float]:
-    """(first, last) time of frames within 35 dB of the loudest ones (the speech span), seconds."""
+def speech_span_s(audio: np.ndarray, above_floor_db: float | None = None) -> tuple[float, float]:
+    """(first, last) time of frames within 35 dB of the loudest ones (the speech span), seconds.
+
+    ``above_floor_db``: frames must also lie this far above the recording's noise floor (the mean level of
+    its quietest 100 ms), and runs of such frames shorter than 50 ms (a click, a codec's start-up) do not
+    count. A telephone prompt whose hiss sits 35 dB under its peak, or that starts with a click, would
+    otherwise count as speech from end to end."""
     n = max(1, len(audio) // _HOP)
     e = _log_energy(audio, n)
-    loud = np.flatnonzero(e > np.percentile(e, 99) + _SPEECH_DB)
+    threshold = float(np.percentile(e, 99)) + _SPEECH_DB
+    if above_floor_db is None:
+        loud = np.flatnonzero(e > threshold)
+    else:
+        stretch = min(len(e), FRAME_RATE_HZ // 10)
+        floor = float(np.convolve(e, np.full(stretch, 1.0 / stretch), mode="valid").min())
+        loud = _long_runs(e > max(threshold, floor + above_floor_db), _MIN_SPEECH_RUN)
     if not len(loud):
         return 0.0, len(audio) / SAMPLE_RATE
     return loud[0] / FRAME_RATE_HZ, (loud[-1] + 1) / FRAME_RATE_HZ
+
+
+def _long_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
+    """Indices of the True frames of ``mask`` [n] that lie in runs of at least ``min_len`` (all of them
+    when no run is that long)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    keep = [np.arange(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_len]
+    return np.concatenate(keep) if keep else np.flatnonzero(mask)
 
 
 def band_centre(n_ref: int, n_real: int, knots: list[tuple[float, float]] | None = None) -> np.ndarray:

@@ -49,6 +49,11 @@ BAND_MIN_S = 1.5
 #: ... or this share of the recording's length, whichever is larger (3.6 s for a minute).
 BAND_SHARE = 0.06
 DEFAULT_WPM = 175
+#: Speech spans (the rate gate's lengths, the band's knots) count only frames this many dB above the
+#: recording's noise floor as well (:func:`model_server.dtw_align.speech_span_s`): 8 kHz GSM prompts whose
+#: hiss lies 35 dB under the peak read as speech from end to end, and their transcripts were declined as
+#: far too short (session 16).
+SPAN_ABOVE_FLOOR_DB = 6.0
 #: Bands wider than this (s either side) are searched coarse to fine: first on a coarse grid
 #: (:data:`COARSE_STEP`), then at 10 ms within ``REFINE_S`` of the coarse path. 0: every recording (on the
 #: development set's own transcripts and the held-out TTS the same closure recall and depth as one 10 ms
@@ -209,7 +214,7 @@ class _Frames:
             n = min(len(ceps), len(model))
             ceps = ceps[:n]
             feats = np.concatenate([ceps, model[:n]], axis=1)
-        return cls(ceps, feats, span_s or dtw_align.speech_span_s(audio))
+        return cls(ceps, feats, span_s or dtw_align.speech_span_s(audio, SPAN_ABOVE_FLOOR_DB))
 
     def stretched(self, factor: float) -> _Frames:
         """The frames of this signal spoken ``factor`` times as long (linear interpolation in time)."""
@@ -301,7 +306,8 @@ def read(samples: np.ndarray, text: str, language: str) -> Reading | None:
     ref = synthesis(text, language, DEFAULT_WPM)
     if ref is None:
         return None
-    return Reading(ref, dtw_align.speech_span_s(ref[0]), dtw_align.speech_span_s(samples))
+    return Reading(ref, dtw_align.speech_span_s(ref[0], SPAN_ABOVE_FLOOR_DB),
+                   dtw_align.speech_span_s(samples, SPAN_ABOVE_FLOOR_DB))
 
 
 def align(samples: np.ndarray, text: str, language: str, model_of: ModelOf | None = None,

@@ -253,6 +253,34 @@ def test_a_wrong_transcript_of_the_same_length_is_not_trusted(tmp_path: Path) ->
     assert not wrong.meta["used"] or wrong.meta["match"] < dialog.TRUST_MATCH[False]
 
 
+def test_a_hissing_prompt_with_a_click_keeps_its_speech_span_and_its_transcript(tmp_path: Path) -> None:
+    """A telephone prompt: the line padded with half a second of hiss 34 dB under its loudest frames, a
+    click at the very start. The hiss lies within the 35 dB that counts as speech, so the span (the rate
+    gate's length, the band's knots) used to run from end to end and the transcript was declined as far
+    too short for the audio; above the noise floor and without runs under 50 ms the span is the line's."""
+    clean = _samples(tmp_path)
+    pad = 8000
+    rng = np.random.default_rng(3)
+    audio = np.concatenate([np.zeros(pad, np.float32), clean, np.zeros(pad, np.float32)])
+    hop = 160
+    frames = clean[: clean.size // hop * hop].reshape(-1, hop)
+    loud = float(np.percentile(np.sqrt((frames ** 2).mean(axis=1)), 99))
+    audio = audio + (loud * 10 ** (-34 / 20) * rng.standard_normal(audio.size)).astype(np.float32)
+    audio[:80] += np.float32(0.3) * np.hanning(80).astype(np.float32)  # 5 ms click
+    a0, b0 = dtw_align.speech_span_s(clean)
+    old = dtw_align.speech_span_s(audio)
+    assert old[0] < 0.05 and old[1] > audio.size / 16000 - 0.05  # hiss and click read as speech
+    a1, b1 = dtw_align.speech_span_s(audio, transcript_align.SPAN_ABOVE_FLOOR_DB)
+    assert abs(a1 - (a0 + 0.5)) < 0.06 and abs(b1 - (b0 + 0.5)) < 0.06, ((a0, b0), (a1, b1))
+    assert dtw_align.speech_span_s(clean, transcript_align.SPAN_ABOVE_FLOOR_DB) == pytest.approx((a0, b0),
+                                                                                                 abs=0.03)
+    reading, noisy = transcript_align.read(clean, TEXT, "en"), transcript_align.read(audio, TEXT, "en")
+    assert reading is not None and noisy is not None
+    assert noisy.rate_ratio == pytest.approx(reading.rate_ratio, rel=0.1)
+    lo, hi = dialog.RATE_RATIO_RANGE
+    assert lo <= noisy.rate_ratio <= hi
+
+
 @pytest.mark.parametrize(("text", "language", "words"), [
     ("😀🎉", "en", "no words"),
     (TEXT, "xx-nope", "no voice 'xx-nope'"),
