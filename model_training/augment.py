@@ -227,7 +227,8 @@ def background(rng: np.random.Generator, seconds: float) -> np.ndarray:
 
 
 def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
-            applied: list[str] | None = None, channel_share: float = 0.0) -> tuple[np.ndarray, float]:
+            applied: list[str] | None = None, channel_share: float = 0.0,
+            channel_weights: tuple[float, ...] = ()) -> tuple[np.ndarray, float]:
     """A random augmentation chain.
 
     Args:
@@ -239,6 +240,8 @@ def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
         channel_share: probability (times ``strength``) of a ``channel`` codec after the noise; when > 0
             it replaces the ``telephone`` step. 0 draws exactly the random numbers of the chain before
             the channel step existed (older recipes' frames stay the same).
+        channel_weights: relative odds of each of ``CHANNELS`` for that codec; () = all alike (and the
+            random numbers of the recipes before weights existed).
 
     Returns:
         (augmented audio [M], time_scale) where label times must be multiplied by ``time_scale``.
@@ -261,7 +264,11 @@ def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
         audio = noise(audio, rng, snr)
         steps.append(f"snr{snr:.0f}")
     if channel_share > 0 and rng.random() < channel_share * strength:
-        name = CHANNELS[int(rng.integers(len(CHANNELS)))][0]
+        if channel_weights:
+            odds = np.asarray(channel_weights, np.float64)
+            name = CHANNELS[int(rng.choice(len(CHANNELS), p=odds / odds.sum()))][0]
+        else:
+            name = CHANNELS[int(rng.integers(len(CHANNELS)))][0]
         audio = channel(audio, name)
         steps.append(f"channel={name}")
     db = float(rng.uniform(-30, 8))

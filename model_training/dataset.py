@@ -60,9 +60,10 @@ class FrameSet:
 
 
 def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 1.0,
-                 channel_share: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 channel_share: float = 0.0, channel_weights: tuple[float, ...] = ()
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, targets and phone-class labels of one clip, augmented when ``rng`` is given
-    (``channel_share``: see :func:`model_training.augment.augment`).
+    (``channel_share``, ``channel_weights``: see :func:`model_training.augment.augment`).
 
     Returns:
         (feats [T, n_mels] float32, targets [T, n_aus] float32, labels [T] int64), T = ceil(N' / 160).
@@ -71,7 +72,8 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
     scale = 1.0
     if rng is not None:
         audio = voice_shift(audio, rng, strength)
-        audio, scale = augment(audio, rng, strength, channel_share=channel_share)
+        audio, scale = augment(audio, rng, strength, channel_share=channel_share,
+                               channel_weights=channel_weights)
     t = n_frames(len(audio))
     starts, ends = clip.starts_s * scale, clip.ends_s * scale
     return (log_mel(audio), au_targets(clip.phones, starts, ends, t),
@@ -79,7 +81,8 @@ def clip_example(clip: Clip, rng: np.random.Generator | None, strength: float = 
 
 
 def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True,
-          background_share: float = 0.1, channel_share: float = 0.0) -> FrameSet:
+          background_share: float = 0.1, channel_share: float = 0.0,
+          channel_weights: tuple[float, ...] = ()) -> FrameSet:
     """Build a frame set: each clip once clean (if ``clean_copy``) plus ``copies`` augmented versions,
     plus ``background_share`` (of the clip count) speech-free noise clips whose target is rest."""
     rng = np.random.default_rng(seed)
@@ -98,7 +101,7 @@ def build(clips: list[Clip], copies: int, seed: int, clean_copy: bool = True,
         versions: list[np.random.Generator | None] = [None] if clean_copy else []
         versions += [np.random.default_rng(rng.integers(1 << 62)) for _ in range(copies)]
         for v in versions:
-            f, y, c = clip_example(clip, v, channel_share=channel_share)
+            f, y, c = clip_example(clip, v, channel_share=channel_share, channel_weights=channel_weights)
             feats.append(f.astype(np.float16))
             targets.append(y.astype(np.float16))
             labels.append(c.astype(np.int8))

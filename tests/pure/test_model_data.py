@@ -116,6 +116,30 @@ def test_codec_channels_only_in_recipes_that_ask_for_them() -> None:
     assert "telephone" not in named, "with codecs the telephone band is one of the channels"
 
 
+def test_channel_weights_pick_the_codecs_and_leave_older_recipes_alone() -> None:
+    """Weighted channel odds (recipe v21: GSM favoured) choose by their weights; without weights the chain
+    draws the same random numbers as before they existed, so v14-v20's frames stay the same."""
+    from model_training.augment import CHANNELS
+    from model_training.recipe import RECIPES
+
+    audio = (0.3 * np.sin(np.arange(SAMPLE_RATE // 4) * 0.05)).astype(np.float32)
+    only_gsm: list[str] = []
+    for seed in range(12):
+        augment(audio, np.random.default_rng(seed), applied=only_gsm, channel_share=1.0,
+                channel_weights=(1.0, 0.0, 0.0, 0.0))
+    assert {s for s in only_gsm if s.startswith("channel=")} == {"channel=gsm"}
+    for seed in range(6):
+        plain, _ = augment(audio, np.random.default_rng(seed), channel_share=0.35)
+        unweighted, _ = augment(audio, np.random.default_rng(seed), channel_share=0.35, channel_weights=())
+        assert np.array_equal(plain, unweighted)
+    v21 = RECIPES["v21"]
+    assert len(v21.channel_weights) == len(CHANNELS) and v21.channel_weights[0] == max(v21.channel_weights)
+    assert CHANNELS[0][0] == "gsm" and RECIPES["v16"].channel_weights == ()
+    changed = ("name", "channel_share", "channel_weights")
+    assert {k: v for k, v in vars(v21).items() if k not in changed} == \
+        {k: v for k, v in vars(RECIPES["v16"]).items() if k not in changed}
+
+
 def _vowel(f0: float, formants: tuple[float, ...]) -> np.ndarray:
     """One second of a synthetic vowel: a pulse train through second-order resonators."""
     from scipy.signal import lfilter
