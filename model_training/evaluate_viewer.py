@@ -286,7 +286,18 @@ def _sets(args: argparse.Namespace) -> list[tuple[str, list[Clip]]]:
         out.append((f"fold:{engine}", clips))
         if args.realign:
             out.append((f"fold:{engine}+{args.dev_timing}", realigned(clips, args.dev_timing)))
+    if args.channel:
+        out = [(f"{name}+{args.channel}", through_channel(clips, args.channel)) for name, clips in out]
     return out
+
+
+def through_channel(clips: list[Clip], name: str) -> list[Clip]:
+    """The clips passed through speech channel ``name`` (``model_training.augment.CHANNELS``: gsm, g722,
+    narrow8k, telephone), same phones and timings: what the codec alone does to the viewer metrics."""
+    from model_training.augment import channel
+
+    return [Clip((np.clip(channel(c.float_audio(), name), -1, 1) * 32767).astype(np.int16), c.phones,
+                 c.starts_s, c.ends_s, c.meta) for c in clips]
 
 
 def realigned(clips: list[Clip], timing: str = "sphinx") -> list[Clip]:
@@ -320,6 +331,7 @@ def _first_per_speaker(clips: list[Clip], n: int) -> list[Clip]:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints the tables and the bound verdicts, returns 0 (verdicts are not enforced)."""
     from model_server.acoustic import AcousticModel
+    from model_training.augment import CHANNELS
 
     parser = argparse.ArgumentParser(description="Viewer metrics (issue 11) of one or more weights files")
     parser.add_argument("--weights", type=Path, nargs="+", default=[DEFAULT_WEIGHTS])
@@ -339,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "training")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--channel", choices=[c[0] for c in CHANNELS],
+                        help="pass every clip through this speech channel first (a codec's own cost)")
     parser.add_argument("--transcripts", nargs="+", default=["none"], choices=["none", "own", "other"],
                         help="dialog mode: no transcript, the clip's own, or another clip's (a wrong one); "
                              "several print side by side")

@@ -18,6 +18,7 @@ from model_training.evaluate_viewer import (
     segment_kinds,
     target_landmarks,
     text_kind,
+    through_channel,
 )
 from model_training.forced_align import match_boundaries, transfer
 
@@ -148,3 +149,18 @@ def test_dev_rows_say_whose_transcripts_the_clips_carry() -> None:
     assert {text_kind(s) for s in ("asterisk:it-menardi", "asterisk:es-co-july", "asterisk:fr-armelle")} == {
         "borrowed"}
     assert text_kind("espeak:m3") is None  # not a dev-set voice: no such row
+
+
+def test_a_channel_passes_every_clip_through_the_codec_and_keeps_its_phones() -> None:
+    """``evaluate_viewer --channel gsm``: the same clips through the codec, phones and timings untouched."""
+    t = np.arange(16000) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) * 16000).astype(np.int16)
+    clip = Clip(audio, ["_", "a", "_"], np.array([0.0, 0.2, 0.8]), np.array([0.2, 0.8, 1.0]),
+                {"speaker": "x"})
+    out = through_channel([clip, clip], "gsm")
+    assert len(out) == 2 and out[0].phones == clip.phones and out[0].meta == clip.meta
+    assert out[0].audio.dtype == np.int16 and out[0].audio.shape == audio.shape
+    np.testing.assert_array_equal(out[0].starts_s, clip.starts_s)
+    assert not np.array_equal(out[0].audio, audio) and np.array_equal(out[0].audio, out[1].audio)
+    spectrum = np.abs(np.fft.rfft(out[0].audio.astype(np.float64)))
+    assert spectrum[4100:].sum() < 1e-2 * spectrum.sum()  # an 8 kHz codec: nothing above 4.1 kHz
