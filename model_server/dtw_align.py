@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from .features import FMAX_HZ, FMIN_HZ, N_MELS, SAMPLE_RATE, hz_to_mel, log_mel, mel_to_hz
+from .prosody import speech_floor
 
 FRAME_RATE_HZ = 100
 PAUSE = "_"
@@ -95,8 +96,7 @@ def speech_span_s(audio: np.ndarray, above_floor_db: float | None = None) -> tup
     if above_floor_db is None:
         loud = np.flatnonzero(e > threshold)
     else:
-        stretch = min(len(e), FRAME_RATE_HZ // 10)
-        floor = float(np.convolve(e, np.full(stretch, 1.0 / stretch), mode="valid").min())
+        floor = speech_floor(e, float("inf"))  # the quietest 100 ms, as the speech flag measures it
         loud = _long_runs(e > max(threshold, floor + above_floor_db), _MIN_SPEECH_RUN)
     if not len(loud):
         return 0.0, len(audio) / SAMPLE_RATE

@@ -255,6 +255,20 @@ def build(per_speaker: int = 30, seed: int = 11, cache: Path = CACHE, timing: st
     return path
 
 
+def drawn(spk: Speaker, cache: Path, seed: int) -> tuple[list[tuple[Path, str]], list[str]]:
+    """A speaker's candidates in the order the set draws them (seeded), and every text of its list (the
+    text check's decoys come from it)."""
+    pool = candidates(spk, cache)
+    texts = [t for _, t in pool]
+    random.Random(f"{seed}-{spk.speaker}").shuffle(pool)
+    return pool, texts
+
+
+def usable_length(audio: np.ndarray) -> bool:
+    """Whether 16 kHz ``audio`` is long enough to align and short enough for the set (0.2 s-``_MAX_S``)."""
+    return 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S
+
+
 def speaker_clips(spk: Speaker, aligner: Aligner, timer: SphinxAligner | None, per_speaker: int, seed: int,
                   cache: Path, timing: str, checker: SphinxAligner) -> list[Clip]:
     """One speaker's clips of the set: candidates in a seeded order, aligned (``aligner``: the DTW gate,
@@ -262,13 +276,11 @@ def speaker_clips(spk: Speaker, aligner: Aligner, timer: SphinxAligner | None, p
     a borrowed text, the text check (:mod:`model_training.text_check` with ``checker``), with phone timings
     from ``timer`` (``model_training.sphinx_align.SphinxAligner``; None: the gate's own). A speaker with
     borrowed texts tries 3 x ``per_speaker`` candidates (1.6 x otherwise): the text check drops many."""
-    pool = candidates(spk, cache)
-    texts = [t for _, t in pool]
-    random.Random(f"{seed}-{spk.speaker}").shuffle(pool)
+    pool, texts = drawn(spk, cache, seed)
     tried = []
     for f, text in pool[:int((1.6 if spk.trusted else 3.0) * per_speaker) + 4]:
         audio = decode(f, spk.ffmpeg_format)
-        if not 0.2 < len(audio) / SAMPLE_RATE <= _MAX_S:
+        if not usable_length(audio):
             continue
         clean = remove_dc(audio, SAMPLE_RATE)  # an offset would pass as the noise floor
         res = aligner.align(clean, text, spk.espeak)
