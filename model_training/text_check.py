@@ -94,9 +94,8 @@ def check(aligner: SphinxAligner, audio: np.ndarray, text: str, language: str, o
         score = aligner.text_score(audio, t, language)
         return None if score is None else free - score
 
-    own = deficit(text)
-    if own is None:  # the text fits no path: unverified, whatever the decoys do
-        return TextFit(None, ())
+    # decoys first, then the own text: pocketsphinx's scores depend slightly on the words its dictionary
+    # has seen (a different order changed one clip's timing when the dev set was rebuilt)
     decoys: list[float] = []
     for other in decoy_texts(text, others, key):
         d = deficit(other)
@@ -104,7 +103,7 @@ def check(aligner: SphinxAligner, audio: np.ndarray, text: str, language: str, o
             decoys.append(d)
         if len(decoys) >= N_DECOYS:
             break
-    return TextFit(own, tuple(decoys))
+    return TextFit(deficit(text), tuple(decoys))
 
 
 def main(argv: list[str] | None = None) -> int:
