@@ -165,7 +165,7 @@ def _render_locked(item: jobs.BatchItem, index: int, total: int, options: jobs.B
         _call_operator("generate_from_audio", filepath=str(audio), emotion=options.emotion,
                        strength=options.strength, frame_start=frame_start, transcript=item.transcript)
         scene = bpy.context.scene
-        note = transcript_note(scene.au_talking_head.last_message)
+        note = transcript_warning(scene)
         strip = sound_strip(scene, audio, frame_start)
         fps = scene.render.fps / scene.render.fps_base
         if duration_s is None:
@@ -196,14 +196,14 @@ def _render_locked(item: jobs.BatchItem, index: int, total: int, options: jobs.B
             partial.unlink(missing_ok=True)
 
 
-def transcript_note(message: str) -> str:
-    """The generate operator's note on the line's transcript (``"Transcript: <the server's warning>"``,
-    ``blender_addon.animation.generation.dialog_warning``) from its result message, "" when it has none."""
-    start = message.find(WARNING_PREFIX)
-    if start < 0:
+def transcript_warning(scene: bpy.types.Scene) -> str:
+    """The server's warning on the transcript of the line just generated (the selected line's
+    ``transcript_result`` when it is one: ``"Transcript: <why>"``), "" when the line has none."""
+    settings = scene.au_talking_head
+    if not 0 <= settings.line_index < len(settings.lines):
         return ""
-    note = message[start:]
-    return note[:-1] if note.endswith(")") else note  # the operator wraps it: "... (Transcript: ...)"
+    said = str(settings.lines[settings.line_index].transcript_result)
+    return said if said.startswith(WARNING_PREFIX) else ""
 
 
 def to_wav(audio: Path, tmp: Path) -> Path:

@@ -51,6 +51,9 @@ class AUTH_PG_line(bpy.types.PropertyGroup):
     transcript: StringProperty(name="Transcript", default="")  # type: ignore[valid-type]
     language: StringProperty(name="Language", default="")  # type: ignore[valid-type]  # "": an older file
     model: StringProperty(name="Model", default="")  # type: ignore[valid-type]
+    # What the server said about the transcript ("" without one): "Transcript: <why it was not (fully)
+    # used>" (au_contract.transcripts.WARNING_PREFIX) or "Transcript used (<voice>): n of m p/b/m closed".
+    transcript_result: StringProperty(name="Transcript Result", default="")  # type: ignore[valid-type]
     mute: BoolProperty(  # type: ignore[valid-type]
         name="Mute", default=False, update=_on_mute,
         description="Silence the line: its keys leave the curves (kept on the line), its sound strip mutes")
@@ -232,6 +235,7 @@ class LineValues:
         audio_path: the audio as the user gave it (may be relative to the .blend).
         emotion, strength, seed: the generation's emotion, its strength and seed.
         transcript: the transcript used ("" when none); language: the language it was given in.
+        transcript_result: what the server said about the transcript (:attr:`AUTH_PG_line.transcript_result`).
         model: the model named in the server's answer.
     """
 
@@ -242,6 +246,7 @@ class LineValues:
     transcript: str = ""
     model: str = ""
     language: str = ""
+    transcript_result: str = ""
 
 
 def write(scene: bpy.types.Scene, ctl: bpy.types.Object, plan: LinePlan, curves: list, values: LineValues,
@@ -260,6 +265,7 @@ def write(scene: bpy.types.Scene, ctl: bpy.types.Object, plan: LinePlan, curves:
     line.audio_path, line.emotion, line.strength, line.seed = (values.audio_path, values.emotion,
                                                                 values.strength, values.seed)
     line.transcript, line.model, line.language = values.transcript, values.model, values.language
+    line.transcript_result = values.transcript_result
     if line.mute:
         line.mute = False  # a regenerated line plays again (its stashed keys come back first)
     bl_layers.write_line(ctl, line, curves, *_span(line))

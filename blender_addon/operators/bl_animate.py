@@ -121,8 +121,9 @@ def apply(context: bpy.types.Context, prepared: generation.Prepared, filepath: s
     result = quality.assess(tracks.channels, req.fps, envelope)
     # Writes.
     gaze = bl_gaze.gaze_curves(scene, ctl, req.frame_start, tracks.frame_count, req.fps, req.seed)
+    said = generation.dialog_warning(tracks) or generation.dialog_note(tracks) or ""
     values = bl_lines.LineValues(filepath or req.audio_path, req.emotion, req.strength, req.seed,
-                                 req.transcript, str(tracks.meta.get("model", "")), req.language)
+                                 req.transcript, str(tracks.meta.get("model", "")), req.language, said)
     sound_path = None if sound_problem else req.audio_path
     bl_lines.write(scene, ctl, plan, prepared.curves + gaze, values, sound_path)
     if sound_problem:

@@ -10,6 +10,8 @@ from typing import Any
 
 import bpy
 
+from au_contract.transcripts import WARNING_PREFIX
+
 from ..animation import bl_lines
 
 
@@ -44,6 +46,9 @@ def draw_lines(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) ->
         box.label(text=f"{line.name}: {line.emotion.title()} {line.strength:.2f}, seed {line.seed}")
         if line.transcript:
             box.label(text=f"Transcript: {line.transcript[:60]}")
+        if line.transcript_result:  # a warning starts with WARNING_PREFIX; a used transcript's note does not
+            warned = line.transcript_result.startswith(WARNING_PREFIX)
+            box.label(text=line.transcript_result[:120], icon="ERROR" if warned else "INFO")
 
 
 class VIEW3D_PT_au_talking_head_lines(bpy.types.Panel):

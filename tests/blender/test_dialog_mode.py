@@ -31,6 +31,7 @@ def test_sidecar_transcript_is_picked_up_and_recorded(fresh: ModuleType, model_s
     line = settings.lines[0]
     assert line.transcript == TEXT + "\n"
     assert "Transcript:" not in settings.last_message
+    assert line.transcript_result.startswith("Transcript used")
 
 
 def test_panel_transcript_with_an_unknown_language_warns_but_generates(fresh: ModuleType, model_server,
@@ -43,6 +44,8 @@ def test_panel_transcript_with_an_unknown_language_warns_but_generates(fresh: Mo
     assert bpy.ops.au_talking_head.generate_from_audio(filepath=str(clip.path)) == {"FINISHED"}
     assert "Transcript: espeak-ng has no voice 'xx-nope'" in settings.last_message
     assert settings.lines[0].transcript == TEXT
+    # the line keeps the server's verdict on its transcript: a dialogue scene's lines each say theirs
+    assert settings.lines[0].transcript_result.startswith("Transcript: espeak-ng has no voice 'xx-nope'")
 
 
 def test_a_sidecar_that_is_not_utf8_changes_nothing(fresh: ModuleType, model_server, clip: Clip,
@@ -88,6 +91,8 @@ def test_regenerating_an_earlier_line_reads_that_lines_own_transcript(fresh: Mod
     assert first.transcript == TEXT and first.language == "en-US"
     assert "Transcript:" not in settings.last_message  # A's text matched A's audio ...
     assert "Transcript used (en-us)" in settings.last_message  # ... in the voice of A's language tag
+    assert first.transcript_result.startswith("Transcript used (en-us): ")
+    assert " p/b/m closed" in settings.lines[lines["bob paid for my baby"]].transcript_result
     settings.line_index = lines["my mom makes maps"]
     assert settings.transcript == ""  # the line's transcript is its file's
     assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
