@@ -73,9 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str] | None =
                                 metavar=f"{name.upper()}.txt", help=f"{spec.help}: a UTF-8 text file; "
                                 f"{spec.range_text}")
             continue
-        if spec.kind is bool:
+        if spec.kind is bool and default:
             parser.add_argument(f"--no-{name}", dest=name, action="store_false", default=default,
                                 help=f"do not {spec.help}")
+            continue
+        if spec.kind is bool:  # off unless asked for
+            parser.add_argument(f"--{name}", dest=name, action="store_true", default=default, help=spec.help)
             continue
         accepted = f"one of {', '.join(spec.choices)}" if spec.choices else spec.range_text
         parser.add_argument(f"--{name}", type=argparse_type(name), default=default, metavar=name.upper(),

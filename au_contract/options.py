@@ -108,6 +108,9 @@ class RequestOptions:
         prosody: add brow raises (AU01/AU02) on pitch accents.
         smoothing: extra temporal smoothing of the speech AUs, 0..1 (1 = a 60 ms Gaussian).
         landmarks: include the 68 iBUG landmarks per frame.
+        precise: precise mode (``model_server.views``): the acoustic model hears the recording three ways
+            (as it is, and with every frequency scaled by 0.9 and 1.1) and averages; about twice the model's
+            time.
         transcript: the line's text (dialog mode, ``model_server.dialog``): at most
             :data:`MAX_TRANSCRIPT_BYTES` of UTF-8, no NUL; "" = none. A text that does not match the audio
             is never an error: the server answers audio-only tracks with a warning in ``meta["dialog"]``.
@@ -126,6 +129,9 @@ class RequestOptions:
     prosody: bool = _option(True, "add brow raises (AU01/AU02) on pitch accents")
     smoothing: float = _option(0.0, "extra smoothing of the speech AUs (1 = a 60 ms Gaussian)", 0.0, 1.0)
     landmarks: bool = _option(True, "include the 68 iBUG landmarks per frame")
+    precise: bool = _option(False, "precise lips: the model also hears the voice as from a longer and a "
+                            "shorter vocal tract (every frequency x0.9 and x1.1) and averages: deeper "
+                            "closures, fewer false ones, about twice the model time")
     transcript: str = _option("", "the line's transcript (dialog mode): the lips hit its consonants",
                               max_bytes=MAX_TRANSCRIPT_BYTES, range_text=f"UTF-8, at most "
                               f"{MAX_TRANSCRIPT_BYTES} bytes")

@@ -24,6 +24,7 @@ from au_contract import MODEL_AUS
 from model_server.errors import ModelServerError
 from model_server.features import N_MELS, SAMPLE_RATE, log_mel, n_frames
 from model_server.phonetics import PHONE_CLASSES
+from model_server.views import PRECISE_FACTORS, mean_or_none, warped
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,22 @@ class AcousticModel:
         """
         mel = _log_mel_of(audio_16k)
         return replace(self.output_features(mel), mel=mel)
+
+    def predict_views(self, audio_16k: np.ndarray, factors: tuple[float, ...] = PRECISE_FACTORS
+                      ) -> AcousticOutput:
+        """:meth:`predict_output` averaged over views of the recording (precise mode,
+        :mod:`model_server.views`): the network hears the log-mel frames warped by each frequency factor;
+        AUs, raw AUs and phone-class logits are averaged over the views (``mel`` is the unwarped frames).
+        ``factors=(1.0,)`` gives exactly :meth:`predict_output`.
+
+        Raises:
+            ValueError: if the audio is not one-dimensional or has non-finite samples, or a bad factor.
+        """
+        mel = _log_mel_of(audio_16k)
+        outs = [self.output_features(warped(mel, f)) for f in factors]
+        aus, raw = mean_or_none([o.aus for o in outs]), mean_or_none([o.raw for o in outs])
+        assert aus is not None and raw is not None
+        return AcousticOutput(aus, raw, mean_or_none([o.phone_logits for o in outs]), mel)
 
     def predict(self, audio_16k: np.ndarray) -> np.ndarray:
         """Mouth/blend AUs of mono 16 kHz speech.

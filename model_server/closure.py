@@ -84,6 +84,11 @@ GATE_EASE_S = 0.025
 #: 1.116 / 1.159 / 1.192, false closures 0.130 / 0.139 / 0.145); v14w at 0.2 / 0.15: 0.796 / 0.808 (jerk
 #: 1.200 / 1.243).
 BILABIAL_EVENT_MIN = 0.15
+#: The same in precise mode (``model_server.views``): the posterior averaged over three views of the voice
+#: peaks lower where they disagree. On the real-speech development set precise mode closes 0.837 of the
+#: bilabials at 0.15 (one view: 0.837) and 0.849 at 0.12 (one view at 0.12: 0.846), with deeper closures
+#: and fewer false ones either way (docs/evaluation.md, "Session 17").
+BILABIAL_EVENT_MIN_PRECISE = 0.12
 BILABIAL_FADE = 0.05
 BILABIAL_SMOOTH_S = 0.02
 _SLACK = 1.0 + 1e-4  # ramps scaled by this reach exactly 1 (0 stays 0)
@@ -103,7 +108,8 @@ def _peak_gate(strength: np.ndarray, size: int, event_lo: float, event_hi: float
     return _ramp(peak, event_lo, event_hi) * relative
 
 
-def closure_gate(closure: np.ndarray, fps: float, bilabial: np.ndarray | None = None) -> np.ndarray:
+def closure_gate(closure: np.ndarray, fps: float, bilabial: np.ndarray | None = None,
+                 bilabial_min: float = BILABIAL_EVENT_MIN) -> np.ndarray:
     """``G``: how much a closure event shuts the lips at each frame.
 
     Args:
@@ -113,6 +119,8 @@ def closure_gate(closure: np.ndarray, fps: float, bilabial: np.ndarray | None = 
             raised to a matched transcript's closures), or None for weights without a phone-class output.
             With it, the events are its peaks of height >= ``BILABIAL_EVENT_MIN`` and the gate follows its
             shape; the closure strength is not used.
+        bilabial_min: the bilabial evidence's event threshold (:data:`BILABIAL_EVENT_MIN`, or
+            :data:`BILABIAL_EVENT_MIN_PRECISE` in precise mode).
 
     Returns:
         [T] float32 in [0, 1]: 1 at and near every closure peak of height >= EVENT_MIN (of the bilabial
@@ -126,7 +134,7 @@ def closure_gate(closure: np.ndarray, fps: float, bilabial: np.ndarray | None = 
         gate = _peak_gate(closure.astype(np.float32), size, EVENT_MIN - EVENT_FADE, EVENT_MIN)
     else:
         gate = _peak_gate(np.clip(bilabial, 0.0, 1.0).astype(np.float32), size,
-                          BILABIAL_EVENT_MIN - BILABIAL_FADE, BILABIAL_EVENT_MIN)
+                          bilabial_min - BILABIAL_FADE, bilabial_min)
     gate = gate.astype(np.float32)
     if gate.size < 2:
         return gate
@@ -148,7 +156,8 @@ def peak_resample(values: np.ndarray, fps: float, n_frames: int, source_rate: fl
 
 
 def enforce_closures(tracks: np.ndarray, codes: Sequence[str], fps: float,
-                     bilabial: np.ndarray | None = None) -> np.ndarray:
+                     bilabial: np.ndarray | None = None, bilabial_min: float = BILABIAL_EVENT_MIN
+                     ) -> np.ndarray:
     """Return a copy of ``tracks`` where the opening AUs give way to closure events by ``1 - G`` and the
     closure-only AUs (:data:`CLOSURE_ONLY_AUS`) follow them, scaled by ``G``.
 
@@ -157,6 +166,7 @@ def enforce_closures(tracks: np.ndarray, codes: Sequence[str], fps: float,
         codes: the K AU codes of the columns.
         fps: frames per second of ``tracks``.
         bilabial: [T] bilabial evidence at ``fps`` (:func:`closure_gate`), or None.
+        bilabial_min: its event threshold (:func:`closure_gate`).
 
     Returns:
         [T, K] float32; only the columns of ``OPENING_AUS`` (near closure events) and of
@@ -169,7 +179,7 @@ def enforce_closures(tracks: np.ndarray, codes: Sequence[str], fps: float,
     out = np.array(tracks, dtype=np.float32, copy=True)
     if not closing or not opening or out.shape[0] == 0:
         return out
-    gate = closure_gate(out[:, closing].max(axis=1), fps, bilabial)  # [T]
+    gate = closure_gate(out[:, closing].max(axis=1), fps, bilabial, bilabial_min)  # [T]
     out[:, opening] *= (1.0 - gate)[:, None]
     out[:, pressing] *= gate[:, None]
     return out

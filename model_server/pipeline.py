@@ -28,13 +28,20 @@ from au_contract.options import OptionsError, RequestOptions
 from au_contract.tracks import Landmarks, TrackSet
 
 from . import __version__, dialog, emotion, prosody, resample
-from .closure import BILABIAL_SMOOTH_S, enforce_closures, peak_resample
+from .closure import (
+    BILABIAL_EVENT_MIN,
+    BILABIAL_EVENT_MIN_PRECISE,
+    BILABIAL_SMOOTH_S,
+    enforce_closures,
+    peak_resample,
+)
 from .decode import DEFAULT_MAX_DURATION_S, TARGET_RATE, DecodedAudio, decode_audio
 from .filters import remove_dc
 from .phonetics import PHONE_CLASSES
 from .presence import quiet_gate, speech_presence
 from .transcript_align import ModelFrames
 from .upper_face import UpperFaceOptions, UpperFaceResult, upper_face
+from .views import PLAIN_FACTORS, PRECISE_FACTORS
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +154,7 @@ def predict_tracks(audio: bytes | Path | DecodedAudio, options: PredictOptions |
     watch.lap("analysis_ms")
     presence = _presence(track)
     heard = (ModelFrames(np.zeros((n100, len(MODEL_AUS)), np.float32)) if silent
-             else _speech_frames(model, samples, presence, phones=True))
+             else _speech_frames(model, samples, presence, phones=True, factors=_factors(opts)))
     watch.lap("model_ms")
     speech100, said = _dialog(model, samples, heard, silent, opts)
     bilabial100 = _bilabial_evidence(heard, presence, said)
@@ -201,13 +208,18 @@ def _decode(audio: bytes | Path | DecodedAudio, opts: PredictOptions) -> Decoded
     return decode_audio(data, max_duration_s=opts.max_duration_s)
 
 
-def _speech_frames(model: SpeechModel, samples: np.ndarray, presence: np.ndarray, phones: bool = False
-                   ) -> ModelFrames:
+def _factors(opts: PredictOptions) -> tuple[float, ...]:
+    """The views the model hears (``model_server.views``): three in precise mode, else one."""
+    return PRECISE_FACTORS if opts.precise else PLAIN_FACTORS
+
+
+def _speech_frames(model: SpeechModel, samples: np.ndarray, presence: np.ndarray, phones: bool = False,
+                   factors: tuple[float, ...] = PLAIN_FACTORS) -> ModelFrames:
     """Stage 2: the model's mouth and blend AUs at 100 Hz ([ceil(N/160), len(MODEL_AUS)]), gated by
     ``presence`` (:func:`_presence` of the samples' track: 0 where nobody speaks), plus (when ``phones`` is
     set) the log-mel frames the model heard and the phone-class posteriors if the weights have the
     phone-class output (one network pass for all)."""
-    heard = _run_model(model, samples, phones)
+    heard = _run_model(model, samples, phones, factors)
     return replace(heard, aus=heard.aus * presence[:, None])
 
 
@@ -258,7 +270,7 @@ def _dialog(model: SpeechModel, samples: np.ndarray, heard: ModelFrames, silent:
 
     def model_of(audio: np.ndarray) -> ModelFrames:  # the gate needs no pitch: voiced frames are speech
         track = prosody.analyse(audio, -(-audio.size // prosody.HOP), pitch=False)
-        return _speech_frames(model, audio, _presence(track), phones=True)
+        return _speech_frames(model, audio, _presence(track), phones=True, factors=_factors(opts))
 
     result = dialog.transcript_targets(samples, heard.aus, opts.transcript, opts.language, model_of,
                                        heard.phones, heard.mel)
@@ -278,7 +290,9 @@ def _au_properties(speech100: np.ndarray, face: UpperFaceResult, n_frames: int, 
     times = np.arange(n_frames, dtype=np.float64) / opts.fps
     mouth = resample.resample_tracks(speech100, opts.fps, n_frames, smoothing=opts.smoothing)
     bilabial = None if bilabial100 is None else peak_resample(bilabial100, opts.fps, n_frames)
-    mouth = enforce_closures(mouth, MODEL_AUS, opts.fps, bilabial)  # at the output rate: what the rig shows
+    event_min = BILABIAL_EVENT_MIN_PRECISE if opts.precise else BILABIAL_EVENT_MIN
+    # at the output rate: what the rig shows
+    mouth = enforce_closures(mouth, MODEL_AUS, opts.fps, bilabial, event_min)
     upper = face.render(times, snap_fps=opts.fps)
     aus = np.zeros((n_frames, len(AU_CODES)))
     for i, code in enumerate(MODEL_AUS):
@@ -307,14 +321,15 @@ def _meta(opts: PredictOptions, model: SpeechModel, decoded: DecodedAudio, silen
         "emotion": {"name": opts.emotion, "strength": opts.strength,
                     "one_sided": emotion.one_sided(opts.emotion)},
         "options": {"fps": opts.fps, "blinks": opts.blinks, "prosody": opts.prosody,
-                    "smoothing": opts.smoothing, "landmarks": opts.landmarks},
+                    "smoothing": opts.smoothing, "landmarks": opts.landmarks, "precise": opts.precise},
         "events": {"blinks": len(face.blink_times_s), "brow_raises": len(face.accent_times_s)},
         "landmark_basis": None if basis is None else basis.source,
         "timing_ms": timings,
     }
 
 
-def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False) -> ModelFrames:
+def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False,
+               factors: tuple[float, ...] = PLAIN_FACTORS) -> ModelFrames:
     """Model AUs [ceil(N/160), len(MODEL_AUS)] at 100 Hz (not gated) and, with ``phones``, what else the
     model gives (:func:`_outputs`); long clips in chunks with context (then without the log-mel frames)."""
     if tuple(model.channels) != MODEL_AUS:
@@ -323,14 +338,14 @@ def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False) ->
     n100 = -(-samples.size // hop)
     chunk = int(CHUNK_S * TARGET_RATE) // hop * hop
     if samples.size <= chunk * 2:
-        whole = _outputs(model, samples, phones)
+        whole = _outputs(model, samples, phones, factors)
         return ModelFrames(whole.aus[:n100], None if whole.phones is None else whole.phones[:n100], whole.mel)
     context = int(CONTEXT_S * TARGET_RATE) // hop * hop
     aus: list[np.ndarray] = []
     posteriors: list[np.ndarray] = []
     for start in range(0, samples.size, chunk):  # consecutive chunks: their own frames, in order
         lo = max(0, start - context)
-        part = _outputs(model, samples[lo:start + chunk + context], phones)
+        part = _outputs(model, samples[lo:start + chunk + context], phones, factors)
         first = (start - lo) // hop
         own = slice(first, first + min(chunk // hop, n100 - start // hop))
         aus.append(part.aus[own])
@@ -339,14 +354,21 @@ def _run_model(model: SpeechModel, samples: np.ndarray, phones: bool = False) ->
     return ModelFrames(np.concatenate(aus), np.concatenate(posteriors) if posteriors else None)
 
 
-def _outputs(model: SpeechModel, audio: np.ndarray, phones: bool) -> ModelFrames:
-    """One network pass over ``audio``: AUs, and with ``phones`` (for a model with ``predict_output``) the
-    phone posteriors (None for weights without them) and the log-mel frames."""
-    predict_output = getattr(model, "predict_output", None) if phones else None
-    if predict_output is None:
-        return ModelFrames(np.asarray(model.predict(audio), np.float32))
-    out = predict_output(audio)
-    return ModelFrames(np.asarray(out.aus, np.float32), out.phone_posteriors(), out.mel)
+def _outputs(model: SpeechModel, audio: np.ndarray, phones: bool, factors: tuple[float, ...] = PLAIN_FACTORS
+             ) -> ModelFrames:
+    """One network pass over ``audio`` per view (``factors``, :mod:`model_server.views`; a model without
+    ``predict_views`` hears one): AUs, and with ``phones`` (for a model with ``predict_output``) the phone
+    posteriors (None for weights without them) and the log-mel frames."""
+    predict_views = getattr(model, "predict_views", None) if factors != PLAIN_FACTORS else None
+    if predict_views is not None:
+        out = predict_views(audio, factors)
+    else:
+        predict_output = getattr(model, "predict_output", None) if phones else None
+        if predict_output is None:
+            return ModelFrames(np.asarray(model.predict(audio), np.float32))
+        out = predict_output(audio)
+    return ModelFrames(np.asarray(out.aus, np.float32), out.phone_posteriors() if phones else None,
+                       out.mel if phones else None)
 
 
 __all__ = ["EMOTIONS", "OptionsError", "PredictOptions", "get_model", "predict_tracks"]

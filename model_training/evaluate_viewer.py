@@ -87,16 +87,18 @@ def target_landmarks(phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray
 
 
 def predicted_landmarks(model: object, audio: np.ndarray, fps: float, transcript: str = "",
-                        language: str = "en") -> np.ndarray:
+                        language: str = "en", precise: bool = False) -> np.ndarray:
     """The server pipeline's landmarks for 16 kHz ``audio``, resampled to 100 Hz: [ceil(N/160), 68, 3].
 
-    ``transcript`` (in espeak-ng voice ``language``) runs the pipeline in dialog mode."""
+    ``transcript`` (in espeak-ng voice ``language``) runs the pipeline in dialog mode; ``precise`` in
+    precise mode (``model_server.views``)."""
     from model_server.decode import DecodedAudio
     from model_server.pipeline import PredictOptions, predict_tracks
 
     decoded = DecodedAudio(samples=audio.astype(np.float32), sample_rate=16000, source_rate=16000,
                            source_channels=1, source_format="WAV", duration_s=len(audio) / 16000)
-    options = PredictOptions(fps=fps, blinks=False, prosody=False, transcript=transcript, language=language)
+    options = PredictOptions(fps=fps, blinks=False, prosody=False, transcript=transcript, language=language,
+                             precise=precise)
     tracks = predict_tracks(decoded, options, model=model)  # type: ignore[arg-type]
     assert tracks.landmarks is not None
     n100 = -(-len(audio) // 160)
@@ -197,15 +199,17 @@ def transcript_for(clips: list[Clip], k: int, mode: str) -> str:
 
 
 def evaluate(model: object, clips: Iterable[Clip], set_name: str, fps: float,
-             basis: LandmarkBasis, transcripts: str = "none") -> dict[str, dict[str, float]]:
+             basis: LandmarkBasis, transcripts: str = "none", precise: bool = False
+             ) -> dict[str, dict[str, float]]:
     """Rows ``<set>:all``, ``<set>:source=..``, ``lang=..``, ``speaker=..`` of one model on ``clips``;
-    ``transcripts`` (``none``, ``own``, ``other``): what dialog mode is given (:func:`transcript_for`)."""
+    ``transcripts`` (``none``, ``own``, ``other``): what dialog mode is given (:func:`transcript_for`);
+    ``precise``: the pipeline's precise mode."""
     groups: dict[str, Group] = defaultdict(Group)
     clips = list(clips)
     for k, clip in enumerate(clips):
         audio = clip.float_audio()
         text = transcript_for(clips, k, transcripts)
-        pred = predicted_landmarks(model, audio, fps, text, dialog_voice(clip))
+        pred = predicted_landmarks(model, audio, fps, text, dialog_voice(clip), precise)
         target = target_landmarks(clip.phones, clip.starts_s, clip.ends_s, len(pred), basis)
         score = score_clip(pred, target, clip.phones, clip.starts_s, clip.ends_s)
         meta = clip.meta
@@ -356,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transcripts", nargs="+", default=["none"], choices=["none", "own", "other"],
                         help="dialog mode: no transcript, the clip's own, or another clip's (a wrong one); "
                              "several print side by side")
+    parser.add_argument("--lips", nargs="+", default=["plain"], choices=["plain", "precise"],
+                        help="the pipeline's default (plain) or precise mode (model_server.views, the "
+                             "request option precise); both print side by side")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     basis = load_basis()
@@ -368,9 +375,12 @@ def main(argv: list[str] | None = None) -> int:
             name = str(model.version)  # recipe, seed, date: file names are often all acoustic.onnx
             if any(label.split("/")[0] == name for label in per_model):  # same recipe, seed and day
                 name = f"{name}@{w.parent.name}"
-            for mode in args.transcripts:
-                label = name if args.transcripts == ["none"] else f"{name}/{mode}"
-                per_model[label] = evaluate(model, clips, set_name, args.fps, basis, mode)
+            for lips in args.lips:
+                for mode in args.transcripts:
+                    label = name if args.transcripts == ["none"] else f"{name}/{mode}"
+                    label += "" if args.lips == ["plain"] else f"+{lips}"
+                    per_model[label] = evaluate(model, clips, set_name, args.fps, basis, mode,
+                                                precise=lips == "precise")
         report[set_name] = per_model
         print_side_by_side(f"{set_name}: viewer metrics at {args.fps:g} fps ({len(clips)} clips)", per_model)
     print("\n## bounds (issue 11)")

@@ -53,6 +53,7 @@ class GenerateRequest:
         strength: emotion strength 0..1.
         blinks, prosody: server options.
         smoothing: server smoothing strength 0..1.
+        precise: the server's precise mode (``RequestOptions.precise``).
         seed: seed of blinks and prosody.
         tolerance: key reduction bound (AU units, see ``keyreduce``).
         timeout_s: how long to wait for the server's answer.
@@ -71,6 +72,7 @@ class GenerateRequest:
     blinks: bool = True
     prosody: bool = True
     smoothing: float = 0.0
+    precise: bool = True
     seed: int = 0
     tolerance: float = keyreduce.DEFAULT_TOLERANCE
     timeout_s: float = 300.0
@@ -96,7 +98,8 @@ class GenerateRequest:
         landmarks; the chosen emotion is applied by the rig's emotion properties instead."""
         return RequestOptions(fps=self.fps, emotion="NEUTRAL", strength=0.0, seed=self.seed,
                               blinks=self.blinks, prosody=self.prosody, smoothing=self.smoothing,
-                              landmarks=False, transcript=self.transcript, language=self.language)
+                              landmarks=False, transcript=self.transcript, language=self.language,
+                              precise=self.precise)
 
 
 @dataclass

@@ -75,7 +75,8 @@ def build_request(context: bpy.types.Context, filepath: str, emotion: str, stren
     return generation.GenerateRequest(
         audio_path=bpy.path.abspath(filepath) if filepath else "", server_url=s.server_url,
         fps=scene_fps(scene.render.fps, scene.render.fps_base), frame_start=frame_start, emotion=emotion,
-        strength=strength, blinks=s.blinks, prosody=s.prosody, smoothing=s.smoothing, seed=s.seed,
+        strength=strength, blinks=s.blinks, prosody=s.prosody, smoothing=s.smoothing, precise=s.precise,
+        seed=s.seed,
         tolerance=s.tolerance, transcript=s.transcript if transcript is None else transcript,
         language=s.language)
 

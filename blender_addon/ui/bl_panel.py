@@ -73,6 +73,7 @@ def draw_generation(layout: bpy.types.UILayout, settings: bpy.types.PropertyGrou
     row = opts.row(align=True)
     row.prop(settings, "blinks", toggle=True)
     row.prop(settings, "prosody", toggle=True)
+    row.prop(settings, "precise", toggle=True)
     opts.prop(settings, "smoothing", slider=True)
     opts.prop(settings, "seed")
     opts.prop(settings, "tolerance")

@@ -60,7 +60,7 @@ GOOD_VALUES: list[tuple[str, str, Any]] = [
 def test_one_field_per_option_with_help_default_and_range() -> None:
     fields = [f.name for f in dataclasses.fields(RequestOptions)]
     assert fields == list(SPECS) == ["fps", "emotion", "strength", "seed", "blinks", "prosody", "smoothing",
-                                     "landmarks", "transcript", "language"]
+                                     "landmarks", "precise", "transcript", "language"]
     for spec in SPECS.values():
         assert spec.help and spec.kind in (float, int, bool, str)
         assert check_value(spec.name, spec.default) == spec.default, "every default is valid"
@@ -160,6 +160,9 @@ def test_cli_flags_read_the_contract_defaults_and_values(capsys: pytest.CaptureF
     got = options_from_namespace(args, PredictOptions, max_duration_s=60.0)
     assert got == PredictOptions(fps=24.0, emotion="FEAR", seed=7, blinks=False, landmarks=False,
                                  smoothing=0.5, max_duration_s=60.0)
+    # an option that is off by default is turned on by its name (not --no-...)
+    args, _ = _parse(predict.configure, ["in.wav", "-o", "o.json", "--precise"], capsys)
+    assert options_from_namespace(args, PredictOptions, max_duration_s=60.0).precise is True
     args, _ = _parse(batch_cli.configure, ["in.wav", "-o", "out"], capsys)
     assert (args.fps, args.emotion, args.strength) == (None, "NEUTRAL", 1.0), "render keeps the .blend's fps"
 

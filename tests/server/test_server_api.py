@@ -123,10 +123,18 @@ def test_smoothing_makes_mouth_tracks_smoother(server: ServerProcess, speech_wav
     assert roughness(smooth) < 0.8 * roughness(raw)
 
 
+def test_precise_mode_is_asked_for_by_query(server: ServerProcess, speech_wav: bytes) -> None:
+    plain = tracks_of(server.post(speech_wav, {"landmarks": "false"}))
+    precise = tracks_of(server.post(speech_wav, {"precise": "true", "landmarks": "false"}))
+    assert (plain["meta"]["options"]["precise"], precise["meta"]["options"]["precise"]) == (False, True)
+    assert max(np.abs(np.asarray(precise["channels"][c]) - np.asarray(plain["channels"][c])).max()
+               for c in MODEL_AUS) > 0.01
+
+
 @pytest.mark.parametrize("params", [
     {"fps": 0}, {"fps": -30}, {"fps": "abc"}, {"fps": "nan"}, {"fps": "inf"}, {"fps": 5000},
     {"emotion": "HAPPY"}, {"strength": 1.5}, {"strength": -0.1}, {"seed": -1}, {"seed": "x"},
-    {"smoothing": 2}, {"blinks": "maybe"}, {"fpz": 30}, [("fps", "30"), ("fps", "25")],
+    {"smoothing": 2}, {"blinks": "maybe"}, {"precise": "very"}, {"fpz": 30}, [("fps", "30"), ("fps", "25")],
 ])
 def test_bad_parameters_are_400_json(server: ServerProcess, speech_wav: bytes, params: Any) -> None:
     r = server.post(speech_wav, params)
