@@ -157,7 +157,7 @@ def main() -> int:
         if seconds == 60.0:
             stage_note = ", ".join(f"{k[:-3]} {statistics.median(stages[k]):.1f}" for k in STAGES)
         rows.append(dialog_row(clip, made[seconds][1], seconds, model, max(3, args.repeats // 3)))
-    for seconds, clip in clips.items():  # precise mode (the add-on's default): three views of the voice
+    for seconds, clip in clips.items():  # precise mode (an option): three views of the voice
         precise = PredictOptions(precise=True)
         predict_tracks(clip, precise, model=model)
         def run(c: bytes = clip, o: PredictOptions = precise) -> None:

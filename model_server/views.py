@@ -8,8 +8,9 @@ mode lets the network hear the recording as it is and with every frequency scale
 band at its centre frequency times the factor, interpolated), and averages what it hears: AUs and raw AUs
 arithmetically, phone-class logits too (the posteriors' normalised geometric mean). A voice the model
 hears badly at its own length is often heard well at one of the other two; averaging keeps what the
-views agree on. It costs one network pass per view (about 2.2x the model's time, the predict path
-~1.8x): an option (``RequestOptions.precise``), not the default, so the server keeps its speed targets.
+views agree on. It costs one network pass per view (about twice the model stage's time, the predict
+path 1.3-1.65x): an option (``RequestOptions.precise``), not the default, so the server keeps its speed
+targets.
 
 On the real-speech development set (docs/evaluation.md, "Session 17") precise mode deepens the closures
 and removes false ones; averaged posteriors peak lower, so the closure stage's bilabial event threshold is

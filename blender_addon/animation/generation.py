@@ -72,7 +72,7 @@ class GenerateRequest:
     blinks: bool = True
     prosody: bool = True
     smoothing: float = 0.0
-    precise: bool = True
+    precise: bool = False
     seed: int = 0
     tolerance: float = keyreduce.DEFAULT_TOLERANCE
     timeout_s: float = 300.0

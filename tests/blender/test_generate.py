@@ -178,18 +178,19 @@ def _free_port() -> int:
     return free_port()
 
 
-def test_precise_lips_are_on_by_default_and_reach_the_server(fresh: ModuleType, model_server,
+def test_precise_lips_are_off_by_default_and_reach_the_server(fresh: ModuleType, model_server,
                                                              clip: Clip) -> None:
-    # the panel's Precise Lips toggle (on by default) is the server's precise option: the tracks say which
+    # the panel's Precise Lips toggle (off by default, like the server's) is the server's precise option:
+    # the tracks say which
     bpy = fresh
     scene = bpy.context.scene
     make_rig(bpy)
     settings = scene.au_talking_head
     settings.server_url = model_server.url
-    assert settings.precise is True
+    assert settings.precise is False
     generation = _ext("animation.generation")
     assert _generate(bpy, clip.path, frame_start=1) == {"FINISHED"}
-    assert [t.meta["options"]["precise"] for t in generation._CACHE.values()][-1] is True
-    settings.precise = False
-    assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
     assert [t.meta["options"]["precise"] for t in generation._CACHE.values()][-1] is False
+    settings.precise = True
+    assert bpy.ops.au_talking_head.regenerate() == {"FINISHED"}
+    assert [t.meta["options"]["precise"] for t in generation._CACHE.values()][-1] is True

@@ -331,5 +331,5 @@ def test_openapi_lists_the_contract_options(server: ServerProcess) -> None:
     schema = httpx.get(server.url + "/v1/openapi.json").json()
     params = schema["paths"]["/v1/tracks"]["post"]["parameters"]
     assert [p["name"] for p in params] == ["fps", "emotion", "strength", "seed", "blinks", "prosody",
-                                           "smoothing", "landmarks", "transcript", "language"]
+                                           "smoothing", "landmarks", "precise", "transcript", "language"]
     assert params[0]["schema"]["maximum"] == MAX_FPS
