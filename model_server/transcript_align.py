@@ -178,10 +178,10 @@ def _speak(text: str, language: str, rate_wpm: int) -> _Reading | None:
     """One espeak-ng synthesis for :func:`synthesis`."""
     import soxr
 
-    from .espeak import shared_library
+    from .espeak_fresh import speak_fresh
 
-    try:
-        raw = shared_library().speak(text, language, rate_wpm)
+    try:  # a fresh library each time: a reading must not depend on what the process spoke before
+        raw = speak_fresh(text, language, rate_wpm)
     except ValueError as exc:  # the voice lookup is speak's only ValueError
         raise UnknownVoiceError(str(exc)) from None
     if not raw.phones:
