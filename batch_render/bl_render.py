@@ -75,6 +75,8 @@ def prepare_scene(options: jobs.BatchOptions, server_url: str) -> bpy.types.Scen
     settings.server_url = server_url
     if options.language is not None:
         settings.language = options.language
+    if options.precise is not None:
+        settings.precise = options.precise
     if settings.rig is None:
         raise jobs.BatchError("the scene has no rig: set Talking Head > Rig (scene.au_talking_head.rig) "
                               "in the .blend, or leave out --blend to use the default head")

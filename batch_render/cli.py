@@ -7,6 +7,7 @@ In the project's virtual environment (the bpy module, in-process)::
 
     au-talking-head render clips/ -o renders/ [--blend scene.blend] [--emotion HAPPINESS --strength 0.7]
                                               [--language fr]   # of the clips' <stem>.txt transcripts
+                                              [--precise]       # the server's precise mode
 
 Inside a real Blender with the extension installed (the same arguments after ``--``)::
 
@@ -72,6 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     option_flags.add_arguments(parser, ("language",), defaults={"language": None},
                                default_help={"language": "the .blend's panel setting; the default scene's "
                                                          "is en"})
+    # --precise: the server's precise mode for every line (absent: the .blend's Precise Lips toggle)
+    option_flags.add_arguments(parser, ("precise",), defaults={"precise": None})
 
 
 def options_from_args(args: argparse.Namespace) -> BatchOptions:
@@ -86,6 +89,7 @@ def options_from_args(args: argparse.Namespace) -> BatchOptions:
         items=collect_items(args.inputs, args.out_dir), blend=args.blend, fps=args.fps,
         emotion=args.emotion, strength=args.strength, resolution=args.resolution, force=args.force,
         server_url=args.server, engine=args.engine, samples=args.samples, language=args.language,
+        precise=args.precise,
     )
 
 

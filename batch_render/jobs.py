@@ -65,6 +65,8 @@ class BatchOptions:
         language: language of the transcripts (``<stem>.txt`` beside each audio file; an espeak-ng voice code,
             a language tag or name such as ``fr``, ``de-DE``, ``French``); ``None`` keeps the .blend's panel
             setting (default scene: ``en``).
+        precise: the server's precise mode for every line (``model_server.views``); ``None`` keeps the
+            .blend's *Precise Lips* toggle (default scene: off).
     """
 
     items: list[BatchItem]
@@ -78,6 +80,7 @@ class BatchOptions:
     engine: str | None = None
     samples: int | None = None
     language: str | None = None
+    precise: bool | None = None
 
 
 @dataclass

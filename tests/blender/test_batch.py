@@ -100,13 +100,15 @@ def test_transcripts_are_read_in_the_jobs_language_and_their_warnings_reported(
     jobs = batch("jobs")
     items = jobs.collect_items([folder], tmp_path / "out")
     assert [i.transcript for i in items] == ["Bonjour tout le monde.", ""]
-    report = batch("bl_render").run_job(_options(installed_addon, items, server_url, language="xx-nope"))
+    report = batch("bl_render").run_job(_options(installed_addon, items, server_url, language="xx-nope",
+                                                 precise=True))
     assert [r.status for r in report.results] == ["rendered", "rendered"], report.summary()
     note = report.results[0].message
     assert note.startswith("Transcript: ") and "no voice 'xx-nope'" in note, note
     assert report.results[1].message == "" and report.exit_code() == 0
     assert f"NOTE {items[0].audio}: Transcript: " in report.summary()
     assert fresh.context.scene.au_talking_head.language == "xx-nope"  # the job's language, not the .blend's
+    assert fresh.context.scene.au_talking_head.precise is True  # --precise reaches the lines' requests
 
 
 def test_bad_input_fails_alone_with_a_clear_message(fresh: ModuleType, installed_addon: ModuleType,

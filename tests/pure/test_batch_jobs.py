@@ -192,6 +192,9 @@ def test_render_arguments_build_the_job(tmp_path: Path) -> None:
     french = batch_cli.options_from_args(_render_args([str(clip), "-o", str(tmp_path), "--language",
                                                        "fr-CA"]))
     assert french.language == "fr-CA"
+    assert options.precise is None  # the .blend's own Precise Lips toggle
+    precise = batch_cli.options_from_args(_render_args([str(clip), "-o", str(tmp_path), "--precise"]))
+    assert precise.precise is True
 
 
 @pytest.mark.parametrize("argv", [["--strength", "2"], ["--resolution", "big"], ["--emotion", "JOY"],
