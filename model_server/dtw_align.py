@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .features import FMAX_HZ, FMIN_HZ, N_MELS, SAMPLE_RATE, hz_to_mel, log_mel, mel_to_hz
+from .features import N_MELS, SAMPLE_RATE, log_mel, mel_edges_hz
 from .prosody import speech_floor
 
 FRAME_RATE_HZ = 100
@@ -39,7 +39,7 @@ _MIN_SPEECH_RUN = 5  # frames: with a noise floor given, shorter loud runs are c
 def _dct_basis() -> tuple[int, np.ndarray]:
     """(B, orthonormal DCT-II rows c1..c12 over the first B log-mel bands [B, 12]): B = the bands of
     :func:`model_server.features.log_mel` that end below ``_CEPSTRA_MAX_HZ`` (49 of 64)."""
-    edges = mel_to_hz(np.linspace(hz_to_mel(FMIN_HZ), hz_to_mel(FMAX_HZ), N_MELS + 2))
+    edges = mel_edges_hz()
     bands = int((edges[2:] <= _CEPSTRA_MAX_HZ).sum())
     n = np.arange(bands)
     k = np.arange(_N_MFCC)[:, None]

@@ -71,7 +71,6 @@ def _unload(library: EspeakLibrary) -> None:
     lib = library._lib  # the instance is this module's own
     lib.espeak_Terminate()
     handle = lib._handle
-    del library, lib
     if sys.platform == "win32":
         _ctypes.FreeLibrary(handle)  # type: ignore[attr-defined]
     else:

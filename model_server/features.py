@@ -46,6 +46,12 @@ def mel_to_hz(mels: np.ndarray | float) -> np.ndarray:
     return np.where(mels >= 15.0, log_part, linear)
 
 
+def mel_edges_hz(n_mels: int = N_MELS, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ) -> np.ndarray:
+    """[n_mels + 2] edge frequencies (Hz) of the mel filterbank's triangles, equally spaced in mel: band
+    ``j`` rises from edge ``j``, peaks at edge ``j + 1`` (its centre) and falls to edge ``j + 2``."""
+    return np.asarray(mel_to_hz(np.linspace(hz_to_mel(fmin_hz), hz_to_mel(fmax_hz), n_mels + 2)))
+
+
 def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
                    fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ) -> np.ndarray:
     """Slaney-normalised triangular mel filters (``librosa.filters.mel`` defaults: htk=False, norm="slaney").
@@ -54,7 +60,7 @@ def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: i
         [n_mels, n_fft // 2 + 1] float32; each triangle has unit area in Hz (``2 / bandwidth`` peak).
     """
     fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)  # [F]
-    edges_hz = mel_to_hz(np.linspace(hz_to_mel(fmin_hz), hz_to_mel(fmax_hz), n_mels + 2))  # [M + 2]
+    edges_hz = mel_edges_hz(n_mels, fmin_hz, fmax_hz)  # [M + 2]
     widths = np.diff(edges_hz)  # [M + 1]
     ramps = edges_hz[:, None] - fft_hz[None, :]  # [M + 2, F]
     rising = -ramps[:-2] / widths[:-1, None]  # [M, F]

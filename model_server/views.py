@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .features import FMAX_HZ, FMIN_HZ, N_MELS, hz_to_mel, mel_to_hz
+from .features import hz_to_mel, mel_edges_hz
 
 #: Frequency factors of precise mode's views (1 = the recording as it is).
 PRECISE_FACTORS: tuple[float, ...] = (1.0, 0.9, 1.1)
@@ -35,8 +35,8 @@ PLAIN_FACTORS: tuple[float, ...] = (1.0,)
 def _source_bins(factor: float, n_mels: int) -> np.ndarray:
     """[n_mels] fractional band index each band reads from: the band whose centre is ``factor`` x its own
     centre frequency (clipped to the filterbank's range)."""
-    centres = np.linspace(hz_to_mel(FMIN_HZ), hz_to_mel(FMAX_HZ), n_mels + 2)[1:-1]  # mel, [M]
-    source = hz_to_mel(np.asarray(mel_to_hz(centres)) * factor)
+    centres = hz_to_mel(mel_edges_hz(n_mels)[1:-1])  # mel, [M]
+    source = hz_to_mel(mel_edges_hz(n_mels)[1:-1] * factor)
     out = np.interp(source, centres, np.arange(n_mels, dtype=np.float64))
     out.flags.writeable = False
     return out
@@ -54,9 +54,9 @@ def warped(mel: np.ndarray, factor: float) -> np.ndarray:
     mel = np.asarray(mel, np.float32)
     if mel.ndim != 2:
         raise ValueError(f"log-mel frames must be [T, M], got shape {mel.shape}")
-    if factor == 1.0 or mel.shape[0] == 0:
+    if factor == 1.0 or mel.size == 0:
         return mel
-    src = _source_bins(float(factor), mel.shape[1] if mel.shape[1] else N_MELS)
+    src = _source_bins(float(factor), mel.shape[1])
     lo = np.floor(src).astype(np.int64)
     hi = np.minimum(lo + 1, mel.shape[1] - 1)
     frac = (src - lo).astype(np.float32)
