@@ -314,6 +314,30 @@ def test_a_transcript_far_too_long_for_its_audio_is_declined_before_it_is_aligne
     assert "dtw_cost" not in long.meta and "match" not in long.meta  # ... read, but never aligned
 
 
+def test_a_word_said_slowly_on_its_own_is_aligned_a_long_slow_line_is_not() -> None:
+    # "Bob" said at espeak-ng's slowest rate is 0.4x as long in the aligner's reading: too slow for a
+    # sentence (RATE_RATIO_RANGE), usual for a word said on its own (a game's call-out, a language lesson)
+    import soxr
+
+    raw = espeak.shared_library().speak("Bob", "en-us+m3", 80)
+    pad = np.zeros(8000, np.float32)
+    samples = np.concatenate([pad, np.asarray(soxr.resample(raw.audio, raw.sample_rate, 16000), np.float32),
+                              pad])
+    reading = transcript_align.read(samples, "Bob", "en")
+    assert reading is not None and reading.rate_ratio < dialog.RATE_RATIO_RANGE[0]
+    found = transcript_align.align(samples, "Bob", "en", null=False)
+    assert found is not None
+    speech = 0.5 * au_targets(found.phones, found.starts_s, found.ends_s, -(-samples.size // 160))
+    result = dialog.transcript_targets(samples, speech, "Bob", "en")
+    meta = result.meta
+    assert meta["used"] and meta["bilabials_closed"] == meta["bilabials"] == 2, meta
+    short_lo, hi = dialog.rate_ratio_range(dialog.SHORT_READING_S)
+    long_lo, long_hi = dialog.rate_ratio_range(dialog.LONG_READING_S + 1.0)
+    assert short_lo == dialog.SHORT_RATE_RATIO_MIN < reading.rate_ratio  # the word's own reading
+    assert (long_lo, long_hi) == dialog.RATE_RATIO_RANGE == (long_lo, hi)  # a line keeps the narrow range
+    assert short_lo <= dialog.rate_ratio_range(0.9)[0] <= long_lo
+
+
 def test_audio_longer_than_the_dialog_limit_is_audio_only() -> None:
     n = int((dialog.MAX_DIALOG_S + 1) * 16000)
     speech = np.zeros((-(-n // 160), len(MODEL_AUS)), np.float32)
