@@ -22,6 +22,9 @@ text must also pass :mod:`model_training.text_check` (pocketsphinx: the recordin
 better than other texts of the list; ``meta["text_fit"]``, computed for every clip). The phone timings of
 a kept clip come from :mod:`model_training.sphinx_align` (pocketsphinx over espeak-ng's phones mapped to
 English ones), more precise than the DTW's on every voice but espeak-ng's own (docs/evaluation.md).
+Since session 18 every aligned pause is shrunk to its part without speech
+(:func:`model_training.pauses.quiet_pauses`: the aligner had left words, and loud hum, inside a quarter
+of the scored pause frames).
 
 Development data only: nothing here is used to train or to choose a model by default; the licences
 (recorded per clip in ``meta["licence"]`` and in the model card) decide whether it ever may be. The
@@ -50,9 +53,9 @@ import numpy as np
 
 from model_server.features import SAMPLE_RATE
 from model_server.filters import remove_dc
-from model_training import metrics, text_check
+from model_training import pauses, text_check
 from model_training.corpus_build import Clip, read_clips, write_clips
-from model_training.timing import PAUSE
+from model_training.pauses import pauses_quiet, quiet_pauses
 
 if TYPE_CHECKING:
     from model_training.forced_align import Aligner
@@ -131,7 +134,7 @@ def version(per_speaker: int, seed: int, timing: str = "sphinx") -> str:
 
     digest = hashlib.sha1(f"{per_speaker}-{seed}-{MAX_COST}-{RATE_TOLERANCE}-{timing}".encode())
     for module in (__file__, forced_align.__file__, sphinx_align.__file__, espeak_gen.__file__,
-                   espeak.__file__, filters.__file__, text_check.__file__):
+                   espeak.__file__, filters.__file__, text_check.__file__, pauses.__file__):
         digest.update(Path(str(module)).read_bytes())
     return digest.hexdigest()[:8]
 
@@ -177,27 +180,6 @@ def _passes(cost: float, rate_wpm: int, median_rate_wpm: float) -> bool:
     +-:data:`RATE_TOLERANCE` of the speaker's median (a transcript that does not belong to the recording
     mostly shows as an odd rate; the cost alone separates matched from mismatched texts poorly)."""
     return cost <= MAX_COST and abs(rate_wpm / max(median_rate_wpm, 1.0) - 1.0) <= RATE_TOLERANCE
-
-
-#: An aligned pause of the metrics' length (>= 250 ms) whose median 10 ms frame level lies more than this
-#: many dB above the clip's noise floor (its 5th-percentile frame) holds speech: the transcript does not
-#: match the recording there (a reworded prompt), so the clip's reference is wrong and it is dropped.
-PAUSE_ABOVE_FLOOR_DB = 10.0
-
-
-def pauses_quiet(audio: np.ndarray, phones: list[str], starts_s: np.ndarray, ends_s: np.ndarray) -> bool:
-    """Whether every aligned pause the viewer metrics score sits near the recording's noise floor (see
-    :data:`PAUSE_ABOVE_FLOOR_DB`; looks at the audio and the alignment only, never at a model)."""
-    hop = SAMPLE_RATE // int(metrics.FRAME_RATE_HZ)
-    n = len(audio) // hop
-    if n == 0:
-        return True
-    frames = audio[:n * hop].reshape(n, hop).astype(np.float64)
-    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-10)  # [n] dB
-    floor = float(np.percentile(level, 5))
-    kinds = ["pause" if p == PAUSE else "phone" for p in phones]
-    return all(float(np.median(level[lo:hi])) <= floor + PAUSE_ABOVE_FLOOR_DB
-               for lo, hi in metrics.scored_pauses(kinds, starts_s, ends_s, n))
 
 
 def decode(path: Path, ffmpeg_format: str | None) -> np.ndarray:
@@ -298,7 +280,8 @@ def speaker_clips(spk: Speaker, aligner: Aligner, timer: SphinxAligner | None, p
         if not (spk.trusted or fit.passed):  # a borrowed text the recording does not say
             continue
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-        clips.append(Clip(pcm, labiodental_nasals(timed.phones), timed.starts_s, timed.ends_s, {
+        starts, ends = quiet_pauses(clean, timed.phones, timed.starts_s, timed.ends_s)
+        clips.append(Clip(pcm, labiodental_nasals(timed.phones), starts, ends, {
             "source": spk.speaker.split(":")[0], "speaker": spk.speaker, "language": spk.language,
             "split": "dev", "text": text, "licence": spk.licence, "file": f.name,
             "align_cost": f"{res.cost:.3f}", "timing": timing, "text_fit": f"{fit.ratio:.3f}"}))

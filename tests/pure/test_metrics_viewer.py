@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from au_contract import AU_CODES
 from au_contract.basis import load_basis
@@ -21,6 +22,7 @@ from model_training.evaluate_viewer import (
     through_channel,
 )
 from model_training.forced_align import match_boundaries, transfer
+from model_training.pauses import quiet_pauses
 
 
 def _landmarks(**aus: float) -> np.ndarray:
@@ -133,6 +135,37 @@ def test_a_nasal_before_f_or_v_is_labiodental_in_the_reference() -> None:
     assert labiodental_nasals(phones) == ["k", "o", "ɱ", "f", "e", "ɾ", "e", "m", "b", "o", "m"]
     kinds = segment_kinds(labiodental_nasals(["a", "m", "v", "a"]))[0]
     assert kinds == ["vowel", "labiodental", "labiodental", "vowel"]
+
+
+def test_a_reference_pause_that_holds_a_word_shrinks_to_its_quiet_part() -> None:
+    # a word said at 3.47-3.66 s that the aligner put inside a pause (Allison's "carpeta, tres"): the pause
+    # keeps its quiet stretch, the phone after it starts where the word does; a 20 ms click and a quiet
+    # breath in the other pause change nothing; the leading silence ends where the first word starts
+    rng = np.random.default_rng(0)
+    audio = 1e-4 * rng.standard_normal(16000 * 4).astype(np.float32)
+    t = np.arange(16000 * 4) / 16000
+
+    def say(a: float, b: float, amp: float = 0.3) -> None:
+        span = slice(int(a * 16000), int(b * 16000))
+        audio[span] += (amp * np.sin(2 * np.pi * 150 * t[span])).astype(np.float32)
+
+    for a, b in ((0.5, 1.2), (1.6, 3.2), (3.47, 3.9)):
+        say(a, b)
+    say(1.35, 1.37)  # a click
+    say(1.40, 1.50, amp=0.003)  # a breath, 40 dB under the words
+    phones = ["_", "a", "_", "a", "t", "_", "ɾ", "e", "_"]
+    starts = np.array([0.0, 0.6, 1.2, 1.6, 3.1, 3.2, 3.655, 3.75, 3.9])
+    ends = np.array([*starts[1:], 4.0])
+    new_starts, new_ends = quiet_pauses(audio, phones, starts, ends)
+    assert new_starts[6] == pytest.approx(3.47, abs=0.011) and new_ends[5] == new_starts[6]
+    assert new_ends[4] == pytest.approx(3.2) and new_starts[5] == pytest.approx(3.2)  # the quiet part stays
+    assert new_ends[0] == new_starts[1] == pytest.approx(0.5, abs=0.011) and new_starts[0] == 0.0
+    keep = [j for j in range(len(phones)) if j not in (0, 1, 5, 6)]
+    assert np.array_equal(new_starts[keep], starts[keep]) and np.array_equal(new_ends[keep], ends[keep])
+    assert np.allclose(new_starts[1:], new_ends[:-1])  # still contiguous
+    kinds = segment_kinds(phones)[0]
+    scored = m.scored_pauses(kinds, new_starts, new_ends, 400)
+    assert (326, 341) in scored and not any(lo < 390 and hi > 347 for lo, hi in scored)  # no word scored
 
 
 def test_dialog_reads_a_dev_voice_in_its_own_espeak_voice() -> None:
