@@ -103,11 +103,16 @@ def speech_span_s(audio: np.ndarray, above_floor_db: float | None = None) -> tup
     return loud[0] / FRAME_RATE_HZ, (loud[-1] + 1) / FRAME_RATE_HZ
 
 
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[a, b)`` of each run of True in ``mask`` [n], in order."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def _long_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
     """Indices of the True frames of ``mask`` [n] that lie in runs of at least ``min_len`` (all of them
     when no run is that long)."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    keep = [np.arange(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_len]
+    keep = [np.arange(a, b) for a, b in runs(mask) if b - a >= min_len]
     return np.concatenate(keep) if keep else np.flatnonzero(mask)
 
 
@@ -279,5 +284,5 @@ def contiguous(phones: list[str], starts: np.ndarray, ends: np.ndarray, total: f
     return ([m[0] for m in merged], np.array([m[1] for m in merged]), np.array([m[2] for m in merged]))
 
 
-__all__ = ["FRAME_RATE_HZ", "PAUSE", "band_centre", "contiguous", "dtw_path", "features", "path_cost",
+__all__ = ["FRAME_RATE_HZ", "PAUSE", "band_centre", "contiguous", "dtw_path", "features", "path_cost", "runs",
            "speech_span_s", "transfer"]

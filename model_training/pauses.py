@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_server.dtw_align import runs
 from model_server.features import SAMPLE_RATE
 from model_training import metrics
 from model_training.timing import PAUSE
@@ -88,19 +89,17 @@ def quiet_pauses(audio: np.ndarray, phones: list[str], starts_s: np.ndarray, end
 def _runs(mask: np.ndarray, least: int) -> np.ndarray:
     """``mask`` with its runs of True shorter than ``least`` frames cleared."""
     out = np.zeros_like(mask)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
+    for a, b in runs(mask):
         out[a:b] = b - a >= least
     return out
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     """[a, b) of the longest run of True in ``mask`` ((k, k) at the middle when there is none)."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    if not edges.size:
+    found = runs(mask)
+    if not found:
         return len(mask) // 2, len(mask) // 2
-    k = int(np.argmax(edges[1::2] - edges[::2]))
-    return int(edges[2 * k]), int(edges[2 * k + 1])
+    return max(found, key=lambda run: run[1] - run[0])
 
 
 __all__ = ["LOUD_BELOW_PEAK_DB", "LOUD_RUN_FRAMES", "PAUSE_ABOVE_FLOOR_DB", "pauses_quiet", "quiet_pauses"]
